@@ -1,0 +1,87 @@
+/**
+ * Typed, coded errors. Every error the project raises on purpose is an EphemeraError with a code
+ * from ErrorCode; docs/ERRORS.md lists them all (test/unit/util/errors.test.ts keeps the two in
+ * step). The CLI prints `error: <message>` for these (no stack); the HTTP API maps them to 4xx.
+ */
+
+export const ErrorCode = {
+  /** A configuration file or value is invalid (message names the source, key and problem). */
+  CONFIG_INVALID: 'ERR_CONFIG_INVALID',
+  /** A configuration file does not exist or cannot be read. */
+  CONFIG_NOT_FOUND: 'ERR_CONFIG_NOT_FOUND',
+  /** A key file is malformed, of the wrong type, or readable by others. */
+  KEY_INVALID: 'ERR_KEY_INVALID',
+  /** A key file does not exist. */
+  KEY_NOT_FOUND: 'ERR_KEY_NOT_FOUND',
+  /** Refusing to overwrite existing keys or configs without --force. */
+  ALREADY_EXISTS: 'ERR_ALREADY_EXISTS',
+  /** The level database is held by another process. */
+  DB_LOCKED: 'ERR_DB_LOCKED',
+  /** The level database could not be opened or written. */
+  DB_FAILED: 'ERR_DB_FAILED',
+  /** This node's PeerId is not in the peers file. */
+  NOT_A_MEMBER: 'ERR_NOT_A_MEMBER',
+  /** A listen address or port is already in use. */
+  ADDRESS_IN_USE: 'ERR_ADDRESS_IN_USE',
+  /** Bad command-line usage (invalid flag value, missing argument). */
+  INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
+  /** A local cluster operation failed (already running, nothing to stop, mesh not formed). */
+  CLUSTER: 'ERR_CLUSTER',
+  /** Something did not happen before its deadline. */
+  TIMEOUT: 'ERR_TIMEOUT',
+  /** The operation was cancelled (shutdown). */
+  ABORTED: 'ERR_ABORTED',
+  /** An HTTP request named a resource that does not exist. */
+  NOT_FOUND: 'ERR_NOT_FOUND',
+  /** An HTTP request was malformed. */
+  BAD_REQUEST: 'ERR_BAD_REQUEST'
+} as const
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+export class EphemeraError extends Error {
+  readonly code: ErrorCodeValue
+  readonly details: Record<string, unknown>
+
+  constructor (code: ErrorCodeValue, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'EphemeraError'
+    this.code = code
+    this.details = details
+  }
+
+  toJSON (): { code: ErrorCodeValue, message: string } {
+    return { code: this.code, message: this.message }
+  }
+}
+
+export class ConfigError extends EphemeraError {
+  constructor (message: string, details: Record<string, unknown> = {}, code: ErrorCodeValue = ErrorCode.CONFIG_INVALID) {
+    super(code, message, details)
+    this.name = 'ConfigError'
+  }
+}
+
+export class AbortError extends EphemeraError {
+  constructor (message = 'the operation was aborted') {
+    super(ErrorCode.ABORTED, message)
+    this.name = 'AbortError'
+  }
+}
+
+export class TimeoutError extends EphemeraError {
+  constructor (message = 'the operation timed out') {
+    super(ErrorCode.TIMEOUT, message)
+    this.name = 'TimeoutError'
+  }
+}
+
+export function isEphemeraError (err: unknown): err is EphemeraError {
+  return err instanceof EphemeraError
+}
+
+/** One line describing any thrown value, for logs and CLI output. */
+export function errorMessage (err: unknown): string {
+  if (err instanceof Error) return err.message
+  return String(err)
+}
