@@ -1,0 +1,86 @@
+import { dirname, join, resolve } from 'node:path'
+import { z } from 'zod'
+import { readTomlFile } from './toml.js'
+import { assignmentLayer, envLayer, resolveLayers, setPath, type Layer, type Source } from './loader.js'
+import { httpUrlField, logLevelField, msField, nameField, portField, tcpMultiaddrField } from './fields.js'
+
+/**
+ * The node's configuration file (TOML). README "Configuration" documents every key; keep the two
+ * in step. Paths are resolved relative to the file that names them.
+ */
+export const nodeConfigSchema = z.strictObject({
+  /** Human name of this node, used in logs and the peers file. */
+  name: nameField,
+  /** PKCS#8 PEM Ed25519 private key (mode 0600); the PeerId derives from it. */
+  key_file: z.string().min(1),
+  /** TOML file listing every member of the validator set. */
+  peers_file: z.string().min(1),
+  /** Directory for the level database and other state. Default: `data/<name>` next to the config. */
+  data_dir: z.string().min(1).optional(),
+  /** Base URL of the epoch coordinator ("the contract"). */
+  coordinator_url: httpUrlField.optional(),
+  p2p: z.strictObject({
+    /** Multiaddr the libp2p host listens on; it must match this node's address in the peers file. */
+    listen: tcpMultiaddrField.default('/ip4/127.0.0.1/tcp/4001'),
+    /** First re-dial delay after a member is unreachable; doubles per failure (with jitter). */
+    dial_backoff_initial_ms: msField(10, 60_000).default(250),
+    /** Upper bound of the re-dial delay. */
+    dial_backoff_max_ms: msField(10, 600_000).default(5_000),
+    /** Give up a single dial attempt after this long. */
+    dial_timeout_ms: msField(100, 120_000).default(5_000),
+    /** Gossipsub heartbeat interval. */
+    gossip_heartbeat_ms: msField(50, 60_000).default(700)
+  }).prefault({}),
+  http: z.strictObject({
+    /** Interface the HTTP API binds to; 127.0.0.1 unless you mean to expose it. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** HTTP API port (0 = any free port). */
+    port: portField.default(8001)
+  }).prefault({}),
+  log: z.strictObject({
+    /** trace, debug, info, warn, error, fatal or silent. The LOG_LEVEL variable overrides it. */
+    level: logLevelField.default('info')
+  }).prefault({})
+}).superRefine((config, ctx) => {
+  if (config.p2p.dial_backoff_max_ms < config.p2p.dial_backoff_initial_ms) {
+    ctx.addIssue({ code: 'custom', path: ['p2p', 'dial_backoff_max_ms'], message: `must be at least p2p.dial_backoff_initial_ms (${config.p2p.dial_backoff_initial_ms})` })
+  }
+})
+
+export type NodeConfigInput = z.input<typeof nodeConfigSchema>
+export type NodeConfig = Readonly<Omit<z.output<typeof nodeConfigSchema>, 'data_dir'> & { data_dir: string, config_file: string }>
+
+export const NODE_ENV_PREFIX = 'EPHEMERA_'
+const NODE_PATH_KEYS = ['key_file', 'peers_file', 'data_dir']
+
+export interface NodeConfigOverrides {
+  /** Flag layer: dotted key → value, applied last (e.g. `{ 'http.port': 9000 }`). */
+  flags?: Array<{ flag: string, key: string, value: unknown }>
+  /** `--set key=value` assignments. */
+  set?: string[]
+  env?: NodeJS.ProcessEnv
+}
+
+/** Loads a node config: defaults → file → environment (EPHEMERA_*, LOG_LEVEL) → flags. */
+export async function loadNodeConfig (file: string, overrides: NodeConfigOverrides = {}): Promise<NodeConfig> {
+  const env = overrides.env ?? process.env
+  const fileSource: Source = { kind: 'file', path: file }
+  const layers: Layer[] = [{ source: fileSource, values: await readTomlFile(file) }]
+  layers.push(...envLayer(nodeConfigSchema, NODE_ENV_PREFIX, env))
+  if (env.LOG_LEVEL != null && env.LOG_LEVEL !== '') {
+    layers.push({ source: { kind: 'env', name: 'LOG_LEVEL' }, values: { log: { level: env.LOG_LEVEL } } })
+  }
+  for (const { flag, key, value } of overrides.flags ?? []) {
+    if (value === undefined) continue
+    const values: Record<string, unknown> = {}
+    setPath(values, key.split('.'), value)
+    layers.push({ source: { kind: 'flag', name: flag }, values })
+  }
+  layers.push(...assignmentLayer(nodeConfigSchema, overrides.set ?? []))
+  const { config } = resolveLayers(nodeConfigSchema, layers, { primary: fileSource, pathKeys: NODE_PATH_KEYS })
+  return Object.freeze({
+    ...config,
+    data_dir: config.data_dir ?? join(dirname(resolve(file)), 'data', config.name),
+    config_file: resolve(file)
+  })
+}
