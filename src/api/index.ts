@@ -1,0 +1,3 @@
+export { HttpServer, type HttpServerOptions } from './server.js'
+export { registerNodeRoutes, type NodeApiSource, type NodeHealth } from './node-routes.js'
+export type { ApiErrorBody } from './errors.js'

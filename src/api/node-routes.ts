@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify'
+import type { ConnectionInfo, GroupInfo } from '../network/index.js'
+
+export interface NodeHealth {
+  status: 'ok' | 'starting' | 'stopping'
+  name: string
+  peerId: string
+  uptimeSeconds: number
+  startedAt: string
+  connectedMembers: number
+  members: number
+}
+
+/** What the node's HTTP routes read; the composition root provides it. */
+export interface NodeApiSource {
+  health: () => NodeHealth
+  /** The effective configuration with nothing secret in it. */
+  publicConfig: () => Record<string, unknown>
+  groupInfo: () => GroupInfo
+  connections: () => ConnectionInfo[]
+}
+
+export function registerNodeRoutes (app: FastifyInstance, source: NodeApiSource): void {
+  app.get('/ephemera/node/health', async () => source.health())
+  app.get('/ephemera/node/config', async () => source.publicConfig())
+  app.get('/ephemera/broadcast/group/info', async () => source.groupInfo())
+  app.get('/ephemera/node/connections', async () => ({ connections: source.connections() }))
+}

@@ -1,0 +1,57 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
+
+export interface Libp2pOptions {
+  privateKey: PrivateKey
+  listen: string
+  gater: ConnectionGater
+  /** Multiaddrs (`/ip4/…/tcp/…`) of members: their hosts bypass the per-host inbound rate limit. */
+  memberAddresses: readonly string[]
+  gossipHeartbeatMs: number
+}
+
+/** The only createLibp2p call: TCP + Noise + yamux, identify, ping and gossipsub. */
+export async function createNodeLibp2p (opts: Libp2pOptions) {
+  return await createLibp2p({
+    start: false,
+    privateKey: opts.privateKey,
+    addresses: { listen: [opts.listen] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: opts.gater,
+    connectionManager: {
+      // Several members may share one host (a local cluster): exempt members' hosts from the
+      // 5-connections-per-second inbound limit; non-members are still refused by the gater.
+      allow: memberHostCidrs(opts.memberAddresses)
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        heartbeatInterval: opts.gossipHeartbeatMs,
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false
+      })
+    }
+  })
+}
+
+export type NodeLibp2p = Awaited<ReturnType<typeof createNodeLibp2p>>
+
+function memberHostCidrs (addresses: readonly string[]): string[] {
+  const cidrs = new Set<string>()
+  for (const address of addresses) {
+    const [host] = multiaddr(address).getComponents()
+    if (host?.name === 'ip4') cidrs.add(`/ip4/${host.value}/ipcidr/32`)
+    else if (host?.name === 'ip6') cidrs.add(`/ip6/${host.value}/ipcidr/128`)
+  }
+  return [...cidrs]
+}

@@ -1,0 +1,1 @@
+export { EphemeraNode, type NodeModules } from './node.js'

@@ -1,0 +1,149 @@
+import { HttpServer, registerNodeRoutes, type NodeHealth } from '../api/index.js'
+import { loadPeersFile, type NodeConfig } from '../config/index.js'
+import { readKeyFile, type NodeKey } from '../crypto/keys.js'
+import { Membership, Network } from '../network/index.js'
+import { Database, NodeMetaStore } from '../storage/index.js'
+import { EphemeraError, ErrorCode, errorMessage } from '../util/errors.js'
+import type { Logger } from '../util/logger.js'
+
+export interface NodeModules {
+  logger: Logger
+  /** Injected for tests; defaults to the wall clock. */
+  now?: () => Date
+}
+
+interface Stoppable {
+  name: string
+  stop: () => Promise<void>
+}
+
+/**
+ * Composition root of one node: key → membership → database → network → HTTP API, started in
+ * that order and stopped in reverse. `init` returns a running node; if any part fails to start,
+ * the parts already started are stopped before the error is rethrown.
+ */
+export class EphemeraNode {
+  readonly config: NodeConfig
+  readonly key: NodeKey
+  readonly membership: Membership
+  readonly network: Network
+  readonly http: HttpServer
+  readonly startedAt: Date
+  readonly db: Database
+  readonly #logger: Logger
+  readonly #now: () => Date
+  readonly #stack: Stoppable[]
+  #status: 'running' | 'stopping' | 'stopped' = 'running'
+
+  private constructor (parts: { config: NodeConfig, key: NodeKey, membership: Membership, db: Database, network: Network, http: HttpServer, stack: Stoppable[] }, modules: NodeModules) {
+    this.config = parts.config
+    this.key = parts.key
+    this.membership = parts.membership
+    this.db = parts.db
+    this.network = parts.network
+    this.http = parts.http
+    this.#stack = parts.stack
+    this.#logger = modules.logger
+    this.#now = modules.now ?? (() => new Date())
+    this.startedAt = this.#now()
+  }
+
+  static async init (config: NodeConfig, modules: NodeModules): Promise<EphemeraNode> {
+    const logger = modules.logger
+    const now = modules.now ?? (() => new Date())
+    const key = await readKeyFile(config.key_file)
+    const membership = new Membership(await loadPeersFile(config.peers_file), key.peerId.toString())
+    if (membership.self.address !== config.p2p.listen) {
+      logger.warn({ listen: config.p2p.listen, peersFileAddress: membership.self.address },
+        'p2p.listen differs from this node\'s address in the peers file; other members dial the peers-file address')
+    }
+    const stack: Stoppable[] = []
+    const stopAll = async (): Promise<void> => {
+      for (const part of stack.splice(0).reverse()) {
+        try {
+          await part.stop()
+        } catch (err) {
+          logger.warn({ part: part.name, err: errorMessage(err) }, 'error while stopping')
+        }
+      }
+    }
+    try {
+      const db = await Database.open(config.data_dir)
+      stack.push({ name: 'database', stop: async () => { await db.close() } })
+      const metaStore = new NodeMetaStore(db)
+      const previous = await metaStore.get()
+      if (previous != null && previous.peerId !== key.peerId.toString()) {
+        throw new EphemeraError(ErrorCode.KEY_INVALID,
+          `data_dir ${config.data_dir} belongs to PeerId ${previous.peerId}, but key_file ${config.key_file} is ${key.peerId.toString()}; use the matching key or a fresh data_dir`)
+      }
+      const meta = await metaStore.recordStart(key.peerId.toString(), now())
+      logger.info({ dataDir: config.data_dir, starts: meta.starts }, 'database open')
+
+      const network = await Network.create({
+        listen: config.p2p.listen,
+        initialBackoffMs: config.p2p.dial_backoff_initial_ms,
+        maxBackoffMs: config.p2p.dial_backoff_max_ms,
+        dialTimeoutMs: config.p2p.dial_timeout_ms,
+        gossipHeartbeatMs: config.p2p.gossip_heartbeat_ms
+      }, { key, membership, logger: logger.child({ module: 'network' }) })
+      await network.start()
+      stack.push({ name: 'network', stop: async () => { await network.stop() } })
+
+      const http = new HttpServer({ host: config.http.host, port: config.http.port }, logger.child({ module: 'http' }))
+      const node = new EphemeraNode({ config, key, membership, db, network, http, stack }, modules)
+      registerNodeRoutes(http.app, {
+        health: () => node.health(),
+        publicConfig: () => node.publicConfig(),
+        groupInfo: () => network.groupInfo(),
+        connections: () => network.connections()
+      })
+      await http.start()
+      stack.push({ name: 'http', stop: async () => { await http.stop() } })
+      logger.info({ peerId: key.peerId.toString(), http: http.url, members: membership.size, quorum: membership.quorum }, 'node started')
+      return node
+    } catch (err) {
+      await stopAll()
+      throw err
+    }
+  }
+
+  health (): NodeHealth {
+    const group = this.network.groupInfo()
+    return {
+      status: this.#status === 'running' ? 'ok' : 'stopping',
+      name: this.config.name,
+      peerId: this.key.peerId.toString(),
+      uptimeSeconds: Math.round((this.#now().getTime() - this.startedAt.getTime()) / 1000),
+      startedAt: this.startedAt.toISOString(),
+      connectedMembers: group.members.filter((m) => !m.self && m.connected).length,
+      members: group.size
+    }
+  }
+
+  /** The effective configuration plus derived facts; the key itself never appears. */
+  publicConfig (): Record<string, unknown> {
+    return {
+      ...this.config,
+      peerId: this.key.peerId.toString(),
+      listenAddresses: this.network.libp2p.getMultiaddrs().map(String),
+      httpUrl: this.http.url
+    }
+  }
+
+  /** Stops everything in reverse start order. Idempotent. */
+  async close (): Promise<void> {
+    if (this.#status !== 'running') return
+    this.#status = 'stopping'
+    this.#logger.info('stopping node')
+    for (const part of this.#stack.splice(0).reverse()) {
+      try {
+        await part.stop()
+        this.#logger.info({ part: part.name }, 'stopped')
+      } catch (err) {
+        this.#logger.warn({ part: part.name, err: errorMessage(err) }, 'error while stopping')
+      }
+    }
+    this.#status = 'stopped'
+    this.#logger.info('node stopped')
+  }
+}
