@@ -1,0 +1,73 @@
+import { Command } from 'commander'
+import { clusterClear, clusterDown, clusterStatus, clusterUp, DEFAULT_CLUSTER_DIR } from '../../cluster/index.js'
+import { MAX_NODES } from '../../config/generate.js'
+import { intOption, printJson, println, table } from '../output.js'
+
+export function clusterCommand (): Command {
+  const cluster = new Command('cluster').description('run a local network of nodes as child processes')
+  cluster.command('up')
+    .description('initialise DIR if needed, start every node, wait for the full mesh, then show live status')
+    .option('--nodes <n>', `number of nodes (default 4 for a new DIR; must match an existing one)`, intOption(1, MAX_NODES))
+    .option('--dir <dir>', 'cluster directory (configs, keys, data, logs, cluster.json)', DEFAULT_CLUSTER_DIR)
+    .option('--base-port <port>', 'first port when initialising DIR', intOption(1024, 65535))
+    .option('--detach', 'return once the mesh has formed and leave the nodes running (stop with `cluster down`)', false)
+    .option('--timeout <seconds>', 'deadline for the mesh to form', intOption(1, 3600), 60)
+    .addHelpText('after', `
+Without --detach, Ctrl-C stops every node (a second Ctrl-C kills them at once); if this process
+dies, the nodes stop too. With --detach on a DIR whose nodes partly run, only the missing nodes
+are started. Per-node logs: DIR/logs/<name>.log; process table: DIR/cluster.json.`)
+    .action(async (opts: { nodes?: number, dir: string, basePort?: number, detach: boolean, timeout: number }) => {
+      const stop = new AbortController()
+      const force = new AbortController()
+      const onSignal = (): void => {
+        if (stop.signal.aborted) force.abort()
+        else stop.abort()
+      }
+      process.on('SIGINT', onSignal)
+      process.on('SIGTERM', onSignal)
+      try {
+        process.exitCode = await clusterUp({
+          dir: opts.dir,
+          nodes: opts.nodes,
+          basePort: opts.basePort,
+          detach: opts.detach,
+          meshTimeoutMs: opts.timeout * 1000,
+          print: println,
+          signal: stop.signal,
+          forceSignal: force.signal
+        })
+      } finally {
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
+      }
+    })
+  cluster.command('down')
+    .description('stop every process of a cluster started with `cluster up`')
+    .option('--dir <dir>', 'cluster directory', DEFAULT_CLUSTER_DIR)
+    .action(async (opts: { dir: string }) => {
+      process.exitCode = await clusterDown(opts.dir, println)
+    })
+  cluster.command('clear')
+    .description('delete the nodes\' data, logs and cluster.json (keys and configs stay); refuses while running')
+    .option('--dir <dir>', 'cluster directory', DEFAULT_CLUSTER_DIR)
+    .option('--all', 'delete the whole cluster directory, keys and configs included', false)
+    .action(async (opts: { dir: string, all: boolean }) => {
+      process.exitCode = await clusterClear(opts.dir, opts.all, println)
+    })
+  cluster.command('status')
+    .description('show whether each node runs and how many members it is connected to')
+    .option('--dir <dir>', 'cluster directory', DEFAULT_CLUSTER_DIR)
+    .option('--json', 'print the result as JSON', false)
+    .action(async (opts: { dir: string, json: boolean }) => {
+      const status = await clusterStatus(opts.dir)
+      if (opts.json) {
+        printJson(status)
+        return
+      }
+      println(`cluster ${status.dir}: ${status.status}`)
+      println(table([['NAME', 'PID', 'HTTP', 'CONNECTED'], ...status.nodes.map((n) => [
+        n.name, n.pid == null ? '-' : String(n.pid), n.httpUrl, n.running ? (n.connected == null ? 'no answer' : `${n.connected}/${n.members - 1}`) : 'down'
+      ])]))
+    })
+  return cluster
+}

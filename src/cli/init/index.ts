@@ -1,0 +1,30 @@
+import { Command } from 'commander'
+import { DEFAULT_BASE_PORT, initNetwork, MAX_NODES } from '../../config/generate.js'
+import { intOption, printJson, println, table } from '../output.js'
+
+export function initCommand (): Command {
+  return new Command('init')
+    .description('create keys, node configs and the peers file for a local network of N nodes')
+    .requiredOption('--out <dir>', 'directory to write into (created if missing)')
+    .option('--nodes <n>', `number of nodes (1-${MAX_NODES})`, intOption(1, MAX_NODES), 4)
+    .option('--base-port <port>', 'first port: coordinator BASE, node k p2p BASE+2k-1 and HTTP BASE+2k', intOption(1024, 65535), DEFAULT_BASE_PORT)
+    .option('--host <ipv4>', 'IPv4 address the nodes listen on and advertise', '127.0.0.1')
+    .option('--force', 'overwrite existing keys and configs (new identities; wipes the nodes\' data)', false)
+    .option('--json', 'print the result as JSON', false)
+    .addHelpText('after', `
+Writes DIR/peers.toml and, per node, DIR/nodeK/config.toml and DIR/nodeK/node.key (mode 0600).
+Refuses to overwrite existing keys unless --force is given.
+
+Example:
+  ephemera init --nodes 4 --out ./net && ephemera node run --config ./net/node1/config.toml`)
+    .action(async (opts: { out: string, nodes: number, basePort: number, host: string, force: boolean, json: boolean }) => {
+      const result = await initNetwork({ nodes: opts.nodes, out: opts.out, basePort: opts.basePort, host: opts.host, force: opts.force })
+      if (opts.json) {
+        printJson(result)
+        return
+      }
+      println(`initialised ${result.nodes.length} node${result.nodes.length === 1 ? '' : 's'} in ${result.dir}`)
+      println(table([['NAME', 'PEER ID', 'P2P', 'HTTP', 'CONFIG'], ...result.nodes.map((n) => [n.name, n.peerId, n.address, n.httpUrl, n.configFile])]))
+      println(`peers file: ${result.peersFile}`)
+    })
+}

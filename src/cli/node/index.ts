@@ -1,0 +1,78 @@
+import { Command, Option } from 'commander'
+import { loadNodeConfig } from '../../config/index.js'
+import type { EphemeraNode } from '../../node/index.js'
+import { createLogger, LOG_LEVELS } from '../../util/logger.js'
+import { errorMessage } from '../../util/errors.js'
+import { collect, intOption } from '../output.js'
+import { onShutdown } from '../shutdown.js'
+
+interface RunOptions {
+  config: string
+  listen?: string
+  httpHost?: string
+  httpPort?: number
+  dataDir?: string
+  peersFile?: string
+  logLevel?: string
+  set?: string[]
+}
+
+async function run (opts: RunOptions): Promise<void> {
+  const config = await loadNodeConfig(opts.config, {
+    flags: [
+      { flag: '--listen', key: 'p2p.listen', value: opts.listen },
+      { flag: '--http-host', key: 'http.host', value: opts.httpHost },
+      { flag: '--http-port', key: 'http.port', value: opts.httpPort },
+      { flag: '--data-dir', key: 'data_dir', value: opts.dataDir },
+      { flag: '--peers-file', key: 'peers_file', value: opts.peersFile },
+      { flag: '--log-level', key: 'log.level', value: opts.logLevel }
+    ],
+    set: opts.set
+  })
+  const logger = createLogger({ level: config.log.level, base: { node: config.name } })
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception: exiting')
+    process.exit(1)
+  })
+  process.on('unhandledRejection', (err) => {
+    logger.fatal({ err }, 'unhandled rejection: exiting')
+    process.exit(1)
+  })
+  // signals that arrive during start-up stop the node as soon as it is up
+  let node: EphemeraNode | undefined
+  let stopRequested = false
+  const stopped = onShutdown(async () => {
+    stopRequested = true
+    await node?.close()
+  }, { logger, exitWithParent: true, timeoutMs: 10_000 })
+  try {
+    // loaded here so that other commands do not pay for importing libp2p
+    const { EphemeraNode } = await import('../../node/index.js')
+    node = await EphemeraNode.init(config, { logger })
+  } catch (err) {
+    logger.error({ err: errorMessage(err) }, 'node failed to start')
+    throw err
+  }
+  if (stopRequested) await node.close()
+  await stopped
+}
+
+export function nodeCommand (): Command {
+  const node = new Command('node').description('run an ephemera node')
+  node.command('run')
+    .description('start one node: libp2p host, membership, storage and HTTP API')
+    .requiredOption('--config <file>', 'node config file (TOML)')
+    .option('--listen <multiaddr>', 'override p2p.listen')
+    .option('--http-host <host>', 'override http.host')
+    .option('--http-port <port>', 'override http.port', intOption(0, 65535))
+    .option('--data-dir <dir>', 'override data_dir')
+    .option('--peers-file <file>', 'override peers_file')
+    .addOption(new Option('--log-level <level>', 'override log.level').choices(LOG_LEVELS))
+    .option('--set <key=value>', 'override any config key, e.g. --set p2p.dial_backoff_max_ms=2000 (repeatable)', collect)
+    .addHelpText('after', `
+Configuration is layered: defaults, then the file, then environment variables (EPHEMERA_<KEY>,
+with "__" between levels, e.g. EPHEMERA_HTTP__PORT=8080; LOG_LEVEL sets log.level), then flags.
+SIGINT/SIGTERM stop the node gracefully; a second signal forces exit.`)
+    .action(async (opts: RunOptions) => { await run(opts) })
+  return node
+}
