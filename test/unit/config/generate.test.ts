@@ -1,0 +1,149 @@
+import { access, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, it, expect } from 'vitest'
+import { initNetwork, nodePorts, type InitOptions } from '../../../src/config/generate.js'
+import { loadNodeConfig, loadPeersFile } from '../../../src/config/index.js'
+import { readKeyFile } from '../../../src/crypto/keys.js'
+import { EphemeraError, ErrorCode } from '../../../src/util/errors.js'
+import { tempDir } from '../tmp.js'
+
+async function exists (path: string): Promise<boolean> {
+  try {
+    await access(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function initError (opts: InitOptions): Promise<EphemeraError> {
+  try {
+    await initNetwork(opts)
+  } catch (err) {
+    expect(err).toBeInstanceOf(EphemeraError)
+    return err as EphemeraError
+  }
+  throw new Error(`expected initNetwork(${JSON.stringify(opts)}) to fail`)
+}
+
+describe('initNetwork', () => {
+  it('writes peers.toml and a loadable config and 0600 key per node', async () => {
+    const out = join(await tempDir(), 'net')
+    const base = 7100
+    const result = await initNetwork({ nodes: 3, out, basePort: base })
+
+    expect(result.dir).toBe(out)
+    expect(result.peersFile).toBe(join(out, 'peers.toml'))
+    expect(result.coordinatorUrl).toBe(`http://127.0.0.1:${base}`)
+    expect(result.nodes.map((n) => n.name)).toEqual(['node1', 'node2', 'node3'])
+
+    const members = await loadPeersFile(result.peersFile)
+    expect(members).toEqual(result.nodes.map((n) => ({ name: n.name, peerId: n.peerId, address: n.address })))
+
+    for (const [index, node] of result.nodes.entries()) {
+      const k = index + 1
+      const nodeDir = join(out, `node${k}`)
+      expect(node.configFile).toBe(join(nodeDir, 'config.toml'))
+      expect(node.keyFile).toBe(join(nodeDir, 'node.key'))
+      expect((await stat(node.keyFile)).mode & 0o777).toBe(0o600)
+
+      // port layout: coordinator BASE, node k p2p BASE+2k-1, http BASE+2k
+      expect(node.address).toBe(`/ip4/127.0.0.1/tcp/${base + 2 * k - 1}`)
+      expect(node.httpUrl).toBe(`http://127.0.0.1:${base + 2 * k}`)
+      expect(nodePorts(base, index)).toEqual({ p2p: base + 2 * k - 1, http: base + 2 * k })
+
+      const config = await loadNodeConfig(node.configFile, { env: {} })
+      expect(config.name).toBe(node.name)
+      expect(config.key_file).toBe(node.keyFile)
+      expect(config.peers_file).toBe(result.peersFile)
+      expect(config.data_dir).toBe(join(nodeDir, 'data'))
+      expect(config.coordinator_url).toBe(result.coordinatorUrl)
+      expect(config.p2p.listen).toBe(node.address)
+      expect(config.http).toEqual({ host: '127.0.0.1', port: base + 2 * k })
+      expect(await loadPeersFile(config.peers_file)).toEqual(members)
+
+      const key = await readKeyFile(config.key_file)
+      expect(key.peerId.toString()).toBe(node.peerId)
+    }
+
+    const peerIds = new Set(result.nodes.map((n) => n.peerId))
+    expect(peerIds.size).toBe(3)
+    const ports = result.nodes.flatMap((n) => [n.address, n.httpUrl])
+    expect(new Set(ports).size).toBe(6)
+  })
+
+  it('uses the given host for every address and URL', async () => {
+    const out = await tempDir()
+    const result = await initNetwork({ nodes: 1, out, basePort: 7200, host: '127.0.0.2' })
+    expect(result.coordinatorUrl).toBe('http://127.0.0.2:7200')
+    expect(result.nodes[0]?.address).toBe('/ip4/127.0.0.2/tcp/7201')
+    const config = await loadNodeConfig(result.nodes[0]?.configFile as string, { env: {} })
+    expect(config.http.host).toBe('127.0.0.2')
+  })
+
+  it('refuses to overwrite without force and leaves every file byte-identical', async () => {
+    const out = await tempDir()
+    const first = await initNetwork({ nodes: 2, out, basePort: 7300 })
+    const files = [first.peersFile, ...first.nodes.flatMap((n) => [n.keyFile, n.configFile])]
+    const before = await Promise.all(files.map(async (f) => await readFile(f)))
+
+    const err = await initError({ nodes: 2, out, basePort: 7400 })
+    expect(err.code).toBe(ErrorCode.ALREADY_EXISTS)
+    expect(err.message).toContain('already exists')
+    expect(err.message).toContain('--force')
+
+    const after = await Promise.all(files.map(async (f) => await readFile(f)))
+    for (const [i, content] of after.entries()) expect(content.equals(before[i] as Buffer)).toBe(true)
+  })
+
+  it('refuses when only one node key exists (e.g. a larger network over a smaller one)', async () => {
+    const out = await tempDir()
+    const first = await initNetwork({ nodes: 1, out, basePort: 7300 })
+    const keyBefore = await readFile(first.nodes[0]?.keyFile as string)
+    await rm(first.peersFile) // even without the peers file, node1's key and config block it
+    await expect(initNetwork({ nodes: 3, out, basePort: 7300 })).rejects.toMatchObject({ code: ErrorCode.ALREADY_EXISTS })
+    expect((await readFile(first.nodes[0]?.keyFile as string)).equals(keyBefore)).toBe(true)
+    expect(await exists(join(out, 'node2'))).toBe(false)
+  })
+
+  it('with force replaces the keys and deletes the nodes\' data directories', async () => {
+    const out = await tempDir()
+    const first = await initNetwork({ nodes: 2, out, basePort: 7500 })
+    const dataFile = join(out, 'node1', 'data', 'db', 'CURRENT')
+    await mkdir(join(out, 'node1', 'data', 'db'), { recursive: true })
+    await writeFile(dataFile, 'old')
+    const keyBefore = await readFile(first.nodes[0]?.keyFile as string)
+
+    const second = await initNetwork({ nodes: 2, out, basePort: 7500, force: true })
+    expect(await exists(join(out, 'node1', 'data'))).toBe(false)
+    expect((await readFile(second.nodes[0]?.keyFile as string)).equals(keyBefore)).toBe(false)
+    for (const [i, node] of second.nodes.entries()) {
+      expect(node.peerId).not.toBe(first.nodes[i]?.peerId)
+      expect((await readKeyFile(node.keyFile)).peerId.toString()).toBe(node.peerId)
+      expect((await stat(node.keyFile)).mode & 0o777).toBe(0o600)
+    }
+    expect((await loadPeersFile(second.peersFile)).map((m) => m.peerId)).toEqual(second.nodes.map((n) => n.peerId))
+  })
+
+  it.each([
+    ['0 nodes', { nodes: 0 }],
+    ['201 nodes', { nodes: 201 }],
+    ['a fractional node count', { nodes: 2.5 }],
+    ['a base port too high for 3 nodes', { nodes: 3, basePort: 65530 }],
+    ['a base port below 1024', { nodes: 1, basePort: 80 }],
+    ['a fractional base port', { nodes: 1, basePort: 7000.5 }],
+    ['a hostname', { nodes: 1, host: 'localhost' }],
+    ['an IPv6 host', { nodes: 1, host: '::1' }]
+  ] as Array<[string, Partial<InitOptions>]>)('rejects %s with ERR_INVALID_ARGUMENT and writes nothing', async (_what, opts) => {
+    const out = join(await tempDir(), 'net')
+    const err = await initError({ nodes: 1, basePort: 7000, ...opts, out })
+    expect(err.code).toBe(ErrorCode.INVALID_ARGUMENT)
+    expect(await exists(out)).toBe(false)
+  })
+
+  it('accepts the highest base port that fits', async () => {
+    const out = await tempDir()
+    const result = await initNetwork({ nodes: 3, out, basePort: 65529 })
+    expect(result.nodes[2]?.httpUrl).toBe('http://127.0.0.1:65535')
+  })
+})

@@ -1,0 +1,119 @@
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, it, expect } from 'vitest'
+import { Bucket, Database, NodeMetaStore } from '../../../src/storage/index.js'
+import { EphemeraError, ErrorCode } from '../../../src/util/errors.js'
+import { tempDir } from '../tmp.js'
+
+async function openError (dir: string): Promise<EphemeraError> {
+  try {
+    const db = await Database.open(dir)
+    await db.close()
+  } catch (err) {
+    expect(err).toBeInstanceOf(EphemeraError)
+    return err as EphemeraError
+  }
+  throw new Error(`expected Database.open(${dir}) to fail`)
+}
+
+describe('Database', () => {
+  it('opens a new database under <dir>/db and closes idempotently', async () => {
+    const dir = await tempDir()
+    const db = await Database.open(dir)
+    expect(db.path).toBe(join(dir, 'db'))
+    expect(db.isOpen).toBe(true)
+    await db.close()
+    expect(db.isOpen).toBe(false)
+    await db.close()
+    expect(db.isOpen).toBe(false)
+  })
+
+  it('creates a missing data directory', async () => {
+    const dir = join(await tempDir(), 'a', 'b')
+    const db = await Database.open(dir)
+    try {
+      expect(db.isOpen).toBe(true)
+    } finally {
+      await db.close()
+    }
+  })
+
+  it('refuses a second open of the same directory with ERR_DB_LOCKED', async () => {
+    const dir = await tempDir()
+    const db = await Database.open(dir)
+    try {
+      const err = await openError(dir)
+      expect(err.code).toBe(ErrorCode.DB_LOCKED)
+      expect(err.message).toContain('locked by another process')
+      expect(err.message).toContain(join(dir, 'db'))
+    } finally {
+      await db.close()
+    }
+    // released on close
+    const again = await Database.open(dir)
+    expect(again.isOpen).toBe(true)
+    await again.close()
+  })
+
+  it('reports ERR_DB_FAILED when the data directory cannot be created', async () => {
+    const root = await tempDir()
+    const file = join(root, 'not-a-dir')
+    await writeFile(file, 'x')
+    const err = await openError(file)
+    expect(err.code).toBe(ErrorCode.DB_FAILED)
+    expect(err.message).toContain(join(file, 'db'))
+  })
+
+  it('jsonRepository stores JSON values and iterates in key order', async () => {
+    const dir = await tempDir()
+    const db = await Database.open(dir)
+    try {
+      const repo = db.jsonRepository<{ n: number, tags: string[] }>(Bucket.meta)
+      expect(await repo.get('missing')).toBeUndefined()
+      await repo.put('b', { n: 2, tags: ['x'] })
+      await repo.put('a', { n: 1, tags: [] })
+      await repo.put('c', { n: 3, tags: ['y', 'z'] })
+      expect(await repo.get('b')).toEqual({ n: 2, tags: ['x'] })
+      const all: Array<[string, { n: number }]> = []
+      for await (const entry of repo.entries()) all.push(entry)
+      expect(all.map(([k, v]) => [k, v.n])).toEqual([['a', 1], ['b', 2], ['c', 3]])
+      const some: string[] = []
+      for await (const [k] of repo.entries({ gte: 'b', limit: 1 })) some.push(k)
+      expect(some).toEqual(['b'])
+      const reversed: string[] = []
+      for await (const [k] of repo.entries({ reverse: true })) reversed.push(k)
+      expect(reversed).toEqual(['c', 'b', 'a'])
+      await repo.del('b')
+      expect(await repo.get('b')).toBeUndefined()
+    } finally {
+      await db.close()
+    }
+  })
+})
+
+describe('NodeMetaStore', () => {
+  it('records starts across close and reopen, keeping createdAt and the first PeerId', async () => {
+    const dir = await tempDir()
+    const t1 = new Date('2024-01-01T00:00:00.000Z')
+    const t2 = new Date('2024-01-02T00:00:00.000Z')
+    const t3 = new Date('2024-01-03T00:00:00.000Z')
+
+    let db = await Database.open(dir)
+    let meta = new NodeMetaStore(db)
+    expect(await meta.get()).toBeUndefined()
+    expect(await meta.recordStart('peer-A', t1)).toEqual({ peerId: 'peer-A', createdAt: t1.toISOString(), lastStartedAt: t1.toISOString(), starts: 1 })
+    expect(await meta.recordStart('peer-A', t2)).toMatchObject({ starts: 2, createdAt: t1.toISOString(), lastStartedAt: t2.toISOString() })
+    await db.close()
+
+    db = await Database.open(dir)
+    try {
+      meta = new NodeMetaStore(db)
+      expect(await meta.get()).toEqual({ peerId: 'peer-A', createdAt: t1.toISOString(), lastStartedAt: t2.toISOString(), starts: 2 })
+      const third = await meta.recordStart('peer-B', t3)
+      expect(third).toEqual({ peerId: 'peer-A', createdAt: t1.toISOString(), lastStartedAt: t3.toISOString(), starts: 3 })
+      expect(await meta.get()).toEqual(third)
+    } finally {
+      await db.close()
+    }
+  })
+})
