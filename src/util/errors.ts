@@ -34,7 +34,19 @@ export const ErrorCode = {
   /** An HTTP request named a resource that does not exist. */
   NOT_FOUND: 'ERR_NOT_FOUND',
   /** An HTTP request was malformed. */
-  BAD_REQUEST: 'ERR_BAD_REQUEST'
+  BAD_REQUEST: 'ERR_BAD_REQUEST',
+  /** Bytes from the network or the store did not decode (wrong shape, over a size limit). */
+  DECODE: 'ERR_DECODE',
+  /** A client message was refused: bad signature, or the application's checkTx said no. */
+  MESSAGE_REJECTED: 'ERR_MESSAGE_REJECTED',
+  /** The message is already in the mempool or in a delivered block. */
+  DUPLICATE: 'ERR_DUPLICATE',
+  /** The mempool is full; retry later (HTTP 429). */
+  MEMPOOL_FULL: 'ERR_MEMPOOL_FULL',
+  /** A block or certificate failed verification (the message says which check). */
+  VERIFY_FAILED: 'ERR_VERIFY_FAILED',
+  /** A remote node answered with an error or not at all (CLI clients). */
+  REMOTE: 'ERR_REMOTE'
 } as const
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]

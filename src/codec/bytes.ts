@@ -1,0 +1,199 @@
+/**
+ * Portable byte helpers (Uint8Array only, no Buffer) so the encodings and the verifier also run in
+ * a browser.
+ */
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
+export function toHex (bytes: Uint8Array): string {
+  let out = ''
+  for (const b of bytes) out += HEX[b]
+  return out
+}
+
+/** Strict lower/upper-case hex → bytes; undefined when malformed (odd length, bad digit, wrong size). */
+export function fromHex (hex: string, expectedLength?: number): Uint8Array | undefined {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) return undefined
+  const out = new Uint8Array(hex.length / 2)
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16)
+  if (expectedLength != null && out.length !== expectedLength) return undefined
+  return out
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+
+export function toBase64 (bytes: Uint8Array): string {
+  let out = ''
+  for (let i = 0; i < bytes.length; i += 3) {
+    const a = bytes[i] as number
+    const b = bytes[i + 1]
+    const c = bytes[i + 2]
+    out += B64[a >> 2]
+    out += B64[((a & 3) << 4) | ((b ?? 0) >> 4)]
+    out += b == null ? '=' : B64[((b & 15) << 2) | ((c ?? 0) >> 6)]
+    out += c == null ? '=' : B64[c & 63]
+  }
+  return out
+}
+
+/** Strict standard base64 (with padding) → bytes; undefined when malformed. */
+export function fromBase64 (text: string): Uint8Array | undefined {
+  if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined
+  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0
+  const out = new Uint8Array((text.length / 4) * 3 - pad)
+  let o = 0
+  for (let i = 0; i < text.length; i += 4) {
+    const n = [0, 1, 2, 3].map((k) => { const ch = text[i + k] as string; return ch === '=' ? 0 : B64.indexOf(ch) })
+    const triple = ((n[0] as number) << 18) | ((n[1] as number) << 12) | ((n[2] as number) << 6) | (n[3] as number)
+    if (o < out.length) out[o++] = (triple >> 16) & 255
+    if (o < out.length) out[o++] = (triple >> 8) & 255
+    if (o < out.length) out[o++] = triple & 255
+  }
+  // reject non-canonical encodings (stray bits in the padding)
+  return toBase64(out) === text ? out : undefined
+}
+
+export function concatBytes (...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let offset = 0
+  for (const p of parts) {
+    out.set(p, offset)
+    offset += p.length
+  }
+  return out
+}
+
+export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  let diff = 0
+  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number)
+  return diff === 0
+}
+
+/** Lexicographic byte order. */
+export function compareBytes (a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number)
+  }
+  return a.length - b.length
+}
+
+const utf8 = new TextEncoder()
+
+/**
+ * Builds the fixed big-endian layouts that are hashed and signed (docs/PROTOCOL.md §2). Integers
+ * are unsigned; u64 values must be safe integers (< 2^53).
+ */
+export class ByteWriter {
+  readonly #parts: Uint8Array[] = []
+
+  /** A domain tag: one length byte, then the ASCII text. */
+  tag (text: string): this {
+    const bytes = utf8.encode(text)
+    if (bytes.length > 255) throw new RangeError('tag too long')
+    return this.u8(bytes.length).bytes(bytes)
+  }
+
+  u8 (value: number): this {
+    return this.#int(value, 1)
+  }
+
+  u16 (value: number): this {
+    return this.#int(value, 2)
+  }
+
+  u32 (value: number): this {
+    return this.#int(value, 4)
+  }
+
+  u64 (value: number): this {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`u64 out of range: ${value}`)
+    const out = new Uint8Array(8)
+    new DataView(out.buffer).setBigUint64(0, BigInt(value))
+    this.#parts.push(out)
+    return this
+  }
+
+  bytes (value: Uint8Array): this {
+    this.#parts.push(value)
+    return this
+  }
+
+  /** u16 length prefix, then the UTF-8 bytes. */
+  string16 (value: string): this {
+    const bytes = utf8.encode(value)
+    return this.u16(bytes.length).bytes(bytes)
+  }
+
+  /** u32 length prefix, then the bytes. */
+  bytes32 (value: Uint8Array): this {
+    return this.u32(value.length).bytes(value)
+  }
+
+  finish (): Uint8Array {
+    return concatBytes(...this.#parts)
+  }
+
+  #int (value: number, size: 1 | 2 | 4): this {
+    if (!Number.isInteger(value) || value < 0 || value >= 2 ** (8 * size)) throw new RangeError(`u${8 * size} out of range: ${value}`)
+    const out = new Uint8Array(size)
+    const view = new DataView(out.buffer)
+    if (size === 1) view.setUint8(0, value)
+    else if (size === 2) view.setUint16(0, value)
+    else view.setUint32(0, value)
+    this.#parts.push(out)
+    return this
+  }
+}
+
+/** Reads the layouts ByteWriter writes; throws RangeError past the end. */
+export class ByteReader {
+  readonly #bytes: Uint8Array
+  readonly #view: DataView
+  #offset = 0
+
+  constructor (bytes: Uint8Array) {
+    this.#bytes = bytes
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  }
+
+  get remaining (): number {
+    return this.#bytes.length - this.#offset
+  }
+
+  #need (n: number): number {
+    if (this.#offset + n > this.#bytes.length) throw new RangeError('unexpected end of data')
+    const at = this.#offset
+    this.#offset += n
+    return at
+  }
+
+  tag (): string {
+    const n = this.u8()
+    return new TextDecoder().decode(this.bytes(n))
+  }
+
+  u8 (): number {
+    return this.#view.getUint8(this.#need(1))
+  }
+
+  u16 (): number {
+    return this.#view.getUint16(this.#need(2))
+  }
+
+  u32 (): number {
+    return this.#view.getUint32(this.#need(4))
+  }
+
+  u64 (): number {
+    const value = this.#view.getBigUint64(this.#need(8))
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError('u64 above 2^53')
+    return Number(value)
+  }
+
+  bytes (n: number): Uint8Array {
+    const at = this.#need(n)
+    return this.#bytes.slice(at, at + n)
+  }
+}
