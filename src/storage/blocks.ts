@@ -1,0 +1,154 @@
+import { decodeCbor, encodeCbor } from '../codec/cbor.js'
+import { toHex } from '../codec/bytes.js'
+import { blockFromWire, blockToWire, certificateFromWire, certificateToWire } from '../block/wire.js'
+import { messageId } from '../block/encoding.js'
+import { LIMITS, type Block, type Certificate } from '../block/types.js'
+import { Bucket, jsonBytes, parseJsonBytes, type Database, type WriteOp } from './database.js'
+
+export interface StoredMember {
+  name: string
+  /** hex */
+  publicKey: string
+  address: string
+}
+
+export interface BlockInfo {
+  /** Position in this node's delivered log (1-based, local to this node). */
+  localHeight: number
+  deliveredAt: string
+  /** hex */
+  membershipId: string
+}
+
+export interface StoredBlock {
+  hash: string
+  block: Block
+  info: BlockInfo
+}
+
+export interface DeliveredRecord {
+  hash: Uint8Array
+  block: Block
+  certificate: Certificate
+  membershipId: Uint8Array
+  members: readonly StoredMember[]
+  deliveredAt: Date
+}
+
+const HEIGHT_DIGITS = 16
+const pad = (n: number): string => String(n).padStart(HEIGHT_DIGITS, '0')
+const utf8 = new TextEncoder()
+const fromUtf8 = new TextDecoder()
+
+/**
+ * Delivered blocks with their certificates and the membership they were certified under, a
+ * local height index and a message index. A delivery is one atomic write, so a crash leaves a
+ * block either fully stored (with its certificate and indexes) or absent.
+ */
+export class BlockStore {
+  readonly #db: Database
+  #lastHeight: number
+  #writes: Promise<void> = Promise.resolve()
+
+  private constructor (db: Database, lastHeight: number) {
+    this.#db = db
+    this.#lastHeight = lastHeight
+  }
+
+  static async open (db: Database): Promise<BlockStore> {
+    let last = 0
+    for await (const key of db.bucket(Bucket.height).keys({ reverse: true, limit: 1 })) last = Number(key)
+    return new BlockStore(db, last)
+  }
+
+  get lastHeight (): number {
+    return this.#lastHeight
+  }
+
+  async has (hash: string): Promise<boolean> {
+    return (await this.#db.bucket(Bucket.blockInfo).get(hash)) != null
+  }
+
+  /**
+   * Stores a delivered block; returns its local height (the existing one if already stored).
+   * Calls are serialised, so concurrent deliveries get distinct, gap-free heights.
+   */
+  async deliver (record: DeliveredRecord): Promise<number> {
+    const run = this.#writes.then(async () => await this.#deliver(record))
+    this.#writes = run.then(() => {}, () => {})
+    return await run
+  }
+
+  async #deliver (record: DeliveredRecord): Promise<number> {
+    const hash = toHex(record.hash)
+    const existing = await this.info(hash)
+    if (existing != null) return existing.localHeight
+    const height = this.#lastHeight + 1
+    const mid = toHex(record.membershipId)
+    const info: BlockInfo = { localHeight: height, deliveredAt: record.deliveredAt.toISOString(), membershipId: mid }
+    const ops: WriteOp[] = [
+      { type: 'put', bucket: Bucket.block, key: hash, value: encodeCbor(blockToWire(record.block)) },
+      { type: 'put', bucket: Bucket.certificate, key: hash, value: encodeCbor(certificateToWire(record.certificate)) },
+      { type: 'put', bucket: Bucket.blockInfo, key: hash, value: jsonBytes(info) },
+      { type: 'put', bucket: Bucket.height, key: pad(height), value: utf8.encode(hash) },
+      { type: 'put', bucket: Bucket.membership, key: mid, value: jsonBytes(record.members) }
+    ]
+    for (const [index, m] of record.block.messages.entries()) {
+      ops.push({ type: 'put', bucket: Bucket.messageIndex, key: toHex(messageId(m)), value: jsonBytes({ block: hash, index }) })
+    }
+    await this.#db.write(ops)
+    this.#lastHeight = height
+    return height
+  }
+
+  async info (hash: string): Promise<BlockInfo | undefined> {
+    const raw = await this.#db.bucket(Bucket.blockInfo).get(hash)
+    return raw == null ? undefined : parseJsonBytes<BlockInfo>(raw)
+  }
+
+  async block (hash: string): Promise<StoredBlock | undefined> {
+    const [raw, info] = await Promise.all([this.#db.bucket(Bucket.block).get(hash), this.info(hash)])
+    if (raw == null || info == null) return undefined
+    return { hash, block: blockFromWire(decodeCbor(raw, LIMITS.blockBytes * 2, 'stored block')), info }
+  }
+
+  async hashAtHeight (height: number): Promise<string | undefined> {
+    const raw = await this.#db.bucket(Bucket.height).get(pad(height))
+    return raw == null ? undefined : fromUtf8.decode(raw)
+  }
+
+  async atHeight (height: number): Promise<StoredBlock | undefined> {
+    const hash = await this.hashAtHeight(height)
+    return hash == null ? undefined : await this.block(hash)
+  }
+
+  async last (): Promise<StoredBlock | undefined> {
+    return this.#lastHeight === 0 ? undefined : await this.atHeight(this.#lastHeight)
+  }
+
+  /** Hashes by local height: `limit` entries from `fromHeight` upwards (or downwards when reverse). */
+  async list (opts: { fromHeight?: number, limit: number, reverse?: boolean }): Promise<Array<{ height: number, hash: string }>> {
+    const out: Array<{ height: number, hash: string }> = []
+    const range = opts.reverse === true
+      ? { lte: pad(opts.fromHeight ?? this.#lastHeight), reverse: true, limit: opts.limit }
+      : { gte: pad(opts.fromHeight ?? 1), limit: opts.limit }
+    for await (const [key, value] of this.#db.bucket(Bucket.height).entries(range)) out.push({ height: Number(key), hash: fromUtf8.decode(value) })
+    return out
+  }
+
+  async certificate (hash: string): Promise<Certificate | undefined> {
+    const raw = await this.#db.bucket(Bucket.certificate).get(hash)
+    return raw == null ? undefined : certificateFromWire(decodeCbor(raw, 1024 * 1024, 'stored certificate'))
+  }
+
+  async membership (membershipId: string): Promise<StoredMember[] | undefined> {
+    const raw = await this.#db.bucket(Bucket.membership).get(membershipId)
+    return raw == null ? undefined : parseJsonBytes<StoredMember[]>(raw)
+  }
+
+  /** Where a message was delivered (block hash and index), if it was. */
+  async messageLocation (id: string): Promise<{ block: string, index: number } | undefined> {
+    const raw = await this.#db.bucket(Bucket.messageIndex).get(id)
+    return raw == null ? undefined : parseJsonBytes<{ block: string, index: number }>(raw)
+  }
+}
