@@ -5,7 +5,11 @@ import type { Logger } from '../util/logger.js'
 const STATUS_BY_CODE: Partial<Record<ErrorCodeValue, number>> = {
   [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.BAD_REQUEST]: 400,
-  [ErrorCode.INVALID_ARGUMENT]: 400
+  [ErrorCode.INVALID_ARGUMENT]: 400,
+  [ErrorCode.DECODE]: 400,
+  [ErrorCode.MESSAGE_REJECTED]: 400,
+  [ErrorCode.DUPLICATE]: 409,
+  [ErrorCode.MEMPOOL_FULL]: 429
 }
 
 export interface ApiErrorBody {

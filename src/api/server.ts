@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify'
+import websocket from '@fastify/websocket'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import { installErrorHandling } from './errors.js'
@@ -24,6 +25,7 @@ export class HttpServer {
     this.#logger = logger
     this.app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true })
     installErrorHandling(this.app, logger)
+    void this.app.register(websocket, { options: { maxPayload: 64 * 1024 } })
     this.app.addHook('onResponse', async (request, reply) => {
       logger.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'http request')
     })

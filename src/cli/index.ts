@@ -4,6 +4,8 @@ import { clusterCommand } from './cluster/index.js'
 import { initCommand } from './init/index.js'
 import { keysCommand } from './keys/index.js'
 import { nodeCommand } from './node/index.js'
+import { messagesCommand } from './messages/index.js'
+import { blocksCommand } from './blocks/index.js'
 
 export const VERSION = '0.1.0'
 
@@ -13,7 +15,7 @@ export function buildProgram (): Command {
     .version(VERSION)
     .showSuggestionAfterError(true)
     .addHelpText('after', '\nLOG_LEVEL (trace, debug, info, warn, error, silent) sets the log level of running processes.')
-  for (const command of [initCommand(), nodeCommand(), clusterCommand(), keysCommand()]) program.addCommand(command)
+  for (const command of [initCommand(), nodeCommand(), clusterCommand(), messagesCommand(), blocksCommand(), keysCommand()]) program.addCommand(command)
   // every (sub)command: usage errors become one line and exit code 2, never a stack
   const configure = (cmd: Command): void => {
     cmd.exitOverride()

@@ -31,6 +31,33 @@ export const nodeConfigSchema = z.strictObject({
     /** Gossipsub heartbeat interval. */
     gossip_heartbeat_ms: msField(50, 60_000).default(700)
   }).prefault({}),
+  broadcast: z.strictObject({
+    /** Propose a block of pending messages this often (when the mempool has any for this node). */
+    block_interval_ms: msField(50, 3_600_000).default(1_000),
+    /** Turn off to make this node a voter only (it still echoes, signs and stores blocks). */
+    produce_blocks: z.boolean().default(true),
+    /** Most messages in one block. */
+    max_messages_per_block: z.number().int().min(1).max(2_000).default(500),
+    /** A message is included by its designated member first; by anyone after waiting this long. */
+    designated_fallback_ms: msField(0, 3_600_000).default(3_000),
+    /** First retransmission delay of an unacknowledged RBC message; doubles up to the max. */
+    retransmit_initial_ms: msField(10, 60_000).default(200),
+    retransmit_max_ms: msField(10, 600_000).default(5_000),
+    /** Unacknowledged RBC messages older than this are dropped. */
+    retransmit_max_age_ms: msField(1_000, 86_400_000).default(600_000),
+    /** Deadline of one RBC request or block fetch. */
+    request_timeout_ms: msField(100, 120_000).default(10_000),
+    /** How often to ask connected members for certified blocks this node lacks (0 = never). */
+    sync_interval_ms: msField(0, 3_600_000).default(5_000)
+  }).prefault({}),
+  mempool: z.strictObject({
+    max_messages: z.number().int().min(1).max(10_000_000).default(10_000),
+    max_bytes: z.number().int().min(1024).max(4 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+    /** Messages not included in a block within this time are dropped. */
+    max_age_ms: msField(1_000, 86_400_000).default(600_000),
+    /** Messages whose timestamp is further than this from the node's clock are refused. */
+    max_clock_skew_ms: msField(0, 86_400_000).default(300_000)
+  }).prefault({}),
   http: z.strictObject({
     /** Interface the HTTP API binds to; 127.0.0.1 unless you mean to expose it. */
     host: z.string().min(1).default('127.0.0.1'),

@@ -1,6 +1,7 @@
-import { HttpServer, registerNodeRoutes, type NodeHealth } from '../api/index.js'
+import { HttpServer, registerBroadcastRoutes, registerNodeRoutes, type NodeHealth } from '../api/index.js'
+import { BlockProducer, BroadcastEngine, DefaultApplication, type Application } from '../broadcast/index.js'
 import { loadPeersFile, type NodeConfig } from '../config/index.js'
-import { readKeyFile, type NodeKey } from '../crypto/keys.js'
+import { publicKeyFromPeerId, readKeyFile, type NodeKey } from '../crypto/keys.js'
 import { Membership, Network } from '../network/index.js'
 import { Database, NodeMetaStore } from '../storage/index.js'
 import { EphemeraError, ErrorCode, errorMessage } from '../util/errors.js'
@@ -8,6 +9,8 @@ import type { Logger } from '../util/logger.js'
 
 export interface NodeModules {
   logger: Logger
+  /** The application plugged into reliable broadcast (default: DefaultApplication). */
+  app?: Application
   /** Injected for tests; defaults to the wall clock. */
   now?: () => Date
 }
@@ -27,6 +30,7 @@ export class EphemeraNode {
   readonly key: NodeKey
   readonly membership: Membership
   readonly network: Network
+  readonly broadcast: BroadcastEngine
   readonly http: HttpServer
   readonly startedAt: Date
   readonly db: Database
@@ -35,12 +39,13 @@ export class EphemeraNode {
   readonly #stack: Stoppable[]
   #status: 'running' | 'stopping' | 'stopped' = 'running'
 
-  private constructor (parts: { config: NodeConfig, key: NodeKey, membership: Membership, db: Database, network: Network, http: HttpServer, stack: Stoppable[] }, modules: NodeModules) {
+  private constructor (parts: { config: NodeConfig, key: NodeKey, membership: Membership, db: Database, network: Network, broadcast: BroadcastEngine, http: HttpServer, stack: Stoppable[] }, modules: NodeModules) {
     this.config = parts.config
     this.key = parts.key
     this.membership = parts.membership
     this.db = parts.db
     this.network = parts.network
+    this.broadcast = parts.broadcast
     this.http = parts.http
     this.#stack = parts.stack
     this.#logger = modules.logger
@@ -89,14 +94,45 @@ export class EphemeraNode {
       await network.start()
       stack.push({ name: 'network', stop: async () => { await network.stop() } })
 
+      const b = config.broadcast
+      const broadcast = await BroadcastEngine.create({
+        mempool: { maxMessages: config.mempool.max_messages, maxBytes: config.mempool.max_bytes, maxAgeMs: config.mempool.max_age_ms },
+        transport: {
+          retransmitInitialMs: b.retransmit_initial_ms,
+          retransmitMaxMs: b.retransmit_max_ms,
+          maxAgeMs: b.retransmit_max_age_ms,
+          maxQueue: 100_000,
+          requestTimeoutMs: b.request_timeout_ms
+        },
+        syncIntervalMs: b.sync_interval_ms,
+        fetchDeadlineMs: b.retransmit_max_age_ms,
+        compactAfterMs: 60_000
+      }, {
+        libp2p: network.libp2p,
+        key,
+        members: membership.members.map((m) => ({ name: m.name, publicKey: publicKeyFromPeerId(m.peerId), address: m.address })),
+        db,
+        app: modules.app ?? new DefaultApplication({ maxClockSkewMs: config.mempool.max_clock_skew_ms }),
+        logger: logger.child({ module: 'broadcast' })
+      })
+      await broadcast.start()
+      stack.push({ name: 'broadcast', stop: async () => { await broadcast.stop() } })
+      if (b.produce_blocks) {
+        const producer = new BlockProducer({ intervalMs: b.block_interval_ms, maxMessages: b.max_messages_per_block, designatedFallbackMs: b.designated_fallback_ms },
+          { engine: broadcast, logger: logger.child({ module: 'producer' }) })
+        producer.start()
+        stack.push({ name: 'producer', stop: async () => { producer.stop() } })
+      }
+
       const http = new HttpServer({ host: config.http.host, port: config.http.port }, logger.child({ module: 'http' }))
-      const node = new EphemeraNode({ config, key, membership, db, network, http, stack }, modules)
+      const node = new EphemeraNode({ config, key, membership, db, network, broadcast, http, stack }, modules)
       registerNodeRoutes(http.app, {
         health: () => node.health(),
         publicConfig: () => node.publicConfig(),
         groupInfo: () => network.groupInfo(),
         connections: () => network.connections()
       })
+      registerBroadcastRoutes(http.app, broadcast)
       await http.start()
       stack.push({ name: 'http', stop: async () => { await http.stop() } })
       logger.info({ peerId: key.peerId.toString(), http: http.url, members: membership.size, quorum: membership.quorum }, 'node started')

@@ -1,0 +1,172 @@
+import type { FastifyInstance } from 'fastify'
+import type {} from '@fastify/websocket'
+import { fromHex, toHex } from '../codec/bytes.js'
+import { messageId } from '../block/encoding.js'
+import { blockToJson, certificateToJson, headerToJson, messageFromJson, peerIdOf, type BlockJson } from '../block/json.js'
+import { inclusionProof, merkleRoot, verifyInclusion } from '../crypto/merkle.js'
+import type { BroadcastEngine } from '../broadcast/index.js'
+import type { StoredBlock } from '../storage/index.js'
+import { EphemeraError, ErrorCode } from '../util/errors.js'
+
+export type DeliveredBlockJson = BlockJson & { localHeight: number, deliveredAt: string }
+
+export function storedBlockToJson (stored: StoredBlock): DeliveredBlockJson {
+  return { ...blockToJson(stored.block, fromHex(stored.hash) as Uint8Array), localHeight: stored.info.localHeight, deliveredAt: stored.info.deliveredAt }
+}
+
+function badRequest (message: string): EphemeraError {
+  return new EphemeraError(ErrorCode.BAD_REQUEST, message)
+}
+
+function notFound (message: string): EphemeraError {
+  return new EphemeraError(ErrorCode.NOT_FOUND, message)
+}
+
+function parseHash (value: string, what = 'block hash'): string {
+  const bytes = fromHex(value, 32)
+  if (bytes == null) throw badRequest(`${what} must be 64 hex characters, got "${value.slice(0, 80)}"`)
+  return toHex(bytes)
+}
+
+function parsePositiveInt (value: string | undefined, what: string, fallback?: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value == null || value === '') {
+    if (fallback != null) return fallback
+    throw badRequest(`${what} is required`)
+  }
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1 || n > max) throw badRequest(`${what} must be an integer from 1 to ${max}, got "${value.slice(0, 40)}"`)
+  return n
+}
+
+/** The reliable-broadcast part of the node API (README "HTTP API"). */
+export function registerBroadcastRoutes (root: FastifyInstance, engine: BroadcastEngine): void {
+  // an encapsulated plugin, so that the websocket route is declared after @fastify/websocket loads
+  void root.register(async (app) => { broadcastRoutes(app, engine) })
+}
+
+function broadcastRoutes (app: FastifyInstance, engine: BroadcastEngine): void {
+  const store = engine.store
+  const load = async (hash: string): Promise<StoredBlock> => {
+    const stored = await store.block(hash)
+    if (stored == null) throw notFound(`no delivered block ${hash}`)
+    return stored
+  }
+
+  app.post('/ephemera/broadcast/submit_message', async (request) => {
+    const parsed = messageFromJson(request.body)
+    if (!parsed.ok) throw badRequest(`invalid message: ${parsed.error}`)
+    return await engine.submitMessage(parsed.value)
+  })
+
+  app.get<{ Params: { hash: string } }>('/ephemera/broadcast/block/:hash', async (request) => storedBlockToJson(await load(parseHash(request.params.hash))))
+
+  app.get<{ Params: { height: string } }>('/ephemera/broadcast/block/height/:height', async (request) => {
+    const height = parsePositiveInt(request.params.height, 'height')
+    const stored = await store.atHeight(height)
+    if (stored == null) throw notFound(`no block at local height ${height} (last is ${store.lastHeight})`)
+    return storedBlockToJson(stored)
+  })
+
+  app.get('/ephemera/broadcast/blocks/last', async () => {
+    const stored = await store.last()
+    if (stored == null) throw notFound('no block delivered yet')
+    return storedBlockToJson(stored)
+  })
+
+  app.get<{ Querystring: { from?: string, limit?: string, order?: string } }>('/ephemera/broadcast/blocks', async (request) => {
+    const { from, limit, order } = request.query
+    if (order != null && order !== 'asc' && order !== 'desc') throw badRequest('order must be "asc" or "desc"')
+    const reverse = order !== 'asc'
+    const entries = await store.list({ fromHeight: from == null ? undefined : parsePositiveInt(from, 'from'), limit: parsePositiveInt(limit, 'limit', 20, 1000), reverse })
+    const blocks = await Promise.all(entries.map(async (e) => {
+      const stored = await load(e.hash)
+      const h = stored.block.header
+      return { localHeight: e.height, hash: e.hash, round: h.round, creator: peerIdOf(h.creator), height: h.height, createdAt: h.createdAt, messageCount: h.messageCount, deliveredAt: stored.info.deliveredAt }
+    }))
+    return { lastHeight: store.lastHeight, blocks }
+  })
+
+  app.get<{ Params: { hash: string } }>('/ephemera/broadcast/block/certificates/:hash', async (request) => {
+    const hash = parseHash(request.params.hash)
+    const certificate = await store.certificate(hash)
+    if (certificate == null) throw notFound(`no delivered block ${hash}`)
+    return certificateToJson(certificate)
+  })
+
+  app.get<{ Params: { hash: string } }>('/ephemera/broadcast/block/broadcast_info/:hash', async (request) => {
+    const stored = await load(parseHash(request.params.hash))
+    const members = await store.membership(stored.info.membershipId)
+    if (members == null) throw notFound(`membership ${stored.info.membershipId} of block ${stored.hash} is not stored`)
+    const n = members.length
+    const f = Math.floor((n - 1) / 3)
+    return {
+      blockHash: stored.hash,
+      round: stored.block.header.round,
+      creator: peerIdOf(stored.block.header.creator),
+      localHeight: stored.info.localHeight,
+      deliveredAt: stored.info.deliveredAt,
+      membershipId: stored.info.membershipId,
+      size: n,
+      maxFaulty: f,
+      quorum: n - f,
+      members: members.map((m) => ({ name: m.name, peerId: peerIdOf(fromHex(m.publicKey) as Uint8Array), publicKey: m.publicKey, address: m.address }))
+    }
+  })
+
+  app.post<{ Body: { blockHash?: unknown, messageId?: unknown } }>('/ephemera/messages/verify', async (request) => {
+    const body = request.body
+    if (body == null || typeof body !== 'object') throw badRequest('body must be a JSON object {blockHash, messageId}')
+    if (typeof body.blockHash !== 'string' || typeof body.messageId !== 'string') throw badRequest('blockHash and messageId must be hex strings')
+    const hash = parseHash(body.blockHash)
+    const id = parseHash(body.messageId, 'messageId')
+    const stored = await load(hash)
+    const ids = stored.block.messages.map(messageId)
+    const index = ids.findIndex((m) => toHex(m) === id)
+    if (index < 0) throw notFound(`message ${id} is not in block ${hash}`)
+    const proof = inclusionProof(ids, index)
+    const root = merkleRoot(ids)
+    return {
+      blockHash: hash,
+      messageId: id,
+      messagesRoot: toHex(stored.block.header.messagesRoot),
+      verified: verifyInclusion(ids[index] as Uint8Array, proof, stored.block.header.messagesRoot) && toHex(root) === toHex(stored.block.header.messagesRoot),
+      proof: { index: proof.index, treeSize: proof.treeSize, path: proof.path.map(toHex) }
+    }
+  })
+
+  app.get<{ Params: { id: string } }>('/ephemera/messages/:id', async (request) => {
+    const id = parseHash(request.params.id, 'message id')
+    const location = await store.messageLocation(id)
+    if (location != null) return { id, status: 'delivered', blockHash: location.block, index: location.index }
+    if (engine.mempool.has(id)) return { id, status: 'pending' }
+    throw notFound(`message ${id} is neither pending nor delivered on this node`)
+  })
+
+  app.get('/ephemera/broadcast/evidence', async () => ({
+    evidence: (await engine.votes.evidence()).map((e) => ({
+      round: e.round,
+      creator: peerIdOf(e.header.creator),
+      blockHash: e.hash,
+      header: headerToJson(e.header),
+      proposalSignature: toHex(e.signature)
+    }))
+  }))
+
+  app.get('/ephemera/broadcast/status', async () => ({
+    ...engine.stats(),
+    lastHeight: store.lastHeight,
+    lastProposedRound: engine.lastProposedRound,
+    pendingOwnRounds: engine.pendingOwnRounds,
+    membershipId: toHex(engine.membershipId),
+    quorum: engine.quorum
+  }))
+
+  app.get('/ephemera/broadcast/ws', { websocket: true }, (socket) => {
+    const unsubscribe = engine.onDelivered((delivered) => {
+      const json = { type: 'block', block: { ...blockToJson(delivered.block, delivered.hash), localHeight: delivered.localHeight } }
+      socket.send(JSON.stringify(json))
+    })
+    socket.on('close', unsubscribe)
+    socket.on('error', unsubscribe)
+  })
+}
