@@ -15,6 +15,12 @@ const COMMANDS = [
   ['cluster', 'down'],
   ['cluster', 'status'],
   ['cluster', 'clear'],
+  ['messages'],
+  ['messages', 'submit'],
+  ['blocks'],
+  ['blocks', 'list'],
+  ['blocks', 'show'],
+  ['blocks', 'verify'],
   ['keys'],
   ['keys', 'generate'],
   ['keys', 'show']
@@ -41,7 +47,7 @@ describe('ephemera CLI', () => {
 
   it('lists every command in the root help', async () => {
     const result = await runCli(['--help'])
-    for (const name of ['init', 'node', 'cluster', 'keys']) expect(result.stdout).toContain(`  ${name}`)
+    for (const name of ['init', 'node', 'cluster', 'messages', 'blocks', 'keys']) expect(result.stdout).toContain(`  ${name}`)
   })
 
   const oneLineError = (stderr: string): string => {
@@ -59,7 +65,10 @@ describe('ephemera CLI', () => {
     [['node', 'run'], /required option '--config <file>' not specified/],
     [['node', 'run', '--config', 'c.toml', '--log-level', 'loud'], /argument 'loud' is invalid/],
     [['cluster', 'up', '--nodes', '0'], /argument '0' is invalid/],
-    [['nosuchcommand'], /unknown command 'nosuchcommand'/]
+    [['nosuchcommand'], /unknown command 'nosuchcommand'/],
+    [['blocks', 'show', 'nonsense', '--node', 'http://127.0.0.1:1'], /expected a block hash \(64 hex\), a local height or "last"/],
+    [['blocks', 'list', '--node', 'http://127.0.0.1:1'], /cannot reach http:\/\/127\.0\.0\.1:1.*is the node running\?/],
+    [['messages', 'submit', '--node', 'http://127.0.0.1:1', '--key', 'nokey', '--label', 'l'], /give exactly one of --data and --data-file/]
   ])('a bad flag prints one clear line and exits non-zero: %j', async (args, message) => {
     const result = await runCli(args)
     expect(result.code).not.toBe(0)
