@@ -9,7 +9,12 @@ const STATUS_BY_CODE: Partial<Record<ErrorCodeValue, number>> = {
   [ErrorCode.DECODE]: 400,
   [ErrorCode.MESSAGE_REJECTED]: 400,
   [ErrorCode.DUPLICATE]: 409,
-  [ErrorCode.MEMPOOL_FULL]: 429
+  [ErrorCode.MEMPOOL_FULL]: 429,
+  [ErrorCode.UNAUTHORIZED]: 401,
+  [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.EPOCH_DECIDED]: 409,
+  [ErrorCode.SUBMISSION_INVALID]: 422,
+  [ErrorCode.EPOCH_NOT_READY]: 425
 }
 
 export interface ApiErrorBody {
@@ -28,7 +33,9 @@ export function installErrorHandling (app: FastifyInstance, logger: Logger): voi
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (isEphemeraError(err)) {
       const status = STATUS_BY_CODE[err.code] ?? 400
-      void reply.code(status).send({ error: err.code, message: err.message } satisfies ApiErrorBody)
+      // an error may carry extra fields for the answer (e.g. the winning record of a decided epoch)
+      const extra = typeof err.details.response === 'object' && err.details.response != null ? err.details.response : {}
+      void reply.code(status).send({ ...extra, error: err.code, message: err.message })
       return
     }
     if (err.validation != null || (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500)) {

@@ -43,7 +43,8 @@ export interface BroadcastModules {
   key: NodeKey
   members: readonly BroadcastMember[]
   db: Database
-  app: Application
+  /** Set here or with setApplication() before start(). */
+  app?: Application
   logger: Logger
   now?: () => number
 }
@@ -90,6 +91,7 @@ export class BroadcastEngine {
   readonly #pendingOwn = new Map<number, Uint8Array>()
   readonly #fetching = new Set<string>()
   #machine!: RbcMachine
+  #app: Application | undefined
   #queue: Promise<void> = Promise.resolve()
   #controller: AbortController | undefined
   #producer = { lastRound: 0, lastHeight: 0 }
@@ -103,6 +105,7 @@ export class BroadcastEngine {
     this.store = store
     this.#modules = modules
     this.#now = modules.now ?? Date.now
+    this.#app = modules.app
     this.members = modules.members
     this.#self = modules.key.publicKey
     this.#memberSet = new Set(modules.members.map((m) => toHex(m.publicKey)))
@@ -123,6 +126,17 @@ export class BroadcastEngine {
     return new BroadcastEngine(opts, modules, await BlockStore.open(modules.db))
   }
 
+  /** Plugs in the application (when it needs the engine itself, e.g. to propose blocks). */
+  setApplication (app: Application): void {
+    if (this.#controller != null) throw new Error('setApplication() must be called before start()')
+    this.#app = app
+  }
+
+  get #application (): Application {
+    if (this.#app == null) throw new Error('no application set on the broadcast engine')
+    return this.#app
+  }
+
   get pubsub (): GossipSub {
     return this.#modules.libp2p.services.pubsub as unknown as GossipSub
   }
@@ -133,6 +147,7 @@ export class BroadcastEngine {
 
   async start (): Promise<void> {
     if (this.#controller != null) return
+    if (this.#app == null) throw new Error('no application set on the broadcast engine')
     this.#controller = new AbortController()
     const key = this.#modules.key
     const crypto: RbcCrypto = {
@@ -246,7 +261,7 @@ export class BroadcastEngine {
     if (this.mempool.has(id)) return new EphemeraError(ErrorCode.DUPLICATE, `message ${id} is already in the mempool`)
     const location = await this.store.messageLocation(id)
     if (location != null) return new EphemeraError(ErrorCode.DUPLICATE, `message ${id} was already delivered in block ${location.block}`)
-    const verdict = await this.#modules.app.checkTx(message)
+    const verdict = await this.#application.checkTx(message)
     if (!verdict.accept) return new EphemeraError(ErrorCode.MESSAGE_REJECTED, `message rejected by the application: ${verdict.reason}`)
     return undefined
   }
@@ -286,7 +301,7 @@ export class BroadcastEngine {
       const block = buildBlock({ round, creator: this.#self, height, createdAt: this.#now(), membershipId: this.membershipId }, opts.messages)
       const problem = checkBlock(block, { members: this.#memberSet, membershipId: this.membershipId, verify: verifySignature })
       if (problem != null) throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `cannot propose: ${problem}`)
-      const verdict = await this.#modules.app.checkBlock(block, { local: true })
+      const verdict = await this.#application.checkBlock(block, { local: true })
       if (!verdict.accept) throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `the application rejected the block: ${verdict.reason}`)
       const hash = blockHash(block.header)
       const signature = this.#modules.key.sign(proposalSigningBytes(round, this.#self, hash))
@@ -411,7 +426,7 @@ export class BroadcastEngine {
 
   async #appBlockProblem (block: Block): Promise<string | undefined> {
     try {
-      const verdict = await this.#modules.app.checkBlock(block, { local: false })
+      const verdict = await this.#application.checkBlock(block, { local: false })
       return verdict.accept ? undefined : `application: ${verdict.reason}`
     } catch (err) {
       return `application error: ${errorMessage(err)}`
@@ -515,7 +530,7 @@ export class BroadcastEngine {
       }
     }
     try {
-      await this.#modules.app.deliverBlock(delivered)
+      await this.#application.deliverBlock(delivered)
     } catch (err) {
       this.#modules.logger.error({ hash: toHex(hash), err: errorMessage(err) }, 'application deliverBlock failed')
     }

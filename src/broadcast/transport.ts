@@ -5,6 +5,7 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { toHex } from '../codec/bytes.js'
 import type { Block, Certificate } from '../block/types.js'
 import type { NodeLibp2p } from '../network/index.js'
+import { request, serve } from '../network/reqresp.js'
 import type { Logger } from '../util/logger.js'
 import { AbortError, errorMessage } from '../util/errors.js'
 import { backoffDelay } from '../util/time.js'
@@ -190,34 +191,12 @@ export class RbcTransport {
     return decodeCertifiedResponse(await this.#request(peer, CERTIFIED_PROTOCOL, encodeCertifiedRequest(hash), signal))
   }
 
-  /** One request frame and one response frame on a new stream. */
-  async #request (peer: Uint8Array, protocol: string, request: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
-    const stream = await this.#libp2p.dialProtocol(peerIdFromPublicKey(publicKeyFromRaw(peer)), protocol, { signal: this.#deadline(signal) })
-    try {
-      const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
-      await lp.write(request, { signal: this.#deadline(signal) })
-      const response = (await lp.read({ signal: this.#deadline(signal) })).subarray()
-      await stream.close().catch(() => {})
-      return response
-    } catch (err) {
-      stream.abort(err as Error)
-      throw err
-    }
+  async #request (peer: Uint8Array, protocol: string, payload: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+    return await request(this.#libp2p, peer, protocol, payload, { signal: () => this.#deadline(signal), maxResponseBytes: MAX_FRAME_BYTES })
   }
 
-  /** Registers a one-request, one-response protocol. */
   async #serve (protocol: string, maxRequestBytes: number, handler: (from: Uint8Array, request: Uint8Array) => Promise<Uint8Array>): Promise<void> {
-    await this.#libp2p.handle(protocol, async (stream, connection) => {
-      const from = connection.remotePeer.publicKey?.raw
-      if (from == null) {
-        stream.abort(new Error('peer has no public key'))
-        return
-      }
-      const lp = lpStream(stream, { maxDataLength: Math.max(maxRequestBytes, 16) })
-      const request = (await lp.read({ signal: AbortSignal.timeout(this.#opts.requestTimeoutMs) })).subarray()
-      await lp.write(await handler(from, request), { signal: AbortSignal.timeout(this.#opts.requestTimeoutMs) })
-      await stream.close()
-    }, { maxInboundStreams: 64, maxOutboundStreams: 64 })
+    await serve(this.#libp2p, protocol, { maxRequestBytes, timeoutMs: this.#opts.requestTimeoutMs }, handler)
   }
 
   #deadline (signal?: AbortSignal): AbortSignal {

@@ -28,7 +28,23 @@ export const Bucket = {
   /** `round:creator:hash` → signed proposal kept as equivocation evidence */
   evidence: 'evidence',
   /** this node's own proposals (producer state) */
-  producer: 'producer'
+  producer: 'producer',
+  /** simulated uptime samples: time (16 digits) → one byte per mixnode */
+  metrics: 'metrics',
+  /** rewards pipeline: epoch (16 digits) → per-epoch state (JSON) */
+  epoch: 'epoch',
+  /** rewards reports: `epoch:sender` → report message (CBOR) */
+  report: 'report',
+  /** official epoch records adopted from the coordinator: epoch → record (JSON) */
+  official: 'official',
+  /** equivocating reports: `epoch:sender:id` → report message (CBOR) */
+  reportEvidence: 'report-evidence',
+  /** coordinator: genesis and settings */
+  contractMeta: 'contract-meta',
+  /** coordinator: epoch (16 digits) → accepted record (JSON) */
+  contractRecord: 'contract-record',
+  /** coordinator: `publicKey:nonce` → timestamp of requests already accepted (replay protection) */
+  contractNonce: 'contract-nonce'
 } as const
 export type BucketName = (typeof Bucket)[keyof typeof Bucket]
 
@@ -165,12 +181,15 @@ export class Database {
     }
   }
 
-  /** Applies every operation atomically: after a crash, all or none of them are visible. */
-  async write (ops: WriteOp[]): Promise<void> {
+  /**
+   * Applies every operation atomically: after a crash, all or none of them are visible. With
+   * `sync`, it returns only once the write is on disk (survives power loss, not only kill -9).
+   */
+  async write (ops: WriteOp[], opts: { sync?: boolean } = {}): Promise<void> {
     if (ops.length === 0) return
     await this.#db.batch(ops.map((op) => op.type === 'put'
       ? { type: 'put' as const, sublevel: this.bucket(op.bucket).sublevel as never, key: op.key, value: op.value as Bytes }
-      : { type: 'del' as const, sublevel: this.bucket(op.bucket).sublevel as never, key: op.key }))
+      : { type: 'del' as const, sublevel: this.bucket(op.bucket).sublevel as never, key: op.key }), { sync: opts.sync === true } as never)
   }
 
   /** Idempotent. */

@@ -46,7 +46,17 @@ export const ErrorCode = {
   /** A block or certificate failed verification (the message says which check). */
   VERIFY_FAILED: 'ERR_VERIFY_FAILED',
   /** A remote node answered with an error or not at all (CLI clients). */
-  REMOTE: 'ERR_REMOTE'
+  REMOTE: 'ERR_REMOTE',
+  /** A request to the coordinator is unsigned, badly signed, stale or replayed (HTTP 401). */
+  UNAUTHORIZED: 'ERR_UNAUTHORIZED',
+  /** The signer is not allowed to do this, e.g. not in the epoch's committee (HTTP 403). */
+  FORBIDDEN: 'ERR_FORBIDDEN',
+  /** The epoch already has an accepted submission: the first valid one wins (HTTP 409). */
+  EPOCH_DECIDED: 'ERR_EPOCH_DECIDED',
+  /** A submission failed verification; the message names the check (HTTP 422). */
+  SUBMISSION_INVALID: 'ERR_SUBMISSION_INVALID',
+  /** The epoch has not ended yet, or is unknown (HTTP 425 / 404). */
+  EPOCH_NOT_READY: 'ERR_EPOCH_NOT_READY'
 } as const
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]
