@@ -6,11 +6,13 @@ import { EphemeraError, ErrorCode } from '../util/errors.js'
 import { pathExists, writeFileAtomic } from '../util/fs.js'
 import { toToml } from './toml.js'
 import { writePeersFile, type Member } from './peers.js'
+import { MAX_MIXNODES } from '../rewards/report.js'
 
 /**
  * `ephemera init`: keys, configs and the peers file for a local network of N nodes.
  *
  *   DIR/peers.toml              every member: name, PeerId, multiaddr
+ *   DIR/coordinator/config.toml the coordinator's config (committee = the peers file)
  *   DIR/<name>/config.toml      the node's config (relative paths)
  *   DIR/<name>/node.key         PKCS#8 PEM Ed25519 key, mode 0600
  *   DIR/<name>/data/            created by the node on first start
@@ -23,6 +25,7 @@ export const MAX_NODES = 200
 export const PEERS_FILE = 'peers.toml'
 export const NODE_CONFIG_FILE = 'config.toml'
 export const NODE_KEY_FILE = 'node.key'
+export const COORDINATOR_DIR = 'coordinator'
 
 export interface InitOptions {
   nodes: number
@@ -30,6 +33,13 @@ export interface InitOptions {
   basePort?: number
   host?: string
   force?: boolean
+  /** What the nodes run (default rewards). */
+  app?: 'rewards' | 'messages'
+  /** Simulated mixnodes (nodes and coordinator agree). */
+  mixnodes?: number
+  environment?: 'testing' | 'development' | 'production'
+  /** Overrides the environment's epoch length. */
+  epochMs?: number
 }
 
 export interface InitNodeResult {
@@ -45,6 +55,7 @@ export interface InitResult {
   dir: string
   peersFile: string
   coordinatorUrl: string
+  coordinatorConfig: string
   nodes: InitNodeResult[]
 }
 
@@ -66,6 +77,9 @@ function checkOptions (opts: InitOptions): { basePort: number, host: string } {
   const lastPort = nodePorts(basePort, opts.nodes - 1).http
   if (!Number.isInteger(basePort) || basePort < 1024 || lastPort > 65535) {
     throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `--base-port must be an integer from 1024 to ${65535 - 2 * opts.nodes} for ${opts.nodes} nodes, got ${basePort}`)
+  }
+  if (opts.mixnodes != null && (!Number.isInteger(opts.mixnodes) || opts.mixnodes < 1 || opts.mixnodes > MAX_MIXNODES)) {
+    throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `--mixnodes must be an integer from 1 to ${MAX_MIXNODES}, got ${opts.mixnodes}`)
   }
   if (!isIPv4(host)) throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `--host must be an IPv4 address, got "${host}"`)
   return { basePort, host }
@@ -106,7 +120,9 @@ export async function initNetwork (opts: InitOptions): Promise<InitResult> {
       peers_file: relative(nodeDir, peersFile),
       data_dir: 'data',
       coordinator_url: coordinatorUrl,
+      app: opts.app ?? 'rewards',
       p2p: { listen: address },
+      rewards: { mixnodes: opts.mixnodes ?? 100 },
       http: { host, port: ports.http },
       log: { level: 'info' }
     }
@@ -116,5 +132,23 @@ export async function initNetwork (opts: InitOptions): Promise<InitResult> {
     nodes.push({ name, peerId: key.peerId.toString(), configFile, keyFile, address, httpUrl: `http://${host}:${ports.http}` })
   }
   await writePeersFile(peersFile, members)
-  return { dir, peersFile, coordinatorUrl, nodes }
+
+  const coordinatorDir = join(dir, COORDINATOR_DIR)
+  const coordinatorConfig = join(coordinatorDir, NODE_CONFIG_FILE)
+  await mkdir(coordinatorDir, { recursive: true })
+  if (opts.force === true) await rm(join(coordinatorDir, 'data'), { recursive: true, force: true })
+  const contract = {
+    name: 'coordinator',
+    peers_file: relative(coordinatorDir, peersFile),
+    data_dir: 'data',
+    environment: opts.environment ?? 'development',
+    ...(opts.epochMs != null ? { epoch_ms: opts.epochMs } : {}),
+    allow_standalone: true,
+    rewards: { mixnodes: opts.mixnodes ?? 100, aggregation: 'median' },
+    http: { host, port: basePort },
+    log: { level: 'info' }
+  }
+  await writeFileAtomic(coordinatorConfig,
+    `# ephemera coordinator ("contract") configuration, written by \`ephemera init\`. Edit freely.\n# Relative paths are relative to this file's directory. README "Coordinator configuration" lists every key.\n\n${toToml(contract)}\n`)
+  return { dir, peersFile, coordinatorUrl, coordinatorConfig, nodes }
 }

@@ -2,3 +2,5 @@ export { loadNodeConfig, nodeConfigSchema, NODE_ENV_PREFIX, type NodeConfig, typ
 export { loadPeersFile, writePeersFile, peersFileText, type Member } from './peers.js'
 export { readTomlFile, parseToml, toToml } from './toml.js'
 export { resolveLayers, describeSource, type Layer, type Source } from './loader.js'
+export { loadContractConfig, contractConfigSchema, CONTRACT_ENV_PREFIX, type ContractConfig } from './contract.js'
+export { type ConfigOverrides } from './loader.js'

@@ -1,6 +1,7 @@
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { z } from 'zod'
 import { ConfigError } from '../util/errors.js'
+import { readTomlFile } from './toml.js'
 
 /**
  * Layered configuration: defaults (in the schema) → file → environment → flags, deep-merged
@@ -269,4 +270,32 @@ export function assignmentLayer (schema: z.ZodType, assignments: string[], flagN
     setPath(values, path, coerceString(schema, path, assignment.slice(eq + 1)))
     return { source: { kind: 'flag', name: `${flagName} ${assignment.slice(0, eq)}` }, values }
   })
+}
+
+export interface ConfigOverrides {
+  /** Flag layer: dotted key → value, applied last (e.g. `{ flag: '--http-port', key: 'http.port', value: 9000 }`). */
+  flags?: Array<{ flag: string, key: string, value: unknown }>
+  /** `--set key=value` assignments. */
+  set?: string[]
+  env?: NodeJS.ProcessEnv
+}
+
+/**
+ * Reads `file` and layers it: schema defaults → file → environment (`envPrefix`…, and LOG_LEVEL
+ * for `log.level`) → flags → `--set`. Relative `pathKeys` resolve against their source.
+ */
+export async function loadLayeredConfig<S extends z.ZodType> (schema: S, file: string, envPrefix: string, pathKeys: string[], overrides: ConfigOverrides = {}): Promise<z.output<S>> {
+  const env = overrides.env ?? process.env
+  const fileSource: Source = { kind: 'file', path: file }
+  const layers: Layer[] = [{ source: fileSource, values: await readTomlFile(file) }]
+  layers.push(...envLayer(schema, envPrefix, env))
+  if (env.LOG_LEVEL != null && env.LOG_LEVEL !== '') layers.push({ source: { kind: 'env', name: 'LOG_LEVEL' }, values: { log: { level: env.LOG_LEVEL } } })
+  for (const { flag, key, value } of overrides.flags ?? []) {
+    if (value === undefined) continue
+    const values: Record<string, unknown> = {}
+    setPath(values, key.split('.'), value)
+    layers.push({ source: { kind: 'flag', name: flag }, values })
+  }
+  layers.push(...assignmentLayer(schema, overrides.set ?? []))
+  return resolveLayers(schema, layers, { primary: fileSource, pathKeys }).config
 }

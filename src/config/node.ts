@@ -1,8 +1,8 @@
 import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
-import { readTomlFile } from './toml.js'
-import { assignmentLayer, envLayer, resolveLayers, setPath, type Layer, type Source } from './loader.js'
+import { loadLayeredConfig, type ConfigOverrides } from './loader.js'
 import { httpUrlField, logLevelField, msField, nameField, portField, tcpMultiaddrField } from './fields.js'
+import { MAX_MIXNODES } from '../rewards/report.js'
 
 /**
  * The node's configuration file (TOML). README "Configuration" documents every key; keep the two
@@ -17,8 +17,24 @@ export const nodeConfigSchema = z.strictObject({
   peers_file: z.string().min(1),
   /** Directory for the level database and other state. Default: `data/<name>` next to the config. */
   data_dir: z.string().min(1).optional(),
-  /** Base URL of the epoch coordinator ("the contract"). */
+  /** Base URL of the epoch coordinator ("the contract"); required by the rewards application. */
   coordinator_url: httpUrlField.optional(),
+  /** What the node runs on top of reliable broadcast: the rewards pipeline, or plain client messages. */
+  app: z.enum(['rewards', 'messages']).default('rewards'),
+  rewards: z.strictObject({
+    /** Simulated mixnodes (ids 0..n-1); must equal the coordinator's. */
+    mixnodes: z.number().int().min(1).max(MAX_MIXNODES).default(100),
+    /** Shared by every node of a network: mixnodes' base reliability derives from it. */
+    network_seed: z.number().int().min(0).max(0xffffffff).default(1),
+    /** Thousandths of the mixnodes that flap (go down for whole periods). */
+    flapping_permille: z.number().int().min(0).max(1000).default(100),
+    /** This node's measurement noise, ± percentage points. */
+    noise: z.number().int().min(0).max(50).default(5),
+    /** Submit own averages without consensus (the baseline; same as --standalone). */
+    standalone: z.boolean().default(false),
+    /** TEST ONLY: misbehave. skewed = report 100 % everywhere; silent = never publish a report; equivocate = publish two different reports. */
+    fault: z.enum(['none', 'skewed', 'silent', 'equivocate']).default('none')
+  }).prefault({}),
   p2p: z.strictObject({
     /** Multiaddr the libp2p host listens on; it must match this node's address in the peers file. */
     listen: tcpMultiaddrField.default('/ip4/127.0.0.1/tcp/4001'),
@@ -80,31 +96,11 @@ export type NodeConfig = Readonly<Omit<z.output<typeof nodeConfigSchema>, 'data_
 export const NODE_ENV_PREFIX = 'EPHEMERA_'
 const NODE_PATH_KEYS = ['key_file', 'peers_file', 'data_dir']
 
-export interface NodeConfigOverrides {
-  /** Flag layer: dotted key → value, applied last (e.g. `{ 'http.port': 9000 }`). */
-  flags?: Array<{ flag: string, key: string, value: unknown }>
-  /** `--set key=value` assignments. */
-  set?: string[]
-  env?: NodeJS.ProcessEnv
-}
+export type NodeConfigOverrides = ConfigOverrides
 
 /** Loads a node config: defaults → file → environment (EPHEMERA_*, LOG_LEVEL) → flags. */
 export async function loadNodeConfig (file: string, overrides: NodeConfigOverrides = {}): Promise<NodeConfig> {
-  const env = overrides.env ?? process.env
-  const fileSource: Source = { kind: 'file', path: file }
-  const layers: Layer[] = [{ source: fileSource, values: await readTomlFile(file) }]
-  layers.push(...envLayer(nodeConfigSchema, NODE_ENV_PREFIX, env))
-  if (env.LOG_LEVEL != null && env.LOG_LEVEL !== '') {
-    layers.push({ source: { kind: 'env', name: 'LOG_LEVEL' }, values: { log: { level: env.LOG_LEVEL } } })
-  }
-  for (const { flag, key, value } of overrides.flags ?? []) {
-    if (value === undefined) continue
-    const values: Record<string, unknown> = {}
-    setPath(values, key.split('.'), value)
-    layers.push({ source: { kind: 'flag', name: flag }, values })
-  }
-  layers.push(...assignmentLayer(nodeConfigSchema, overrides.set ?? []))
-  const { config } = resolveLayers(nodeConfigSchema, layers, { primary: fileSource, pathKeys: NODE_PATH_KEYS })
+  const config = await loadLayeredConfig(nodeConfigSchema, file, NODE_ENV_PREFIX, NODE_PATH_KEYS, overrides)
   return Object.freeze({
     ...config,
     data_dir: config.data_dir ?? join(dirname(resolve(file)), 'data', config.name),

@@ -1,5 +1,7 @@
-import { HttpServer, registerBroadcastRoutes, registerNodeRoutes, type NodeHealth } from '../api/index.js'
+import { HttpServer, registerBroadcastRoutes, registerNodeRoutes, registerRewardsRoutes, type NodeHealth } from '../api/index.js'
 import { BlockProducer, BroadcastEngine, DefaultApplication, type Application } from '../broadcast/index.js'
+import { CoordinatorClient } from '../rewards/coordinator-client.js'
+import { RewardsService } from '../rewards/service.js'
 import { loadPeersFile, type NodeConfig } from '../config/index.js'
 import { publicKeyFromPeerId, readKeyFile, type NodeKey } from '../crypto/keys.js'
 import { Membership, Network } from '../network/index.js'
@@ -31,6 +33,7 @@ export class EphemeraNode {
   readonly membership: Membership
   readonly network: Network
   readonly broadcast: BroadcastEngine
+  readonly rewards: RewardsService | undefined
   readonly http: HttpServer
   readonly startedAt: Date
   readonly db: Database
@@ -39,13 +42,14 @@ export class EphemeraNode {
   readonly #stack: Stoppable[]
   #status: 'running' | 'stopping' | 'stopped' = 'running'
 
-  private constructor (parts: { config: NodeConfig, key: NodeKey, membership: Membership, db: Database, network: Network, broadcast: BroadcastEngine, http: HttpServer, stack: Stoppable[] }, modules: NodeModules) {
+  private constructor (parts: { config: NodeConfig, key: NodeKey, membership: Membership, db: Database, network: Network, broadcast: BroadcastEngine, rewards: RewardsService | undefined, http: HttpServer, stack: Stoppable[] }, modules: NodeModules) {
     this.config = parts.config
     this.key = parts.key
     this.membership = parts.membership
     this.db = parts.db
     this.network = parts.network
     this.broadcast = parts.broadcast
+    this.rewards = parts.rewards
     this.http = parts.http
     this.#stack = parts.stack
     this.#logger = modules.logger
@@ -112,12 +116,41 @@ export class EphemeraNode {
         key,
         members: membership.members.map((m) => ({ name: m.name, publicKey: publicKeyFromPeerId(m.peerId), address: m.address })),
         db,
-        app: modules.app ?? new DefaultApplication({ maxClockSkewMs: config.mempool.max_clock_skew_ms }),
         logger: logger.child({ module: 'broadcast' })
       })
+      let rewards: RewardsService | undefined
+      if (modules.app != null) {
+        broadcast.setApplication(modules.app)
+      } else if (config.app === 'rewards') {
+        if (config.coordinator_url == null) throw new EphemeraError(ErrorCode.CONFIG_INVALID, `${config.config_file}: key "coordinator_url": required when app = "rewards"`)
+        const r = config.rewards
+        rewards = new RewardsService({
+          mixnodes: r.mixnodes,
+          simulator: { networkSeed: r.network_seed, flappingPermille: r.flapping_permille, noise: r.noise },
+          fault: r.fault,
+          standalone: r.standalone
+        }, {
+          engine: broadcast,
+          libp2p: network.libp2p,
+          key,
+          members: broadcast.members,
+          db,
+          client: new CoordinatorClient(config.coordinator_url, key),
+          logger: logger.child({ module: 'rewards' })
+        })
+        broadcast.setApplication(rewards)
+      } else {
+        broadcast.setApplication(new DefaultApplication({ maxClockSkewMs: config.mempool.max_clock_skew_ms }))
+      }
       await broadcast.start()
       stack.push({ name: 'broadcast', stop: async () => { await broadcast.stop() } })
-      if (b.produce_blocks) {
+      if (rewards != null) {
+        const service = rewards
+        await service.start()
+        stack.push({ name: 'rewards', stop: async () => { await service.stop() } })
+      }
+      // the generic producer serves client messages; the rewards application proposes its own blocks
+      if (b.produce_blocks && config.app === 'messages' && modules.app == null) {
         const producer = new BlockProducer({ intervalMs: b.block_interval_ms, maxMessages: b.max_messages_per_block, designatedFallbackMs: b.designated_fallback_ms },
           { engine: broadcast, logger: logger.child({ module: 'producer' }) })
         producer.start()
@@ -125,7 +158,7 @@ export class EphemeraNode {
       }
 
       const http = new HttpServer({ host: config.http.host, port: config.http.port }, logger.child({ module: 'http' }))
-      const node = new EphemeraNode({ config, key, membership, db, network, broadcast, http, stack }, modules)
+      const node = new EphemeraNode({ config, key, membership, db, network, broadcast, rewards, http, stack }, modules)
       registerNodeRoutes(http.app, {
         health: () => node.health(),
         publicConfig: () => node.publicConfig(),
@@ -133,6 +166,7 @@ export class EphemeraNode {
         connections: () => network.connections()
       })
       registerBroadcastRoutes(http.app, broadcast)
+      if (rewards != null) registerRewardsRoutes(http.app, rewards)
       await http.start()
       stack.push({ name: 'http', stop: async () => { await http.stop() } })
       logger.info({ peerId: key.peerId.toString(), http: http.url, members: membership.size, quorum: membership.quorum }, 'node started')

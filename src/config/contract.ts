@@ -1,0 +1,49 @@
+import { dirname, join, resolve } from 'node:path'
+import { z } from 'zod'
+import { loadLayeredConfig, type ConfigOverrides } from './loader.js'
+import { logLevelField, msField, nameField, portField } from './fields.js'
+import { MAX_MIXNODES } from '../rewards/report.js'
+
+/** The coordinator's configuration file (TOML). README "Coordinator configuration" lists every key. */
+export const contractConfigSchema = z.strictObject({
+  name: nameField.default('coordinator'),
+  /** The committee: every member of the peers file. */
+  peers_file: z.string().min(1),
+  /** Directory of the coordinator's level database. Default: data/ next to the config. */
+  data_dir: z.string().min(1).optional(),
+  /** Preset: epoch length and every timeout scaled from it. */
+  environment: z.enum(['testing', 'development', 'production']).default('development'),
+  /** Overrides the preset's epoch length (the timeouts scale along). */
+  epoch_ms: msField(500, 86_400_000).optional(),
+  /** Accept submissions from `node run --standalone` (the baseline without consensus). */
+  allow_standalone: z.boolean().default(true),
+  rewards: z.strictObject({
+    /** Number of simulated mixnodes (ids 0..n-1); nodes must simulate the same number. */
+    mixnodes: z.number().int().min(1).max(MAX_MIXNODES).default(100),
+    /** How the reports' values for a mixnode are combined. */
+    aggregation: z.enum(['median', 'mean', 'trimmed-mean']).default('median'),
+    /** trimmed-mean: thousandths dropped at each end. */
+    trim_permille: z.number().int().min(0).max(499).default(200),
+    /** A mixnode with fewer values is insufficient (no reward). 0 = f + 1. */
+    min_values: z.number().int().min(0).max(1000).default(0),
+    /** Reward units distributed per epoch (a decimal integer, may exceed 2^53). */
+    reward_pool: z.string().regex(/^\d{1,30}$/, 'must be a decimal integer').default('1000000'),
+    /** Reports a block must hold. 0 = q (the quorum). */
+    rewards_threshold: z.number().int().min(0).max(1000).default(0)
+  }).prefault({}),
+  http: z.strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: portField.default(7000)
+  }).prefault({}),
+  log: z.strictObject({ level: logLevelField.default('info') }).prefault({})
+})
+
+export type ContractConfig = Readonly<Omit<z.output<typeof contractConfigSchema>, 'data_dir'> & { data_dir: string, config_file: string }>
+
+export const CONTRACT_ENV_PREFIX = 'EPHEMERA_CONTRACT_'
+
+/** Loads a coordinator config: defaults → file → environment (EPHEMERA_CONTRACT_*, LOG_LEVEL) → flags. */
+export async function loadContractConfig (file: string, overrides: ConfigOverrides = {}): Promise<ContractConfig> {
+  const config = await loadLayeredConfig(contractConfigSchema, file, CONTRACT_ENV_PREFIX, ['peers_file', 'data_dir'], overrides)
+  return Object.freeze({ ...config, data_dir: config.data_dir ?? join(dirname(resolve(file)), 'data'), config_file: resolve(file) })
+}

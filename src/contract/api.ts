@@ -1,0 +1,116 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { verifyRecord, submissionSchema, type EpochRecordJson, type SubmissionJson } from './record.js'
+import type { Coordinator } from './coordinator.js'
+import { epochWindow } from './environment.js'
+import { EphemeraError, ErrorCode } from '../util/errors.js'
+import type { VerifyFn } from '../block/validate.js'
+
+type RawRequest = FastifyRequest & { rawBody?: Buffer }
+
+function parseEpoch (value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new EphemeraError(ErrorCode.BAD_REQUEST, `epoch must be a positive integer, got "${value.slice(0, 40)}"`)
+  return n
+}
+
+export interface EpochSummary {
+  epoch: number
+  status: 'committed' | 'open' | 'pending'
+  startMs: number
+  endMs: number
+  winner?: string
+  mode?: string
+  blockHash?: string | null
+  reports?: number
+  signatures?: number
+  acceptedAt?: number
+  latencyMs?: number
+}
+
+function summary (record: EpochRecordJson): EpochSummary {
+  return {
+    epoch: record.epoch,
+    status: 'committed',
+    startMs: record.startMs,
+    endMs: record.endMs,
+    winner: record.winner.name,
+    mode: record.submission.mode,
+    blockHash: record.submission.blockHash,
+    reports: record.submission.reports.length,
+    signatures: record.submission.certificate?.signatures.length ?? 0,
+    acceptedAt: record.acceptedAt,
+    latencyMs: record.latencyMs
+  }
+}
+
+/** The coordinator's HTTP API (README "Coordinator API"). Reads are public; writes are signed. */
+export function registerContractRoutes (root: FastifyInstance, coordinator: Coordinator, clock: () => number, verify: VerifyFn): void {
+  void root.register(async (app) => {
+    // signed requests need the exact body bytes
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+      (request as RawRequest).rawBody = body as Buffer
+      try {
+        done(null, (body as Buffer).length === 0 ? {} : JSON.parse((body as Buffer).toString('utf8')))
+      } catch {
+        done(new EphemeraError(ErrorCode.BAD_REQUEST, 'body is not valid JSON'), undefined)
+      }
+    })
+
+    app.get('/contract/health', async () => ({ status: 'ok', genesisMs: coordinator.genesisMs, epoch: coordinator.epochInfo(clock()).epoch }))
+
+    app.get('/contract/epoch', async () => {
+      const info = coordinator.epochInfo(clock())
+      return {
+        ...info,
+        parameters: coordinator.parameters,
+        committee: { membershipId: coordinator.committee.membershipId, size: coordinator.committee.members.length }
+      }
+    })
+
+    app.get('/contract/committee', async () => coordinator.committee)
+
+    app.get<{ Querystring: { from?: string, limit?: string } }>('/contract/epochs', async (request) => {
+      const current = coordinator.epochInfo(clock())
+      const limit = request.query.limit == null ? 20 : Number(request.query.limit)
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new EphemeraError(ErrorCode.BAD_REQUEST, 'limit must be an integer from 1 to 1000')
+      const top = request.query.from == null ? current.epoch : parseEpoch(request.query.from)
+      const records = new Map((await coordinator.records({ from: top, limit, reverse: true })).map((r) => [r.epoch, r]))
+      const epochs: EpochSummary[] = []
+      for (let e = top; e >= 1 && epochs.length < limit; e--) {
+        const record = records.get(e)
+        const window = epochWindow(current.genesisMs, current.epochMs, e)
+        epochs.push(record != null ? summary(record) : { epoch: e, status: e >= current.epoch ? 'open' : 'pending', startMs: window.startMs, endMs: window.endMs })
+      }
+      return { currentEpoch: current.epoch, epochs }
+    })
+
+    app.get<{ Params: { epoch: string } }>('/contract/epochs/:epoch', async (request) => {
+      const epoch = parseEpoch(request.params.epoch)
+      const record = await coordinator.record(epoch)
+      if (record == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no accepted submission${epoch >= coordinator.epochInfo(clock()).epoch ? ' (it has not ended yet)' : ''}`)
+      return record
+    })
+
+    /** Re-runs the verification of a stored record (for operators; `ephemera verify` does it client-side). */
+    app.get<{ Params: { epoch: string } }>('/contract/epochs/:epoch/verification', async (request) => {
+      const epoch = parseEpoch(request.params.epoch)
+      const record = await coordinator.record(epoch)
+      if (record == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no accepted submission`)
+      return verifyRecord(record, verify, coordinator.committee)
+    })
+
+    app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/submissions', async (request) => {
+      const raw = (request as RawRequest).rawBody ?? Buffer.alloc(0)
+      const path = request.url.split('?')[0] as string
+      const submitter = await coordinator.authorize(request.headers, 'POST', path, new Uint8Array(raw))
+      const epoch = parseEpoch(request.params.epoch)
+      const parsed = submissionSchema.safeParse(request.body)
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]
+        throw new EphemeraError(ErrorCode.BAD_REQUEST, `malformed submission: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`)
+      }
+      const record = await coordinator.submit(epoch, parsed.data as unknown as SubmissionJson, submitter)
+      return { status: 'accepted', epoch, winner: record.winner, acceptedAt: record.acceptedAt, latencyMs: record.latencyMs }
+    })
+  })
+}

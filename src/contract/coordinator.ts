@@ -1,0 +1,137 @@
+import { fromHex, toHex } from '../codec/bytes.js'
+import type { VerifyFn } from '../block/validate.js'
+import { EphemeraError, ErrorCode } from '../util/errors.js'
+import { verifyRequest } from './auth.js'
+import { epochAt, epochWindow, type Environment, type EpochWindow } from './environment.js'
+import { verifySubmission, type CommitteeJson, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from './record.js'
+import type { CoordinatorStore } from './store.js'
+
+export interface CoordinatorDeps {
+  store: CoordinatorStore
+  /** Injected clock (ms since the Unix epoch). */
+  clock: () => number
+  committee: CommitteeJson
+  parameters: ParametersJson
+  verify: VerifyFn
+  /** Accept `standalone` submissions (the baseline without consensus). */
+  allowStandalone: boolean
+}
+
+export interface EpochInfo extends EpochWindow {
+  genesisMs: number
+  epochMs: number
+  environment: Environment
+}
+
+/**
+ * The epoch coordinator ("the contract"): an epoch clock from a persisted genesis, a committee,
+ * and per epoch the first valid submission. I/O is only through the injected store and clock, so
+ * tests drive it deterministically. Submissions are serialised: of two racing valid submissions
+ * exactly one is accepted, the other gets EPOCH_DECIDED with the winner.
+ */
+export class Coordinator {
+  readonly environment: Environment
+  readonly committee: CommitteeJson
+  readonly parameters: ParametersJson
+  readonly #deps: CoordinatorDeps
+  readonly #members: Map<string, CommitteeMemberJson>
+  #genesisMs: number | undefined
+  #queue: Promise<unknown> = Promise.resolve()
+
+  constructor (environment: Environment, deps: CoordinatorDeps) {
+    this.environment = environment
+    this.#deps = deps
+    this.committee = deps.committee
+    this.parameters = deps.parameters
+    this.#members = new Map(deps.committee.members.map((m) => [m.publicKey, m]))
+  }
+
+  /** Loads the genesis time, or fixes it (the next whole second) on first start. Idempotent. */
+  async initialize (): Promise<number> {
+    if (this.#genesisMs != null) return this.#genesisMs
+    let genesis = await this.#deps.store.genesis()
+    if (genesis == null) {
+      genesis = Math.ceil(this.#deps.clock() / 1000) * 1000
+      await this.#deps.store.setGenesis(genesis)
+    }
+    this.#genesisMs = genesis
+    return genesis
+  }
+
+  get genesisMs (): number {
+    if (this.#genesisMs == null) throw new Error('coordinator is not initialized')
+    return this.#genesisMs
+  }
+
+  epochInfo (now = this.#deps.clock()): EpochInfo {
+    const epoch = Math.max(1, epochAt(this.genesisMs, this.environment.epochMs, now))
+    return { ...epochWindow(this.genesisMs, this.environment.epochMs, epoch), genesisMs: this.genesisMs, epochMs: this.environment.epochMs, environment: this.environment }
+  }
+
+  /** Checks a signed request and burns its nonce; returns the signer's committee entry. */
+  async authorize (headers: Record<string, string | string[] | undefined>, method: string, path: string, body: Uint8Array): Promise<CommitteeMemberJson> {
+    const now = this.#deps.clock()
+    const request = verifyRequest(headers, method, path, body, now, this.environment.requestSkewMs, this.#deps.verify)
+    const member = this.#members.get(toHex(request.publicKey))
+    if (member == null) throw new EphemeraError(ErrorCode.FORBIDDEN, `signer ${toHex(request.publicKey)} is not in the committee`)
+    if (!await this.#deps.store.useNonce(`${toHex(request.publicKey)}:${request.nonce}`, request.timestamp)) {
+      throw new EphemeraError(ErrorCode.UNAUTHORIZED, 'replayed request: this nonce was already used')
+    }
+    return member
+  }
+
+  /**
+   * Accepts the first valid submission for `epoch`; throws EPOCH_NOT_READY before the epoch ends,
+   * EPOCH_DECIDED (details.record = the winner) once it has a record, SUBMISSION_INVALID naming
+   * the failed check otherwise.
+   */
+  async submit (epoch: number, submission: SubmissionJson, submitter: CommitteeMemberJson): Promise<EpochRecordJson> {
+    const run = this.#queue.then(async () => await this.#submit(epoch, submission, submitter))
+    this.#queue = run.catch(() => {})
+    return await run
+  }
+
+  async #submit (epoch: number, submission: SubmissionJson, submitter: CommitteeMemberJson): Promise<EpochRecordJson> {
+    const now = this.#deps.clock()
+    const window = epochWindow(this.genesisMs, this.environment.epochMs, epoch)
+    if (!Number.isSafeInteger(epoch) || epoch < 1) throw new EphemeraError(ErrorCode.BAD_REQUEST, `epoch must be a positive integer, got ${epoch}`)
+    if (now < window.endMs) throw new EphemeraError(ErrorCode.EPOCH_NOT_READY, `epoch ${epoch} ends at ${new Date(window.endMs).toISOString()}; it cannot be submitted before then`)
+    const existing = await this.#deps.store.record(epoch)
+    if (existing != null) {
+      throw new EphemeraError(ErrorCode.EPOCH_DECIDED, `epoch ${epoch} already has an accepted submission, by ${existing.winner.name} (${existing.winner.peerId})`, { response: { record: existing } })
+    }
+    if (submission.mode === 'standalone' && !this.#deps.allowStandalone) {
+      throw new EphemeraError(ErrorCode.FORBIDDEN, 'this coordinator does not accept standalone submissions (allow_standalone = false)')
+    }
+    const report = verifySubmission(submission, {
+      epoch, committee: this.committee, parameters: this.parameters, verify: this.#deps.verify, submitter: fromHex(submitter.publicKey, 32)
+    })
+    if (!report.ok) throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `submission for epoch ${epoch} refused: ${report.failure ?? ''}`, { response: { checks: report.checks } })
+    const record: EpochRecordJson = {
+      epoch,
+      startMs: window.startMs,
+      endMs: window.endMs,
+      committee: this.committee,
+      parameters: this.parameters,
+      submission,
+      winner: submitter,
+      acceptedAt: now,
+      latencyMs: now - window.endMs
+    }
+    await this.#deps.store.commit(record)
+    return record
+  }
+
+  async record (epoch: number): Promise<EpochRecordJson | undefined> {
+    return await this.#deps.store.record(epoch)
+  }
+
+  async records (opts: { from?: number, limit: number, reverse?: boolean }): Promise<EpochRecordJson[]> {
+    return await this.#deps.store.records(opts)
+  }
+
+  /** Periodic housekeeping: forgets nonces too old to be replayed (the timestamp check refuses them). */
+  async update (): Promise<void> {
+    await this.#deps.store.pruneNonces(this.#deps.clock() - 2 * this.environment.requestSkewMs)
+  }
+}

@@ -1,0 +1,82 @@
+import { HttpServer } from '../api/index.js'
+import { loadPeersFile, type ContractConfig } from '../config/index.js'
+import { toHex } from '../codec/bytes.js'
+import { verifySignature } from '../crypto/keys.js'
+import { mixnodeSetId } from '../rewards/report.js'
+import { Database } from '../storage/index.js'
+import { errorMessage } from '../util/errors.js'
+import type { Logger } from '../util/logger.js'
+import { registerContractRoutes } from './api.js'
+import { Coordinator } from './coordinator.js'
+import { environmentWithEpoch } from './environment.js'
+import type { ParametersJson } from './record.js'
+import { committeeOf } from './committee.js'
+import { LevelCoordinatorStore } from './store.js'
+
+export function parametersOf (config: ContractConfig, committeeSize: number): ParametersJson {
+  const f = Math.floor((committeeSize - 1) / 3)
+  const r = config.rewards
+  return {
+    mixnodes: r.mixnodes,
+    mixnodeSetId: toHex(mixnodeSetId(r.mixnodes)),
+    aggregation: r.aggregation,
+    trimPermille: r.trim_permille,
+    minValues: r.min_values === 0 ? f + 1 : r.min_values,
+    rewardPool: r.reward_pool,
+    rewardsThreshold: r.rewards_threshold === 0 ? committeeSize - f : r.rewards_threshold
+  }
+}
+
+/** Composition root of `ephemera contract run`: store → coordinator → HTTP API, and the update tick. */
+export class ContractService {
+  readonly coordinator: Coordinator
+  readonly http: HttpServer
+  readonly #db: Database
+  readonly #logger: Logger
+  readonly #timer: NodeJS.Timeout
+
+  private constructor (coordinator: Coordinator, http: HttpServer, db: Database, logger: Logger) {
+    this.coordinator = coordinator
+    this.http = http
+    this.#db = db
+    this.#logger = logger
+    this.#timer = setInterval(() => {
+      coordinator.update().catch((err: unknown) => { logger.warn({ err: errorMessage(err) }, 'coordinator update failed') })
+    }, 10_000)
+    this.#timer.unref()
+  }
+
+  static async start (config: ContractConfig, modules: { logger: Logger, clock?: () => number }): Promise<ContractService> {
+    const clock = modules.clock ?? Date.now
+    const committee = committeeOf(await loadPeersFile(config.peers_file))
+    const environment = environmentWithEpoch(config.environment, config.epoch_ms)
+    const db = await Database.open(config.data_dir)
+    try {
+      const coordinator = new Coordinator(environment, {
+        store: new LevelCoordinatorStore(db),
+        clock,
+        committee,
+        parameters: parametersOf(config, committee.members.length),
+        verify: verifySignature,
+        allowStandalone: config.allow_standalone
+      })
+      const genesis = await coordinator.initialize()
+      const http = new HttpServer({ host: config.http.host, port: config.http.port }, modules.logger.child({ module: 'http' }))
+      registerContractRoutes(http.app, coordinator, clock, verifySignature)
+      await http.start()
+      const info = coordinator.epochInfo(clock())
+      modules.logger.info({ url: http.url, environment: environment.name, epochMs: environment.epochMs, genesis: new Date(genesis).toISOString(), epoch: info.epoch, committee: committee.members.length, mixnodes: config.rewards.mixnodes }, 'coordinator started')
+      return new ContractService(coordinator, http, db, modules.logger)
+    } catch (err) {
+      await db.close()
+      throw err
+    }
+  }
+
+  async close (): Promise<void> {
+    clearInterval(this.#timer)
+    await this.http.stop()
+    await this.#db.close()
+    this.#logger.info('coordinator stopped')
+  }
+}

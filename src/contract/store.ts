@@ -1,0 +1,73 @@
+import { Bucket, jsonBytes, parseJsonBytes, type Database } from '../storage/index.js'
+import type { EpochRecordJson } from './record.js'
+
+/** Where the coordinator keeps its state; a level implementation below, in-memory ones in tests. */
+export interface CoordinatorStore {
+  genesis: () => Promise<number | undefined>
+  setGenesis: (ms: number) => Promise<void>
+  record: (epoch: number) => Promise<EpochRecordJson | undefined>
+  /** Records by epoch: `limit` from `from` upwards (or downwards when reverse). */
+  records: (opts: { from?: number, limit: number, reverse?: boolean }) => Promise<EpochRecordJson[]>
+  /** Durably stores an accepted record (atomic, synced to disk). */
+  commit: (record: EpochRecordJson) => Promise<void>
+  /** Records a nonce as used; false if it already was. */
+  useNonce: (key: string, timestamp: number) => Promise<boolean>
+  pruneNonces: (beforeMs: number) => Promise<number>
+}
+
+const pad = (n: number): string => String(n).padStart(16, '0')
+
+export class LevelCoordinatorStore implements CoordinatorStore {
+  readonly #db: Database
+  readonly #nonces = new Set<string>()
+
+  constructor (db: Database) {
+    this.#db = db
+  }
+
+  async genesis (): Promise<number | undefined> {
+    const raw = await this.#db.bucket(Bucket.contractMeta).get('genesis')
+    return raw == null ? undefined : parseJsonBytes<number>(raw)
+  }
+
+  async setGenesis (ms: number): Promise<void> {
+    await this.#db.write([{ type: 'put', bucket: Bucket.contractMeta, key: 'genesis', value: jsonBytes(ms) }], { sync: true })
+  }
+
+  async record (epoch: number): Promise<EpochRecordJson | undefined> {
+    const raw = await this.#db.bucket(Bucket.contractRecord).get(pad(epoch))
+    return raw == null ? undefined : parseJsonBytes<EpochRecordJson>(raw)
+  }
+
+  async records (opts: { from?: number, limit: number, reverse?: boolean }): Promise<EpochRecordJson[]> {
+    const out: EpochRecordJson[] = []
+    const range = opts.reverse === true
+      ? { ...(opts.from != null ? { lte: pad(opts.from) } : {}), reverse: true, limit: opts.limit }
+      : { gte: pad(opts.from ?? 0), limit: opts.limit }
+    for await (const [, value] of this.#db.bucket(Bucket.contractRecord).entries(range)) out.push(parseJsonBytes<EpochRecordJson>(value))
+    return out
+  }
+
+  async commit (record: EpochRecordJson): Promise<void> {
+    await this.#db.write([{ type: 'put', bucket: Bucket.contractRecord, key: pad(record.epoch), value: jsonBytes(record) }], { sync: true })
+  }
+
+  async useNonce (key: string, timestamp: number): Promise<boolean> {
+    // claim it before the first await, so concurrent replays of one request cannot both pass
+    if (this.#nonces.has(key)) return false
+    this.#nonces.add(key)
+    if ((await this.#db.bucket(Bucket.contractNonce).get(key)) != null) return false
+    await this.#db.bucket(Bucket.contractNonce).put(key, jsonBytes(timestamp))
+    return true
+  }
+
+  async pruneNonces (beforeMs: number): Promise<number> {
+    const stale: string[] = []
+    for await (const [key, value] of this.#db.bucket(Bucket.contractNonce).entries()) {
+      if (parseJsonBytes<number>(value) < beforeMs) stale.push(key)
+    }
+    if (stale.length > 0) await this.#db.write(stale.map((key) => ({ type: 'del' as const, bucket: Bucket.contractNonce, key })))
+    for (const key of stale) this.#nonces.delete(key)
+    return stale.length
+  }
+}

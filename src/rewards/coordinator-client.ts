@@ -1,0 +1,79 @@
+import { signRequest } from '../contract/auth.js'
+import type { Environment } from '../contract/environment.js'
+import type { CommitteeJson, EpochRecordJson, ParametersJson, SubmissionJson } from '../contract/record.js'
+import type { NodeKey } from '../crypto/keys.js'
+import { EphemeraError, ErrorCode } from '../util/errors.js'
+
+export interface EpochInfoJson {
+  epoch: number
+  startMs: number
+  endMs: number
+  genesisMs: number
+  epochMs: number
+  environment: Environment
+  parameters: ParametersJson
+  committee: { membershipId: string, size: number }
+}
+
+export type SubmitOutcome = { status: 'accepted' } | { status: 'decided', record: EpochRecordJson }
+
+/** The node's side of the coordinator API; every write is signed with the node key. */
+export class CoordinatorClient {
+  readonly baseUrl: string
+  readonly #key: NodeKey
+  readonly #timeoutMs: number
+
+  constructor (baseUrl: string, key: NodeKey, timeoutMs = 10_000) {
+    this.baseUrl = baseUrl.replace(/\/$/, '')
+    this.#key = key
+    this.#timeoutMs = timeoutMs
+  }
+
+  async #fetch (path: string, init: RequestInit = {}, signal?: AbortSignal): Promise<{ status: number, body: any }> {
+    const timeout = AbortSignal.timeout(this.#timeoutMs)
+    let res: Response
+    try {
+      res = await fetch(`${this.baseUrl}${path}`, { ...init, signal: signal == null ? timeout : AbortSignal.any([timeout, signal]) })
+    } catch (err) {
+      const code = (err as { cause?: { code?: string } }).cause?.code
+      throw new EphemeraError(ErrorCode.REMOTE, `coordinator ${this.baseUrl} unreachable${code != null ? ` (${code})` : ''}`)
+    }
+    const text = await res.text()
+    try {
+      return { status: res.status, body: JSON.parse(text) }
+    } catch {
+      throw new EphemeraError(ErrorCode.REMOTE, `coordinator answered ${path} with HTTP ${res.status}, not JSON`)
+    }
+  }
+
+  async epochInfo (signal?: AbortSignal): Promise<EpochInfoJson> {
+    const { status, body } = await this.#fetch('/contract/epoch', {}, signal)
+    if (status !== 200) throw new EphemeraError(ErrorCode.REMOTE, `GET /contract/epoch: HTTP ${status}: ${String(body?.message)}`)
+    return body as EpochInfoJson
+  }
+
+  async committee (signal?: AbortSignal): Promise<CommitteeJson> {
+    const { status, body } = await this.#fetch('/contract/committee', {}, signal)
+    if (status !== 200) throw new EphemeraError(ErrorCode.REMOTE, `GET /contract/committee: HTTP ${status}: ${String(body?.message)}`)
+    return body as CommitteeJson
+  }
+
+  /** The accepted record of an epoch, or undefined if it has none (yet). */
+  async record (epoch: number, signal?: AbortSignal): Promise<EpochRecordJson | undefined> {
+    const { status, body } = await this.#fetch(`/contract/epochs/${epoch}`, {}, signal)
+    if (status === 404) return undefined
+    if (status !== 200) throw new EphemeraError(ErrorCode.REMOTE, `GET /contract/epochs/${epoch}: HTTP ${status}: ${String(body?.message)}`)
+    return body as EpochRecordJson
+  }
+
+  /** Submits (signed). A 409 is not an error: it brings the winning record. */
+  async submit (epoch: number, submission: SubmissionJson, signal?: AbortSignal): Promise<SubmitOutcome> {
+    const path = `/contract/epochs/${epoch}/submissions`
+    const body = new TextEncoder().encode(JSON.stringify(submission))
+    const headers = { 'content-type': 'application/json', ...signRequest(this.#key.publicKey, (b) => this.#key.sign(b), 'POST', path, body) }
+    const res = await this.#fetch(path, { method: 'POST', headers, body }, signal)
+    if (res.status === 200) return { status: 'accepted' }
+    if (res.status === 409 && res.body?.record != null) return { status: 'decided', record: res.body.record as EpochRecordJson }
+    throw new EphemeraError(ErrorCode.REMOTE, `submission for epoch ${epoch} refused: HTTP ${res.status}: ${String(res.body?.message)}`, { status: res.status })
+  }
+}

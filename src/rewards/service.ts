@@ -1,0 +1,626 @@
+import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
+import { compareBytes, equalBytes, toHex } from '../codec/bytes.js'
+import { decodeCbor, DecodeError, encodeCbor, shape } from '../codec/cbor.js'
+import { messageId } from '../block/encoding.js'
+import { peerIdOf } from '../block/json.js'
+import { messageFromWire, messageToWire } from '../block/wire.js'
+import { LIMITS, type Block, type ClientMessage } from '../block/types.js'
+import { ACCEPT, reject, type Application, type DeliveredBlock, type Verdict } from '../broadcast/application.js'
+import type { BroadcastEngine, BroadcastMember } from '../broadcast/index.js'
+import { epochAt, epochWindow } from '../contract/environment.js'
+import { consensusSubmission, standaloneSubmission, verifyRecord, type CommitteeJson, type EpochRecordJson, type SubmissionJson } from '../contract/record.js'
+import { verifySignature, type NodeKey } from '../crypto/keys.js'
+import { request, serve, type NodeLibp2p } from '../network/index.js'
+import { Bucket, jsonBytes, parseJsonBytes, type Database } from '../storage/index.js'
+import { AbortError, EphemeraError, ErrorCode, errorMessage } from '../util/errors.js'
+import type { Logger } from '../util/logger.js'
+import { backoffDelay, sleep } from '../util/time.js'
+import type { CoordinatorClient, EpochInfoJson } from './coordinator-client.js'
+import { checkReportMessage, decodeReport, MAX_VALUE, MISSING, mixnodeSetId, reportMessage, type Report } from './report.js'
+import { MetricsStore, sampleUptimes, seedFromBytes, type SimulatorOptions } from './simulator.js'
+
+export const REPORTS_TOPIC = 'ephemera/rewards/reports/1'
+export const REPORTS_PROTOCOL = '/ephemera/reports/1.0.0'
+
+export type Fault = 'none' | 'skewed' | 'silent' | 'equivocate'
+export type EpochState = 'idle' | 'computing' | 'gossiping' | 'broadcasting' | 'submitting' | 'committed' | 'failed'
+
+/** The persisted per-epoch pipeline state (GET /ephemera/rewards/epochs/{e}). */
+export interface EpochProgress {
+  epoch: number
+  state: EpochState
+  reason?: string
+  startMs: number
+  endMs: number
+  samples?: number
+  ownReport?: string
+  reporters: string[]
+  proposedBlock?: string
+  block?: { hash: string, creator: string, reports: number }
+  /** accepted: this node won; decided-by-another: its submission got 409; already-decided: the record existed before it submitted; learned-from-coordinator: it had no certified block and adopted the record. */
+  submission?: 'accepted' | 'decided-by-another' | 'already-decided' | 'learned-from-coordinator'
+  winner?: string
+  officialBlockHash?: string | null
+  times: { computedAt?: number, thresholdAt?: number, deliveredAt?: number, submittedAt?: number, committedAt?: number }
+  /** committedAt − endMs */
+  latencyMs?: number
+}
+
+export interface RewardsOptions {
+  mixnodes: number
+  simulator: Omit<SimulatorOptions, 'mixnodes' | 'nodeSeed'>
+  fault: Fault
+  standalone: boolean
+}
+
+export interface RewardsModules {
+  engine: BroadcastEngine
+  libp2p: NodeLibp2p
+  key: NodeKey
+  members: readonly BroadcastMember[]
+  db: Database
+  client: CoordinatorClient
+  logger: Logger
+  clock?: () => number
+}
+
+const pad = (n: number): string => String(n).padStart(16, '0')
+const TERMINAL: ReadonlySet<EpochState> = new Set(['committed', 'failed'])
+
+/**
+ * The rewards application of one node: samples simulated uptime, and for every epoch runs the
+ * persisted pipeline idle → computing → gossiping → broadcasting → submitting → committed (or
+ * failed, with the reason). It is also the broadcast engine's Application: checkBlock accepts
+ * only blocks of valid reports for the round's epoch, from distinct members, at least the
+ * threshold of them.
+ */
+export class RewardsService implements Application {
+  readonly #opts: RewardsOptions
+  readonly #m: RewardsModules
+  readonly #clock: () => number
+  readonly #metrics: MetricsStore
+  readonly #committee: CommitteeJson
+  readonly #committeeSet: ReadonlySet<string>
+  readonly #names: Map<string, string>
+  readonly #selfIndex: number
+  readonly #setId: Uint8Array
+  readonly #reports = new Map<number, Map<string, { message: ClientMessage, id: string }>>()
+  readonly #delivered = new Map<number, DeliveredBlock>()
+  readonly #echoedValid = new Set<number>()
+  readonly #progress = new Map<number, EpochProgress>()
+  readonly #waiters = new Set<() => void>()
+  #info: EpochInfoJson | undefined
+  #misconfigured: string | undefined
+  #controller: AbortController | undefined
+  #tasks: Array<Promise<void>> = []
+  #sampler: NodeJS.Timeout | undefined
+
+  constructor (opts: RewardsOptions, modules: RewardsModules) {
+    this.#opts = opts
+    this.#m = modules
+    this.#clock = modules.clock ?? Date.now
+    this.#metrics = new MetricsStore(modules.db)
+    const sorted = [...modules.members].sort((a, b) => compareBytes(a.publicKey, b.publicKey))
+    this.#committee = {
+      membershipId: toHex(modules.engine.membershipId),
+      members: sorted.map((m) => ({ name: m.name, peerId: peerIdOf(m.publicKey), publicKey: toHex(m.publicKey) }))
+    }
+    this.#committeeSet = new Set(sorted.map((m) => toHex(m.publicKey)))
+    this.#names = new Map(sorted.map((m) => [toHex(m.publicKey), m.name]))
+    this.#selfIndex = sorted.findIndex((m) => equalBytes(m.publicKey, modules.key.publicKey))
+    this.#setId = mixnodeSetId(opts.mixnodes)
+  }
+
+  get #threshold (): number {
+    return this.#info?.parameters.rewardsThreshold ?? this.#m.engine.quorum
+  }
+
+  get #pubsub (): GossipSub {
+    return this.#m.libp2p.services.pubsub as unknown as GossipSub
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------
+
+  async start (): Promise<void> {
+    if (this.#controller != null) return
+    this.#controller = new AbortController()
+    const signal = this.#controller.signal
+    if (!this.#opts.standalone) {
+      this.#pubsub.topicValidators.set(REPORTS_TOPIC, async (_peer, message) => this.#validateGossip(message))
+      this.#pubsub.addEventListener('message', this.#onGossip)
+      this.#pubsub.subscribe(REPORTS_TOPIC)
+      await serve(this.#m.libp2p, REPORTS_PROTOCOL, { maxRequestBytes: 64, timeoutMs: 10_000 }, async (_from, bytes) => await this.#serveReports(bytes))
+    }
+    if (this.#opts.fault !== 'none') this.#m.logger.warn({ fault: this.#opts.fault }, 'TEST FAULT MODE: this node misbehaves on purpose')
+    await this.#loadProgress()
+    this.#tasks.push(this.#run(signal))
+  }
+
+  async stop (): Promise<void> {
+    if (this.#controller == null) return
+    this.#controller.abort()
+    clearInterval(this.#sampler)
+    this.#notify()
+    if (!this.#opts.standalone) {
+      this.#pubsub.removeEventListener('message', this.#onGossip)
+      this.#pubsub.topicValidators.delete(REPORTS_TOPIC)
+      await this.#m.libp2p.unhandle(REPORTS_PROTOCOL).catch(() => {})
+    }
+    await Promise.allSettled(this.#tasks)
+    this.#controller = undefined
+  }
+
+  /** Connects to the coordinator (retrying), checks it agrees on committee and mixnodes, then runs epochs. */
+  async #run (signal: AbortSignal): Promise<void> {
+    try {
+      this.#info = await this.#connect(signal)
+      this.#startSampling(this.#info)
+      this.#tasks.push(this.#reconcile(signal))
+      for (;;) {
+        const now = this.#clock()
+        const epoch = epochAt(this.#info.genesisMs, this.#info.epochMs, now)
+        const window = epochWindow(this.#info.genesisMs, this.#info.epochMs, Math.max(1, epoch))
+        await sleep(Math.max(0, window.endMs - now), signal)
+        if (!this.#progress.has(window.epoch)) {
+          const task = this.#runEpoch(window.epoch, signal)
+          this.#tasks.push(task)
+          void task.finally(() => { this.#tasks = this.#tasks.filter((t) => t !== task) })
+        }
+        await this.#prune(window.epoch)
+        await this.#adoptLateRecords(window.epoch, signal)
+      }
+    } catch (err) {
+      if (!(err instanceof AbortError)) this.#m.logger.error({ err: errorMessage(err) }, 'rewards loop stopped')
+    }
+  }
+
+  async #connect (signal: AbortSignal): Promise<EpochInfoJson> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const info = await this.#m.client.epochInfo(signal)
+        const problems: string[] = []
+        if (info.committee.membershipId !== this.#committee.membershipId) problems.push(`the coordinator's committee (${info.committee.membershipId.slice(0, 16)}…, ${info.committee.size} members) is not this node's peers file (${this.#committee.membershipId.slice(0, 16)}…)`)
+        if (info.parameters.mixnodes !== this.#opts.mixnodes) problems.push(`the coordinator counts ${info.parameters.mixnodes} mixnodes, this node simulates ${this.#opts.mixnodes}`)
+        this.#misconfigured = problems.length > 0 ? problems.join('; ') : undefined
+        if (this.#misconfigured != null) this.#m.logger.error({ problem: this.#misconfigured }, 'coordinator and node disagree: every epoch will fail until fixed')
+        this.#m.logger.info({ coordinator: this.#m.client.baseUrl, epoch: info.epoch, epochMs: info.epochMs, environment: info.environment.name, threshold: info.parameters.rewardsThreshold, mode: this.#opts.standalone ? 'standalone' : 'consensus' }, 'connected to coordinator')
+        return info
+      } catch (err) {
+        if (signal.aborted) throw new AbortError()
+        const delay = backoffDelay(attempt, 500, 10_000)
+        if (attempt % 10 === 0) this.#m.logger.warn({ coordinator: this.#m.client.baseUrl, err: errorMessage(err), retryInMs: delay }, 'coordinator not reachable yet')
+        await sleep(delay, signal)
+      }
+    }
+  }
+
+  #startSampling (info: EpochInfoJson): void {
+    const sim: SimulatorOptions = { ...this.#opts.simulator, mixnodes: this.#opts.mixnodes, nodeSeed: seedFromBytes(this.#m.key.publicKey) }
+    const tick = (): void => {
+      const now = this.#clock()
+      this.#metrics.record(now, sampleUptimes(sim, now)).catch((err: unknown) => { this.#m.logger.warn({ err: errorMessage(err) }, 'could not store a metrics sample') })
+    }
+    tick()
+    this.#sampler = setInterval(tick, info.environment.sampleIntervalMs)
+    this.#sampler.unref()
+  }
+
+  async #prune (epoch: number): Promise<void> {
+    if (this.#info == null) return
+    const keepFrom = epochWindow(this.#info.genesisMs, this.#info.epochMs, Math.max(1, epoch - 3)).startMs
+    await this.#metrics.prune(keepFrom).catch(() => {})
+    for (const e of this.#reports.keys()) if (e < epoch - 5) this.#reports.delete(e)
+    for (const e of this.#delivered.keys()) if (e < epoch - 5) this.#delivered.delete(e)
+    for (const e of this.#progress.keys()) if (e < epoch - 50) this.#progress.delete(e)
+  }
+
+  // ---- waiting ------------------------------------------------------------------------------
+
+  #notify (): void {
+    for (const wake of [...this.#waiters]) wake()
+  }
+
+  /** Resolves true once `condition` holds, false at `deadline` (ms since the Unix epoch). */
+  async #until (condition: () => boolean, deadline: number, signal: AbortSignal): Promise<boolean> {
+    while (!condition()) {
+      const left = deadline - this.#clock()
+      if (left <= 0) return false
+      if (signal.aborted) throw new AbortError()
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer)
+          this.#waiters.delete(done)
+          signal.removeEventListener('abort', done)
+          resolve()
+        }
+        const timer = setTimeout(done, left)
+        this.#waiters.add(done)
+        signal.addEventListener('abort', done, { once: true })
+      })
+    }
+    return true
+  }
+
+  // ---- progress -----------------------------------------------------------------------------
+
+  async #loadProgress (): Promise<void> {
+    for await (const [, value] of this.#m.db.bucket(Bucket.epoch).entries({ reverse: true, limit: 50 })) {
+      const p = parseJsonBytes<EpochProgress>(value)
+      this.#progress.set(p.epoch, p)
+    }
+  }
+
+  async #save (p: EpochProgress): Promise<void> {
+    this.#progress.set(p.epoch, p)
+    await this.#m.db.bucket(Bucket.epoch).put(pad(p.epoch), jsonBytes(p))
+    this.#notify()
+  }
+
+  async #advance (p: EpochProgress, state: EpochState, changes: Partial<EpochProgress> = {}): Promise<void> {
+    Object.assign(p, changes, { state })
+    await this.#save(p)
+    this.#m.logger.debug({ epoch: p.epoch, state }, 'epoch state')
+  }
+
+  /** After a restart, epochs interrupted mid-pipeline adopt the coordinator's record if it has one. */
+  async #reconcile (signal: AbortSignal): Promise<void> {
+    for (const p of [...this.#progress.values()]) {
+      if (TERMINAL.has(p.state)) continue
+      try {
+        const record = await this.#m.client.record(p.epoch, signal)
+        if (record != null) await this.#adopt(p, record)
+        else await this.#advance(p, 'failed', { reason: `interrupted in state ${p.state} by a restart; the coordinator has no record` })
+      } catch (err) {
+        if (signal.aborted) return
+        await this.#advance(p, 'failed', { reason: `interrupted in state ${p.state} by a restart (${errorMessage(err)})` })
+      }
+    }
+  }
+
+  /**
+   * Recent epochs this node failed (e.g. the coordinator was unreachable at the deadline) adopt the
+   * coordinator's record once it has one, so every node ends up with the same official results.
+   */
+  async #adoptLateRecords (current: number, signal: AbortSignal): Promise<void> {
+    for (const p of this.#progress.values()) {
+      if (p.state !== 'failed' || p.epoch < current - 10 || p.epoch >= current) continue
+      const record = await this.#m.client.record(p.epoch, signal).catch(() => undefined)
+      if (record == null) continue
+      await this.#adopt(p, record, 'learned-from-coordinator').catch((err: unknown) => {
+        this.#m.logger.warn({ epoch: p.epoch, err: errorMessage(err) }, 'could not adopt the coordinator\'s record')
+      })
+    }
+  }
+
+  status (): { coordinator: string, connected: boolean, problem?: string, epoch?: number, epochMs?: number, threshold: number, mode: string, fault: Fault, recent: EpochProgress[] } {
+    return {
+      coordinator: this.#m.client.baseUrl,
+      connected: this.#info != null,
+      problem: this.#misconfigured,
+      epoch: this.#info == null ? undefined : epochAt(this.#info.genesisMs, this.#info.epochMs, this.#clock()),
+      epochMs: this.#info?.epochMs,
+      threshold: this.#threshold,
+      mode: this.#opts.standalone ? 'standalone' : 'consensus',
+      fault: this.#opts.fault,
+      recent: [...this.#progress.values()].sort((a, b) => b.epoch - a.epoch).slice(0, 20)
+    }
+  }
+
+  async epoch (epoch: number): Promise<{ progress?: EpochProgress, official?: EpochRecordJson }> {
+    const raw = await this.#m.db.bucket(Bucket.official).get(pad(epoch))
+    return { progress: this.#progress.get(epoch), official: raw == null ? undefined : parseJsonBytes<EpochRecordJson>(raw) }
+  }
+
+  reports (epoch: number): ClientMessage[] {
+    return [...(this.#reports.get(epoch)?.values() ?? [])].map((r) => r.message)
+  }
+
+  // ---- the pipeline -------------------------------------------------------------------------
+
+  async #runEpoch (epoch: number, signal: AbortSignal): Promise<void> {
+    const info = this.#info as EpochInfoJson
+    const env = info.environment
+    const window = epochWindow(info.genesisMs, info.epochMs, epoch)
+    const p: EpochProgress = { epoch, state: 'computing', startMs: window.startMs, endMs: window.endMs, reporters: [], times: {} }
+    await this.#save(p)
+    try {
+      if (this.#misconfigured != null) throw new EphemeraError(ErrorCode.CONFIG_INVALID, this.#misconfigured)
+      // computing: averages over exactly [start, end)
+      const { values, samples } = await this.#metrics.averages(window.startMs, window.endMs, this.#opts.mixnodes)
+      const report: Report = { epoch, sender: this.#m.key.publicKey, mixnodeSetId: this.#setId, values: this.#opts.fault === 'skewed' ? values.map((v) => (v === MISSING ? v : MAX_VALUE)) : values }
+      const message = reportMessage(report, (b) => this.#m.key.sign(b), this.#clock())
+      const own = toHex(messageId(message))
+      this.#addReport(epoch, message, own)
+      await this.#advance(p, this.#opts.standalone ? 'submitting' : 'gossiping', { samples, ownReport: own, times: { ...p.times, computedAt: this.#clock() } })
+      if (this.#opts.standalone) {
+        await this.#submitAndAdopt(p, standaloneSubmission(message, info.parameters), 0, window.endMs + env.epochDeadlineMs, signal)
+        return
+      }
+
+      // gossiping: publish, collect reports from `threshold` members (ask peers directly when slow)
+      await this.#publish(message)
+      if (this.#opts.fault === 'equivocate') {
+        const twin = reportMessage({ ...report, values: report.values.map((v) => (v === MISSING || v === 0 ? v : v - 1)) }, (b) => this.#m.key.sign(b), this.#clock())
+        await this.#publish(twin)
+      }
+      const reportDeadline = window.endMs + env.reportDeadlineMs
+      const enough = (): boolean => (this.#reports.get(epoch)?.size ?? 0) >= this.#threshold
+      if (!await this.#until(enough, window.endMs + Math.round(env.reportDeadlineMs * 0.5), signal)) {
+        await this.#fetchMissingReports(epoch, signal)
+      }
+      const rank = this.#rank(epoch)
+      let shortOfReports: string | undefined
+      if (await this.#until(enough, reportDeadline, signal)) {
+        await this.#advance(p, 'broadcasting', { reporters: this.#reporters(epoch), times: { ...p.times, thresholdAt: this.#clock() } })
+        // broadcasting: staggered proposers; a node that echoed a valid block does not propose its own
+        await this.#until(() => this.#delivered.has(epoch) || this.#echoedValid.has(epoch), this.#clock() + rank * env.proposerStaggerMs, signal)
+        if (!this.#delivered.has(epoch) && !this.#echoedValid.has(epoch)) await this.#propose(p, epoch)
+      } else {
+        // too few reports here to propose, but others may still certify a block: keep voting and waiting
+        shortOfReports = `only ${this.#reports.get(epoch)?.size ?? 0} of ${this.#threshold} reports by the report deadline`
+        this.#m.logger.info({ epoch, reason: shortOfReports }, 'not proposing; waiting for a block from the other members')
+        await this.#advance(p, 'broadcasting', { reporters: this.#reporters(epoch), reason: shortOfReports })
+      }
+      const epochDeadline = window.endMs + env.epochDeadlineMs
+      if (!await this.#until(() => this.#delivered.has(epoch), epochDeadline, signal)) {
+        // nothing certified reached this node; the coordinator may still have the outcome
+        const record = await this.#m.client.record(epoch, signal).catch(() => undefined)
+        if (record != null) {
+          await this.#adopt(p, record, 'learned-from-coordinator')
+          return
+        }
+        throw new EphemeraError(ErrorCode.TIMEOUT, `no block for the epoch was certified before the epoch deadline${shortOfReports != null ? ` (${shortOfReports})` : ''}`)
+      }
+      const delivered = this.#delivered.get(epoch) as DeliveredBlock
+      await this.#advance(p, 'submitting', {
+        reporters: this.#reporters(epoch),
+        block: { hash: toHex(delivered.hash), creator: this.#names.get(toHex(delivered.block.header.creator)) ?? toHex(delivered.block.header.creator), reports: delivered.block.messages.length },
+        times: { ...p.times, deliveredAt: this.#clock() }
+      })
+
+      // submitting: staggered too; whoever is first wins, everyone adopts the coordinator's record
+      await this.#submitAndAdopt(p, consensusSubmission(delivered, info.parameters), rank * env.submitStaggerMs, epochDeadline, signal)
+    } catch (err) {
+      if (err instanceof AbortError || signal.aborted) return
+      await this.#advance(p, 'failed', { reason: errorMessage(err) })
+      this.#m.logger.warn({ epoch, reason: errorMessage(err) }, 'epoch failed')
+    }
+  }
+
+  /** Proposer rank of this node for an epoch: the order rotates with the epoch. */
+  #rank (epoch: number): number {
+    const n = this.#committee.members.length
+    return (this.#selfIndex - (epoch % n) + n) % n
+  }
+
+  #reporters (epoch: number): string[] {
+    return [...(this.#reports.get(epoch)?.keys() ?? [])].map((k) => this.#names.get(k) ?? k).sort()
+  }
+
+  async #propose (p: EpochProgress, epoch: number): Promise<void> {
+    const messages = [...(this.#reports.get(epoch)?.values() ?? [])]
+      .sort((a, b) => compareBytes(a.message.publicKey, b.message.publicKey))
+      .map((r) => r.message)
+    try {
+      const { hash } = await this.#m.engine.proposeBlock({ round: epoch, messages })
+      await this.#advance(p, 'broadcasting', { proposedBlock: toHex(hash) })
+    } catch (err) {
+      // e.g. a later epoch was proposed first: another member's block will do
+      this.#m.logger.info({ epoch, err: errorMessage(err) }, 'not proposing a block for the epoch')
+    }
+  }
+
+  async #submitAndAdopt (p: EpochProgress, submission: SubmissionJson, delayMs: number, deadline: number, signal: AbortSignal): Promise<void> {
+    const epoch = p.epoch
+    if (delayMs > 0) await sleep(delayMs, signal)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        let record = await this.#m.client.record(epoch, signal)
+        let outcome: EpochProgress['submission'] = 'already-decided'
+        if (record == null) {
+          const result = await this.#m.client.submit(epoch, submission, signal)
+          p.times.submittedAt = this.#clock()
+          if (result.status === 'accepted') {
+            outcome = 'accepted'
+            record = await this.#m.client.record(epoch, signal)
+          } else {
+            outcome = 'decided-by-another'
+            record = result.record
+          }
+        }
+        if (record == null) throw new EphemeraError(ErrorCode.REMOTE, 'the coordinator accepted the submission but serves no record')
+        await this.#adopt(p, record, outcome)
+        return
+      } catch (err) {
+        if (signal.aborted) throw new AbortError()
+        const status = (err as EphemeraError).details?.status
+        // a refusal (4xx other than 409) will not change on retry
+        if (typeof status === 'number' && status >= 400 && status < 500) throw err
+        if (this.#clock() > deadline) throw new EphemeraError(ErrorCode.TIMEOUT, `could not submit before the epoch deadline: ${errorMessage(err)}`)
+        await sleep(backoffDelay(attempt, 200, 2_000), signal)
+      }
+    }
+  }
+
+  /** Verifies the coordinator's record against this node's own committee and stores it as official. */
+  async #adopt (p: EpochProgress, record: EpochRecordJson, outcome?: EpochProgress['submission']): Promise<void> {
+    const report = verifyRecord(record, verifySignature, this.#committee)
+    if (!report.ok) throw new EphemeraError(ErrorCode.VERIFY_FAILED, `the coordinator's record does not verify: ${report.failure ?? ''}`)
+    await this.#m.db.bucket(Bucket.official).put(pad(record.epoch), jsonBytes(record))
+    const committedAt = this.#clock()
+    await this.#advance(p, 'committed', {
+      reason: undefined,
+      submission: outcome,
+      winner: record.winner.name,
+      officialBlockHash: record.submission.blockHash,
+      times: { ...p.times, committedAt },
+      latencyMs: committedAt - p.endMs
+    })
+    this.#m.logger.info({ epoch: record.epoch, winner: record.winner.name, block: record.submission.blockHash, reports: record.submission.reports.length, coordinatorLatencyMs: record.latencyMs, outcome }, 'epoch committed')
+  }
+
+  // ---- reports: gossip and direct fetch -----------------------------------------------------
+
+  /** Whether reports for `epoch` are still of interest: ended (or about to, allowing skew), and recent. */
+  #acceptsEpoch (epoch: number): boolean {
+    if (this.#info == null) return false
+    const current = epochAt(this.#info.genesisMs, this.#info.epochMs, this.#clock() + 2_000)
+    return epoch >= current - 3 && epoch <= current
+  }
+
+  #addReport (epoch: number, message: ClientMessage, id: string): 'added' | 'duplicate' | 'equivocation' {
+    const sender = toHex(message.publicKey)
+    let map = this.#reports.get(epoch)
+    if (map == null) this.#reports.set(epoch, map = new Map())
+    const existing = map.get(sender)
+    if (existing != null) {
+      if (existing.id === id) return 'duplicate'
+      void this.#saveEvidence(epoch, sender, existing, { message, id })
+      return 'equivocation'
+    }
+    map.set(sender, { message, id })
+    void this.#m.db.bucket(Bucket.report).put(`${pad(epoch)}:${sender}`, encodeCbor(messageToWire(message))).catch(() => {})
+    this.#notify()
+    return 'added'
+  }
+
+  async #saveEvidence (epoch: number, sender: string, first: { message: ClientMessage, id: string }, second: { message: ClientMessage, id: string }): Promise<void> {
+    this.#m.logger.warn({ epoch, sender: this.#names.get(sender) ?? sender }, 'equivocation: two different reports from one member for one epoch')
+    for (const r of [first, second]) {
+      await this.#m.db.bucket(Bucket.reportEvidence).put(`${pad(epoch)}:${sender}:${r.id}`, encodeCbor(messageToWire(r.message))).catch(() => {})
+    }
+  }
+
+  async evidence (): Promise<Array<{ epoch: number, sender: string, message: ClientMessage }>> {
+    const out = []
+    for await (const [key, value] of this.#m.db.bucket(Bucket.reportEvidence).entries()) {
+      const [epoch, sender] = key.split(':')
+      out.push({ epoch: Number(epoch), sender: this.#names.get(sender ?? '') ?? sender ?? '', message: messageFromWire(decodeCbor(value, LIMITS.dataBytes + 4096, 'evidence')) })
+    }
+    return out
+  }
+
+  /** Validates a report message for its own epoch; the epoch, or the reason it is refused. */
+  #checkIncoming (message: ClientMessage): { ok: true, epoch: number, id: string } | { ok: false, reason: string } {
+    let epoch: number
+    try {
+      epoch = decodeReport(message.data).epoch
+    } catch (err) {
+      return { ok: false, reason: `malformed report: ${errorMessage(err)}` }
+    }
+    if (!this.#acceptsEpoch(epoch)) return { ok: false, reason: `report for epoch ${epoch} is outside the window of epochs being collected` }
+    const checked = checkReportMessage(message, { epoch, committee: this.#committeeSet, mixnodeSetId: this.#setId, verify: verifySignature })
+    return checked.ok ? { ok: true, epoch, id: checked.id } : { ok: false, reason: checked.reason }
+  }
+
+  #validateGossip (gossip: Message): TopicValidatorResult {
+    let message: ClientMessage
+    try {
+      message = messageFromWire(decodeCbor(gossip.data, LIMITS.dataBytes + 4096, 'report'))
+    } catch {
+      return TopicValidatorResult.Reject
+    }
+    const checked = this.#checkIncoming(message)
+    if (!checked.ok) {
+      this.#m.logger.debug({ reason: checked.reason }, 'gossiped report refused')
+      return TopicValidatorResult.Reject
+    }
+    const existing = this.#reports.get(checked.epoch)?.get(toHex(message.publicKey))
+    if (existing == null) return TopicValidatorResult.Accept
+    if (existing.id === checked.id) return TopicValidatorResult.Ignore
+    this.#addReport(checked.epoch, message, checked.id) // records the equivocation evidence
+    return TopicValidatorResult.Reject
+  }
+
+  readonly #onGossip = (evt: CustomEvent<Message>): void => {
+    if (evt.detail.topic !== REPORTS_TOPIC) return
+    try {
+      const message = messageFromWire(decodeCbor(evt.detail.data, LIMITS.dataBytes + 4096, 'report'))
+      const checked = this.#checkIncoming(message)
+      if (checked.ok) this.#addReport(checked.epoch, message, checked.id)
+    } catch {
+      // refused by the validator already
+    }
+  }
+
+  async #publish (message: ClientMessage): Promise<void> {
+    if (this.#opts.fault === 'silent') return
+    try {
+      await this.#pubsub.publish(REPORTS_TOPIC, encodeCbor(messageToWire(message)))
+    } catch (err) {
+      // gossip is the fast path; peers still get the report by asking (fetchMissingReports)
+      this.#m.logger.debug({ err: errorMessage(err) }, 'report publish failed')
+    }
+  }
+
+  async #serveReports (bytes: Uint8Array): Promise<Uint8Array> {
+    const [version, epoch] = shape.array(decodeCbor(bytes, 64, 'reports request'), 'reports request', 2)
+    if (version !== 1) throw new DecodeError('reports request: unsupported version')
+    const wanted = shape.uint(epoch, 'reports request.epoch')
+    const reports = [...(this.#reports.get(wanted)?.values() ?? [])]
+      // a silent node keeps its own report to itself, even when asked
+      .filter((r) => this.#opts.fault !== 'silent' || !equalBytes(r.message.publicKey, this.#m.key.publicKey))
+      .map((r) => messageToWire(r.message))
+    return encodeCbor([1, reports])
+  }
+
+  /** Asks each connected member for the reports of `epoch` this node is missing. */
+  async #fetchMissingReports (epoch: number, signal: AbortSignal): Promise<void> {
+    const have = this.#reports.get(epoch)
+    const missing = this.#m.members.filter((m) => !equalBytes(m.publicKey, this.#m.key.publicKey) && have?.has(toHex(m.publicKey)) !== true)
+    if (missing.length === 0) return
+    this.#m.logger.info({ epoch, missing: missing.map((m) => m.name) }, 'asking members directly for missing reports')
+    await Promise.all(this.#m.members.filter((m) => !equalBytes(m.publicKey, this.#m.key.publicKey)).map(async (peer) => {
+      try {
+        const response = await request(this.#m.libp2p, peer.publicKey, REPORTS_PROTOCOL, encodeCbor([1, epoch]), {
+          signal: () => AbortSignal.any([signal, AbortSignal.timeout(5_000)]),
+          maxResponseBytes: 1024 * (LIMITS.dataBytes / 1024 + 4) * this.#m.members.length
+        })
+        const [, list] = shape.array(decodeCbor(response, 64 * 1024 * 1024, 'reports response'), 'reports response', 2)
+        for (const item of shape.array(list, 'reports', undefined, this.#m.members.length * 2)) {
+          const message = messageFromWire(item)
+          const checked = this.#checkIncoming(message)
+          if (checked.ok && checked.epoch === epoch) this.#addReport(epoch, message, checked.id)
+        }
+      } catch (err) {
+        this.#m.logger.debug({ peer: peer.name, err: errorMessage(err) }, 'reports request failed')
+      }
+    }))
+  }
+
+  // ---- Application (hooks of the broadcast engine) ------------------------------------------
+
+  checkTx (): Verdict {
+    return reject(`this node runs the rewards application: it takes no client messages (reports travel on ${REPORTS_TOPIC})`)
+  }
+
+  checkBlock (block: Block, context: { local: boolean }): Verdict {
+    const epoch = block.header.round
+    const senders = new Set<string>()
+    for (const [i, m] of block.messages.entries()) {
+      const checked = checkReportMessage(m, { epoch, committee: this.#committeeSet, mixnodeSetId: this.#setId, verify: verifySignature })
+      if (!checked.ok) return reject(`message ${i} is not a valid report for epoch ${epoch}: ${checked.reason}`)
+      const sender = toHex(m.publicKey)
+      if (senders.has(sender)) return reject(`message ${i} is a second report by the same member`)
+      senders.add(sender)
+    }
+    if (senders.size < this.#threshold) return reject(`${senders.size} reports, the threshold is ${this.#threshold}`)
+    if (!context.local) {
+      this.#echoedValid.add(epoch)
+      this.#notify()
+    }
+    return ACCEPT
+  }
+
+  deliverBlock (delivered: DeliveredBlock): void {
+    const epoch = delivered.block.header.round
+    if (this.#delivered.has(epoch)) return
+    this.#delivered.set(epoch, delivered)
+    // reports carried by the block count as collected too
+    for (const m of delivered.block.messages) {
+      const sender = toHex(m.publicKey)
+      if (this.#reports.get(epoch)?.has(sender) !== true) this.#addReport(epoch, m, toHex(messageId(m)))
+    }
+    this.#notify()
+  }
+}
