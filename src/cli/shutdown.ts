@@ -52,3 +52,34 @@ export function onShutdown (stop: (reason: string) => Promise<void>, opts: Shutd
   }
   return promise
 }
+
+/**
+ * Runs a long-lived service until SIGINT/SIGTERM (or the supervisor's IPC channel closing): starts
+ * it, logs fatal errors, and stops it gracefully once. A failed start is logged and rethrown (the
+ * CLI prints one line).
+ */
+export async function runUntilSignal (logger: Logger, what: string, start: () => Promise<{ close: () => Promise<void> }>): Promise<void> {
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception: exiting')
+    process.exit(1)
+  })
+  process.on('unhandledRejection', (err) => {
+    logger.fatal({ err }, 'unhandled rejection: exiting')
+    process.exit(1)
+  })
+  // signals that arrive during start-up stop the service as soon as it is up
+  let service: { close: () => Promise<void> } | undefined
+  let stopRequested = false
+  const stopped = onShutdown(async () => {
+    stopRequested = true
+    await service?.close()
+  }, { logger, exitWithParent: true, timeoutMs: 10_000 })
+  try {
+    service = await start()
+  } catch (err) {
+    logger.error({ err: errorMessage(err) }, `${what} failed to start`)
+    throw err
+  }
+  if (stopRequested) await service.close()
+  await stopped
+}

@@ -8,10 +8,11 @@ export const CLUSTER_FILE = 'cluster.json'
 
 const nodeStateSchema = z.object({
   name: z.string(),
-  peerId: z.string(),
+  /** null for the coordinator */
+  peerId: z.string().nullable(),
   pid: z.number().int().nullable(),
   httpUrl: z.string(),
-  multiaddr: z.string(),
+  multiaddr: z.string().nullable(),
   configFile: z.string(),
   logFile: z.string(),
   startedAt: z.string().nullable()
@@ -24,6 +25,8 @@ const clusterStateSchema = z.object({
   mode: z.enum(['foreground', 'detached']),
   supervisorPid: z.number().int().nullable(),
   updatedAt: z.string(),
+  /** The epoch coordinator, when the nodes run the rewards application. */
+  coordinator: nodeStateSchema.nullable().default(null),
   nodes: z.array(nodeStateSchema)
 })
 
@@ -52,6 +55,7 @@ export async function readClusterState (dir: string): Promise<ClusterState | und
 }
 
 export async function writeClusterState (dir: string, state: Omit<ClusterState, 'updatedAt' | 'version'>): Promise<void> {
+  // z.infer makes `coordinator` required; older files without it parse as null
   const full: ClusterState = { version: 1, ...state, updatedAt: new Date().toISOString() }
   await writeFileAtomic(join(dir, CLUSTER_FILE), JSON.stringify(full, null, 2) + '\n')
 }

@@ -2,8 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { loadNodeConfig, loadPeersFile, type Member } from '../config/index.js'
-import { initNetwork, NODE_CONFIG_FILE, PEERS_FILE } from '../config/generate.js'
+import { loadNodeConfig, loadPeersFile } from '../config/index.js'
+import { COORDINATOR_DIR, NODE_CONFIG_FILE, PEERS_FILE } from '../config/generate.js'
+import { DEFAULT_CLUSTER_NODES, planCluster, type ProcessPlan } from './plan.js'
+import { EpochReporter } from './progress.js'
 import type { GroupInfo } from '../network/index.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import { pathExists } from '../util/fs.js'
@@ -12,13 +14,20 @@ import { kill, processAlive, terminate } from './processes.js'
 import { readClusterState, writeClusterState, type ClusterNodeState, type ClusterState } from './state.js'
 
 export const DEFAULT_CLUSTER_DIR = '.ephemera/cluster'
-export const DEFAULT_CLUSTER_NODES = 4
+export { DEFAULT_CLUSTER_NODES }
 
 export interface ClusterUpOptions {
   dir: string
   /** Number of nodes; only used (and checked) when given. Default 4 for a new directory. */
   nodes?: number
   basePort?: number
+  /** For a new directory: what the nodes run (default rewards, with a coordinator). */
+  app?: 'rewards' | 'messages'
+  environment?: 'testing' | 'development' | 'production'
+  /** Epoch length override (coordinator). */
+  epochSeconds?: number
+  /** Simulated mixnodes override (coordinator and nodes). */
+  mixnodes?: number
   detach: boolean
   /** Deadline for every node to see all others. */
   meshTimeoutMs: number
@@ -32,15 +41,8 @@ export interface ClusterUpOptions {
   forceSignal?: AbortSignal
 }
 
-interface NodePlan {
-  member: Member
-  configFile: string
-  httpUrl: string
-  logFile: string
-}
-
 interface Running {
-  plan: NodePlan
+  plan: ProcessPlan
   pid: number
   child?: ChildProcess
   exit?: string
@@ -80,43 +82,18 @@ function lastLogLines (file: string, count = 3): string {
   }
 }
 
-/** Reads the node list (initialising DIR first when it has no peers file). */
-async function planCluster (dir: string, opts: ClusterUpOptions): Promise<NodePlan[]> {
-  const peersFile = join(dir, PEERS_FILE)
-  if (!await pathExists(peersFile)) {
-    const nodes = opts.nodes ?? DEFAULT_CLUSTER_NODES
-    opts.print(`initialising ${nodes} nodes in ${dir}`)
-    await initNetwork({ nodes, out: dir, basePort: opts.basePort })
-  } else if (opts.basePort != null) {
-    opts.print(`note: ${dir} is already initialised; --base-port is ignored`)
-  }
-  const members = await loadPeersFile(peersFile)
-  if (opts.nodes != null && opts.nodes !== members.length) {
-    throw new EphemeraError(ErrorCode.CLUSTER,
-      `${dir} holds a ${members.length}-node network; use --nodes ${members.length}, or another --dir for ${opts.nodes} nodes`)
-  }
-  const plans: NodePlan[] = []
-  for (const member of members) {
-    const configFile = join(dir, member.name, NODE_CONFIG_FILE)
-    const config = await loadNodeConfig(configFile)
-    if (config.http.port === 0) throw new EphemeraError(ErrorCode.CLUSTER, `${configFile}: http.port must be fixed (not 0) in a cluster`)
-    plans.push({ member, configFile, httpUrl: `http://${config.http.host}:${config.http.port}`, logFile: join(dir, 'logs', `${member.name}.log`) })
-  }
-  return plans
-}
-
-function startNode (plan: NodePlan, withIpc: boolean): Running {
+function startProcess (plan: ProcessPlan, withIpc: boolean): Running {
   const { command, args } = cliInvocation()
   const fd = openSync(plan.logFile, 'a')
   try {
-    const child = spawn(command, [...args, 'node', 'run', '--config', plan.configFile], {
+    const child = spawn(command, [...args, ...plan.args], {
       // own process group: a terminal's Ctrl-C reaches only the supervisor, which stops the
-      // nodes in order; with the IPC channel a node also stops if the supervisor dies
+      // processes in order; with the IPC channel a process also stops if the supervisor dies
       detached: true,
       stdio: withIpc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd],
       env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' }
     })
-    if (child.pid == null) throw new EphemeraError(ErrorCode.CLUSTER, `could not start ${plan.member.name}`)
+    if (child.pid == null) throw new EphemeraError(ErrorCode.CLUSTER, `could not start ${plan.name}`)
     if (!withIpc) child.unref()
     const running: Running = { plan, pid: child.pid, child }
     child.on('exit', (code, sig) => { running.exit = sig != null ? `killed by ${sig}` : `exit code ${String(code)}` })
@@ -126,22 +103,27 @@ function startNode (plan: NodePlan, withIpc: boolean): Running {
   }
 }
 
-function stateFor (dir: string, mode: ClusterState['mode'], status: ClusterState['status'], nodes: Running[]): Omit<ClusterState, 'updatedAt' | 'version'> {
+function processState (r: Running): ClusterNodeState {
+  return {
+    name: r.plan.name,
+    peerId: r.plan.peerId,
+    pid: r.pid,
+    httpUrl: r.plan.httpUrl,
+    multiaddr: r.plan.address == null ? null : `${r.plan.address}/p2p/${r.plan.peerId ?? ''}`,
+    configFile: r.plan.configFile,
+    logFile: r.plan.logFile,
+    startedAt: new Date().toISOString()
+  }
+}
+
+function stateFor (dir: string, mode: ClusterState['mode'], status: ClusterState['status'], coordinator: Running | undefined, nodes: Running[]): Omit<ClusterState, 'updatedAt' | 'version'> {
   return {
     dir,
     status,
     mode,
     supervisorPid: mode === 'foreground' && status === 'running' ? process.pid : null,
-    nodes: nodes.map((r): ClusterNodeState => ({
-      name: r.plan.member.name,
-      peerId: r.plan.member.peerId,
-      pid: r.pid,
-      httpUrl: r.plan.httpUrl,
-      multiaddr: `${r.plan.member.address}/p2p/${r.plan.member.peerId}`,
-      configFile: r.plan.configFile,
-      logFile: r.plan.logFile,
-      startedAt: new Date().toISOString()
-    }))
+    coordinator: coordinator == null ? null : processState(coordinator),
+    nodes: nodes.map(processState)
   }
 }
 
@@ -153,26 +135,38 @@ function alive (r: Running): boolean {
 async function meshSnapshot (nodes: Running[]): Promise<{ line: string, complete: boolean }> {
   const n = nodes.length
   const parts = await Promise.all(nodes.map(async (r) => {
-    if (!alive(r)) return { text: `${r.plan.member.name} down${r.exit != null ? ` (${r.exit})` : ''}`, ok: false }
+    if (!alive(r)) return { text: `${r.plan.name} down${r.exit != null ? ` (${r.exit})` : ''}`, ok: false }
     const info = await fetchGroupInfo(r.plan.httpUrl)
-    if (info == null) return { text: `${r.plan.member.name} starting`, ok: false }
+    if (info == null) return { text: `${r.plan.name} starting`, ok: false }
     const connected = info.members.filter((m) => !m.self && m.connected).length
-    return { text: `${r.plan.member.name} ${connected}/${n - 1}`, ok: connected === n - 1 }
+    return { text: `${r.plan.name} ${connected}/${n - 1}`, ok: connected === n - 1 }
   }))
   return { line: parts.map((p) => p.text).join(', '), complete: parts.every((p) => p.ok) }
 }
 
-async function stopNodes (nodes: Running[], opts: ClusterUpOptions): Promise<void> {
-  const targets = nodes.filter(alive).map((r) => ({ pid: r.pid, marker: r.plan.configFile }))
-  if (targets.length === 0) return
-  opts.print(`stopping ${targets.length} node${targets.length === 1 ? '' : 's'}...`)
+/** Stops processes in the given order (nodes before the coordinator that they report to). */
+async function stopProcesses (processes: Running[], opts: ClusterUpOptions): Promise<void> {
+  const live = processes.filter(alive)
+  if (live.length === 0) return
+  opts.print(`stopping ${live.length} process${live.length === 1 ? '' : 'es'}...`)
+  const targets = live.map((r) => ({ pid: r.pid, marker: r.plan.configFile }))
   const onForce = (): void => { for (const t of targets) kill(t.pid) }
   opts.forceSignal?.addEventListener('abort', onForce, { once: true })
   try {
-    const killed = await terminate(targets)
-    opts.print(`stopped ${targets.length} node${targets.length === 1 ? '' : 's'}${killed > 0 ? ` (${killed} needed SIGKILL)` : ''}`)
+    const nodes = targets.filter((_, i) => live[i]?.plan.role === 'node')
+    const rest = targets.filter((_, i) => live[i]?.plan.role !== 'node')
+    const killed = await terminate(nodes) + await terminate(rest)
+    opts.print(`stopped ${targets.length} process${targets.length === 1 ? '' : 'es'}${killed > 0 ? ` (${killed} needed SIGKILL)` : ''}`)
   } finally {
     opts.forceSignal?.removeEventListener('abort', onForce)
+  }
+}
+
+async function coordinatorUp (url: string): Promise<boolean> {
+  try {
+    return (await fetch(`${url}/contract/health`, { signal: AbortSignal.timeout(1_000) })).ok
+  } catch {
+    return false
   }
 }
 
@@ -191,7 +185,7 @@ export async function clusterUp (opts: ClusterUpOptions): Promise<number> {
     if (previous.supervisorPid != null && processAlive(previous.supervisorPid)) {
       throw new EphemeraError(ErrorCode.CLUSTER, `a cluster in ${dir} is already running under supervisor pid ${previous.supervisorPid}; stop it with Ctrl-C there or \`ephemera cluster down --dir ${opts.dir}\``)
     }
-    for (const node of previous.nodes) {
+    for (const node of [...previous.nodes, ...(previous.coordinator != null ? [previous.coordinator] : [])]) {
       if (node.pid != null && processAlive(node.pid, node.configFile)) adopted.set(node.name, node.pid)
     }
     if (adopted.size > 0 && !opts.detach) {
@@ -201,53 +195,59 @@ export async function clusterUp (opts: ClusterUpOptions): Promise<number> {
   }
 
   const aborted = (): boolean => opts.signal?.aborted === true
-  const plans = await planCluster(dir, opts)
+  const plan = await planCluster(dir, opts)
   const mode: ClusterState['mode'] = opts.detach ? 'detached' : 'foreground'
+  let coordinator: Running | undefined
   const nodes: Running[] = []
+  const all = (): Running[] => [...nodes, ...(coordinator == null ? [] : [coordinator])]
   const started = Date.now()
-  try {
-    for (const plan of plans) {
-      const pid = adopted.get(plan.member.name)
-      if (pid != null) {
-        nodes.push({ plan, pid })
-        opts.print(`${plan.member.name} already running (pid ${pid})`)
-      } else {
-        const running = startNode(plan, !opts.detach)
-        nodes.push(running)
-        opts.print(`started ${plan.member.name} (pid ${running.pid}) p2p ${plan.member.address} http ${plan.httpUrl} log ${plan.logFile}`)
-      }
+  const launch = (p: ProcessPlan): Running => {
+    const pid = adopted.get(p.name)
+    if (pid != null) {
+      opts.print(`${p.name} already running (pid ${pid})`)
+      return { plan: p, pid }
     }
-    await writeClusterState(dir, stateFor(dir, mode, 'running', nodes))
+    const running = startProcess(p, !opts.detach)
+    opts.print(`started ${p.name} (pid ${running.pid})${p.address != null ? ` p2p ${p.address}` : ''} http ${p.httpUrl} log ${p.logFile}`)
+    return running
+  }
+  try {
+    // the coordinator first: nodes ask it for the epoch clock as they start
+    if (plan.coordinator != null) coordinator = launch(plan.coordinator)
+    for (const p of plan.nodes) nodes.push(launch(p))
+    await writeClusterState(dir, stateFor(dir, mode, 'running', coordinator, nodes))
 
-    // progress until the full mesh forms
+    // progress until the full mesh forms (and the coordinator answers)
     let lastLine = ''
     const deadline = started + opts.meshTimeoutMs
     for (;;) {
       if (aborted()) {
-        await stopNodes(nodes, opts)
-        await writeClusterState(dir, stateFor(dir, mode, 'stopped', nodes))
+        await stopProcesses(all(), opts)
+        await writeClusterState(dir, stateFor(dir, mode, 'stopped', coordinator, nodes))
         return 130
       }
-      const dead = nodes.find((r) => !alive(r))
+      const dead = all().find((r) => !alive(r))
       if (dead != null) {
-        throw new EphemeraError(ErrorCode.CLUSTER, `${dead.plan.member.name} exited during start-up (${dead.exit ?? 'not running'}): ${lastLogLines(dead.plan.logFile)} [log: ${dead.plan.logFile}]`)
+        throw new EphemeraError(ErrorCode.CLUSTER, `${dead.plan.name} exited during start-up (${dead.exit ?? 'not running'}): ${lastLogLines(dead.plan.logFile)} [log: ${dead.plan.logFile}]`)
       }
       const snapshot = await meshSnapshot(nodes)
-      if (snapshot.line !== lastLine) {
-        opts.print(`waiting for mesh: ${snapshot.line}`)
-        lastLine = snapshot.line
+      const coordinatorReady = coordinator == null || await coordinatorUp(coordinator.plan.httpUrl)
+      const line = `${snapshot.line}${coordinator == null ? '' : `, coordinator ${coordinatorReady ? 'up' : 'starting'}`}`
+      if (line !== lastLine) {
+        opts.print(`waiting for mesh: ${line}`)
+        lastLine = line
       }
-      if (snapshot.complete) break
+      if (snapshot.complete && coordinatorReady) break
       if (Date.now() > deadline) {
-        throw new EphemeraError(ErrorCode.CLUSTER, `the mesh did not form within ${Math.round(opts.meshTimeoutMs / 1000)} s (${snapshot.line}); see the logs in ${join(dir, 'logs')}`)
+        throw new EphemeraError(ErrorCode.CLUSTER, `the mesh did not form within ${Math.round(opts.meshTimeoutMs / 1000)} s (${line}); see the logs in ${join(dir, 'logs')}`)
       }
       await sleep(250)
     }
-    opts.print(`mesh formed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${nodes.length} nodes, each connected to ${nodes.length - 1} members`)
+    opts.print(`mesh formed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${nodes.length} nodes, each connected to ${nodes.length - 1} members${coordinator != null ? `; coordinator at ${coordinator.plan.httpUrl}` : ''}`)
   } catch (err) {
     // never leave orphans behind a failed start
-    await stopNodes(nodes, opts)
-    await writeClusterState(dir, stateFor(dir, mode, 'stopped', nodes)).catch(() => {})
+    await stopProcesses(all(), opts)
+    await writeClusterState(dir, stateFor(dir, mode, 'stopped', coordinator, nodes)).catch(() => {})
     throw err
   }
 
@@ -257,22 +257,27 @@ export async function clusterUp (opts: ClusterUpOptions): Promise<number> {
     return 0
   }
 
-  opts.print('live status (Ctrl-C stops every node):')
+  opts.print(`live status (Ctrl-C stops every process)${coordinator != null ? ': one line per epoch' : ''}`)
+  const epochs = coordinator == null ? undefined : new EpochReporter(coordinator.plan.httpUrl, nodes.map((n) => ({ name: n.plan.name, httpUrl: n.plan.httpUrl })), opts.print)
   let lastLine = ''
   while (!aborted()) {
     const snapshot = await meshSnapshot(nodes)
-    if (snapshot.line !== lastLine) {
-      opts.print(`${new Date().toISOString().slice(11, 19)} ${snapshot.complete ? 'full mesh' : 'degraded'}: ${snapshot.line}`)
-      lastLine = snapshot.line
+    const down = coordinator != null && !alive(coordinator) ? `, coordinator down${coordinator.exit != null ? ` (${coordinator.exit})` : ''}` : ''
+    const line = `${snapshot.complete ? 'full mesh' : 'degraded'}: ${snapshot.line}${down}`
+    if (line !== lastLine) {
+      // the first full-mesh line was printed above; repeat only changes
+      if (lastLine !== '' || !snapshot.complete || down !== '') opts.print(`${new Date().toISOString().slice(11, 19)} ${line}`)
+      lastLine = line
     }
+    await epochs?.poll()
     try {
       await sleep(opts.pollMs ?? 1_000, opts.signal)
     } catch {
       break
     }
   }
-  await stopNodes(nodes, opts)
-  await writeClusterState(dir, stateFor(dir, mode, 'stopped', nodes))
+  await stopProcesses(all(), opts)
+  await writeClusterState(dir, stateFor(dir, mode, 'stopped', coordinator, nodes))
   return 0
 }
 
@@ -286,14 +291,19 @@ export async function clusterDown (dirOption: string, print: (line: string) => v
     print(`stopping supervisor (pid ${state.supervisorPid})`)
     targets.push({ pid: state.supervisorPid })
   }
+  const nodeTargets: Array<{ pid: number, marker?: string }> = []
   for (const node of state.nodes) {
-    if (node.pid != null && processAlive(node.pid, node.configFile)) targets.push({ pid: node.pid, marker: node.configFile })
+    if (node.pid != null && processAlive(node.pid, node.configFile)) nodeTargets.push({ pid: node.pid, marker: node.configFile })
   }
-  if (targets.length === 0) {
+  const coordinator = state.coordinator
+  const coordinatorTargets = coordinator?.pid != null && processAlive(coordinator.pid, coordinator.configFile) ? [{ pid: coordinator.pid, marker: coordinator.configFile }] : []
+  const total = targets.length + nodeTargets.length + coordinatorTargets.length
+  if (total === 0) {
     print('nothing was running')
   } else {
-    const killed = await terminate(targets, 15_000)
-    print(`stopped ${targets.length} process${targets.length === 1 ? '' : 'es'}${killed > 0 ? ` (${killed} needed SIGKILL)` : ''}`)
+    // the supervisor stops its children itself; then nodes, then the coordinator they report to
+    const killed = await terminate(targets, 15_000) + await terminate(nodeTargets, 15_000) + await terminate(coordinatorTargets, 15_000)
+    print(`stopped ${total} process${total === 1 ? '' : 'es'}${killed > 0 ? ` (${killed} needed SIGKILL)` : ''}`)
   }
   await writeClusterState(dir, { ...state, status: 'stopped', supervisorPid: null })
   return 0
@@ -301,33 +311,53 @@ export async function clusterDown (dirOption: string, print: (line: string) => v
 
 export interface ClusterNodeStatus {
   name: string
+  role: 'node' | 'coordinator'
   pid: number | null
   running: boolean
   httpUrl: string
+  /** Members connected (nodes), or null when it does not answer. */
   connected: number | null
   members: number
+  /** Coordinator: the current epoch; node: its last committed epoch. */
+  epoch: number | null
 }
 
-/** `ephemera cluster status`: per node, whether its process is up and how many members it sees. */
+/** `ephemera cluster status`: per process, whether it is up, and what it sees. */
 export async function clusterStatus (dirOption: string): Promise<{ dir: string, status: string, nodes: ClusterNodeStatus[] }> {
   const dir = resolve(dirOption)
   const state = await readClusterState(dir)
   if (state == null) throw new EphemeraError(ErrorCode.CLUSTER, `no cluster state in ${dir} (no cluster.json); start one with \`ephemera cluster up --dir ${dirOption}\``)
+  const json = async <T>(url: string): Promise<T | undefined> => {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) })
+      return res.ok ? await res.json() as T : undefined
+    } catch {
+      return undefined
+    }
+  }
   const nodes = await Promise.all(state.nodes.map(async (node): Promise<ClusterNodeStatus> => {
     const running = node.pid != null && processAlive(node.pid, node.configFile)
     const info = running ? await fetchGroupInfo(node.httpUrl) : undefined
+    const rewards = running ? await json<{ recent: Array<{ epoch: number, state: string }> }>(`${node.httpUrl}/ephemera/rewards/status`) : undefined
     return {
       name: node.name,
+      role: 'node',
       pid: running ? node.pid : null,
       running,
       httpUrl: node.httpUrl,
       connected: info == null ? null : info.members.filter((m) => !m.self && m.connected).length,
-      members: state.nodes.length
+      members: state.nodes.length,
+      epoch: rewards?.recent.find((r) => r.state === 'committed')?.epoch ?? null
     }
   }))
+  const c = state.coordinator
+  if (c != null) {
+    const running = c.pid != null && processAlive(c.pid, c.configFile)
+    const health = running ? await json<{ epoch: number }>(`${c.httpUrl}/contract/health`) : undefined
+    nodes.unshift({ name: c.name, role: 'coordinator', pid: running ? c.pid : null, running, httpUrl: c.httpUrl, connected: null, members: state.nodes.length, epoch: health?.epoch ?? null })
+  }
   return { dir, status: state.status, nodes }
 }
-
 
 /**
  * `ephemera cluster clear`: deletes the nodes' data directories, logs and cluster.json, keeping
@@ -337,7 +367,7 @@ export async function clusterClear (dirOption: string, all: boolean, print: (lin
   const dir = resolve(dirOption)
   const state = await readClusterState(dir)
   if (state != null) {
-    const running = [state.supervisorPid, ...state.nodes.map((n) => n.pid)].filter((pid): pid is number => pid != null && processAlive(pid))
+    const running = [state.supervisorPid, state.coordinator?.pid ?? null, ...state.nodes.map((n) => n.pid)].filter((pid): pid is number => pid != null && processAlive(pid))
     if (running.length > 0) throw new EphemeraError(ErrorCode.CLUSTER, `the cluster in ${dir} is running (pids ${running.join(', ')}); stop it first with \`ephemera cluster down --dir ${dirOption}\``)
   }
   if (all) {
@@ -351,6 +381,7 @@ export async function clusterClear (dirOption: string, all: boolean, print: (lin
     const config = await loadNodeConfig(join(dir, member.name, NODE_CONFIG_FILE)).catch(() => undefined)
     if (config != null) await rm(config.data_dir, { recursive: true, force: true })
   }
+  await rm(join(dir, COORDINATOR_DIR, 'data'), { recursive: true, force: true })
   await rm(join(dir, 'logs'), { recursive: true, force: true })
   await rm(join(dir, 'cluster.json'), { force: true })
   print(`cleared data and logs of ${members.length} node${members.length === 1 ? '' : 's'} in ${dir} (keys and configs kept)`)

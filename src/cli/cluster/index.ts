@@ -1,6 +1,7 @@
-import { Command } from 'commander'
+import { Command, Option } from 'commander'
 import { clusterClear, clusterDown, clusterStatus, clusterUp, DEFAULT_CLUSTER_DIR } from '../../cluster/index.js'
 import { MAX_NODES } from '../../config/generate.js'
+import { MAX_MIXNODES } from '../../rewards/report.js'
 import { intOption, printJson, println, table } from '../output.js'
 
 export function clusterCommand (): Command {
@@ -10,13 +11,19 @@ export function clusterCommand (): Command {
     .option('--nodes <n>', `number of nodes (default 4 for a new DIR; must match an existing one)`, intOption(1, MAX_NODES))
     .option('--dir <dir>', 'cluster directory (configs, keys, data, logs, cluster.json)', DEFAULT_CLUSTER_DIR)
     .option('--base-port <port>', 'first port when initialising DIR', intOption(1024, 65535))
+    .addOption(new Option('--app <app>', 'when initialising DIR: rewards (with a coordinator) or plain client messages').choices(['rewards', 'messages']))
+    .addOption(new Option('--environment <name>', 'when initialising DIR: coordinator preset (epoch 2 s / 10 s / 3600 s)').choices(['testing', 'development', 'production']))
+    .option('--epoch-seconds <s>', 'epoch length (coordinator; every timeout scales along)', intOption(1, 86_400))
+    .option('--mixnodes <m>', 'simulated mixnodes (coordinator and nodes)', intOption(1, MAX_MIXNODES))
     .option('--detach', 'return once the mesh has formed and leave the nodes running (stop with `cluster down`)', false)
     .option('--timeout <seconds>', 'deadline for the mesh to form', intOption(1, 3600), 60)
     .addHelpText('after', `
-Without --detach, Ctrl-C stops every node (a second Ctrl-C kills them at once); if this process
-dies, the nodes stop too. With --detach on a DIR whose nodes partly run, only the missing nodes
-are started. Per-node logs: DIR/logs/<name>.log; process table: DIR/cluster.json.`)
-    .action(async (opts: { nodes?: number, dir: string, basePort?: number, detach: boolean, timeout: number }) => {
+A rewards network (the default) runs a coordinator too, and prints one line per epoch: reports
+seen, the certified block, the winner and the latency from the epoch's end to the commit.
+Without --detach, Ctrl-C stops every process (a second Ctrl-C kills them at once); if this process
+dies, its children stop too. With --detach on a DIR whose processes partly run, only the missing
+ones are started. Logs: DIR/logs/<name>.log; process table: DIR/cluster.json.`)
+    .action(async (opts: { nodes?: number, dir: string, basePort?: number, app?: 'rewards' | 'messages', environment?: 'testing' | 'development' | 'production', epochSeconds?: number, mixnodes?: number, detach: boolean, timeout: number }) => {
       const stop = new AbortController()
       const force = new AbortController()
       const onSignal = (): void => {
@@ -30,6 +37,10 @@ are started. Per-node logs: DIR/logs/<name>.log; process table: DIR/cluster.json
           dir: opts.dir,
           nodes: opts.nodes,
           basePort: opts.basePort,
+          app: opts.app,
+          environment: opts.environment,
+          epochSeconds: opts.epochSeconds,
+          mixnodes: opts.mixnodes,
           detach: opts.detach,
           meshTimeoutMs: opts.timeout * 1000,
           print: println,
@@ -65,8 +76,10 @@ are started. Per-node logs: DIR/logs/<name>.log; process table: DIR/cluster.json
         return
       }
       println(`cluster ${status.dir}: ${status.status}`)
-      println(table([['NAME', 'PID', 'HTTP', 'CONNECTED'], ...status.nodes.map((n) => [
-        n.name, n.pid == null ? '-' : String(n.pid), n.httpUrl, n.running ? (n.connected == null ? 'no answer' : `${n.connected}/${n.members - 1}`) : 'down'
+      println(table([['NAME', 'PID', 'HTTP', 'CONNECTED', 'EPOCH'], ...status.nodes.map((n) => [
+        n.name, n.pid == null ? '-' : String(n.pid), n.httpUrl,
+        !n.running ? 'down' : n.role === 'coordinator' ? '-' : n.connected == null ? 'no answer' : `${n.connected}/${n.members - 1}`,
+        n.epoch == null ? '-' : n.role === 'coordinator' ? `${n.epoch} (current)` : `${n.epoch} (last committed)`
       ])]))
     })
   return cluster

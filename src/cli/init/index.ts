@@ -1,5 +1,6 @@
-import { Command } from 'commander'
+import { Command, Option } from 'commander'
 import { DEFAULT_BASE_PORT, initNetwork, MAX_NODES } from '../../config/generate.js'
+import { MAX_MIXNODES } from '../../rewards/report.js'
 import { intOption, printJson, println, table } from '../output.js'
 
 export function initCommand (): Command {
@@ -9,16 +10,24 @@ export function initCommand (): Command {
     .option('--nodes <n>', `number of nodes (1-${MAX_NODES})`, intOption(1, MAX_NODES), 4)
     .option('--base-port <port>', 'first port: coordinator BASE, node k p2p BASE+2k-1 and HTTP BASE+2k', intOption(1024, 65535), DEFAULT_BASE_PORT)
     .option('--host <ipv4>', 'IPv4 address the nodes listen on and advertise', '127.0.0.1')
+    .addOption(new Option('--app <app>', 'what the nodes run: the rewards pipeline, or plain client messages').choices(['rewards', 'messages']).default('rewards'))
+    .option('--mixnodes <m>', 'simulated mixnodes (nodes and coordinator)', intOption(1, MAX_MIXNODES), 100)
+    .addOption(new Option('--environment <name>', 'coordinator preset: epoch 2 s / 10 s / 3600 s').choices(['testing', 'development', 'production']).default('development'))
+    .option('--epoch-seconds <s>', 'override the preset\'s epoch length', intOption(1, 86_400))
     .option('--force', 'overwrite existing keys and configs (new identities; wipes the nodes\' data)', false)
     .option('--json', 'print the result as JSON', false)
     .addHelpText('after', `
-Writes DIR/peers.toml and, per node, DIR/nodeK/config.toml and DIR/nodeK/node.key (mode 0600).
+Writes DIR/peers.toml, DIR/coordinator/config.toml and, per node, DIR/nodeK/config.toml and
+DIR/nodeK/node.key (mode 0600).
 Refuses to overwrite existing keys unless --force is given.
 
 Example:
   ephemera init --nodes 4 --out ./net && ephemera node run --config ./net/node1/config.toml`)
-    .action(async (opts: { out: string, nodes: number, basePort: number, host: string, force: boolean, json: boolean }) => {
-      const result = await initNetwork({ nodes: opts.nodes, out: opts.out, basePort: opts.basePort, host: opts.host, force: opts.force })
+    .action(async (opts: { out: string, nodes: number, basePort: number, host: string, app: 'rewards' | 'messages', mixnodes: number, environment: 'testing' | 'development' | 'production', epochSeconds?: number, force: boolean, json: boolean }) => {
+      const result = await initNetwork({
+        nodes: opts.nodes, out: opts.out, basePort: opts.basePort, host: opts.host, force: opts.force,
+        app: opts.app, mixnodes: opts.mixnodes, environment: opts.environment, epochMs: opts.epochSeconds == null ? undefined : opts.epochSeconds * 1000
+      })
       if (opts.json) {
         printJson(result)
         return
@@ -26,5 +35,6 @@ Example:
       println(`initialised ${result.nodes.length} node${result.nodes.length === 1 ? '' : 's'} in ${result.dir}`)
       println(table([['NAME', 'PEER ID', 'P2P', 'HTTP', 'CONFIG'], ...result.nodes.map((n) => [n.name, n.peerId, n.address, n.httpUrl, n.configFile])]))
       println(`peers file: ${result.peersFile}`)
+      println(`coordinator: ${result.coordinatorUrl} (config ${result.coordinatorConfig})`)
     })
 }

@@ -1,10 +1,8 @@
 import { Command, Option } from 'commander'
 import { loadNodeConfig } from '../../config/index.js'
-import type { EphemeraNode } from '../../node/index.js'
 import { createLogger, LOG_LEVELS } from '../../util/logger.js'
-import { errorMessage } from '../../util/errors.js'
 import { collect, intOption } from '../output.js'
-import { onShutdown } from '../shutdown.js'
+import { runUntilSignal } from '../shutdown.js'
 
 interface RunOptions {
   config: string
@@ -14,6 +12,7 @@ interface RunOptions {
   dataDir?: string
   peersFile?: string
   logLevel?: string
+  standalone?: boolean
   set?: string[]
 }
 
@@ -25,36 +24,17 @@ async function run (opts: RunOptions): Promise<void> {
       { flag: '--http-port', key: 'http.port', value: opts.httpPort },
       { flag: '--data-dir', key: 'data_dir', value: opts.dataDir },
       { flag: '--peers-file', key: 'peers_file', value: opts.peersFile },
-      { flag: '--log-level', key: 'log.level', value: opts.logLevel }
+      { flag: '--log-level', key: 'log.level', value: opts.logLevel },
+      { flag: '--standalone', key: 'rewards.standalone', value: opts.standalone === true ? true : undefined }
     ],
     set: opts.set
   })
   const logger = createLogger({ level: config.log.level, base: { node: config.name } })
-  process.on('uncaughtException', (err) => {
-    logger.fatal({ err }, 'uncaught exception: exiting')
-    process.exit(1)
-  })
-  process.on('unhandledRejection', (err) => {
-    logger.fatal({ err }, 'unhandled rejection: exiting')
-    process.exit(1)
-  })
-  // signals that arrive during start-up stop the node as soon as it is up
-  let node: EphemeraNode | undefined
-  let stopRequested = false
-  const stopped = onShutdown(async () => {
-    stopRequested = true
-    await node?.close()
-  }, { logger, exitWithParent: true, timeoutMs: 10_000 })
-  try {
+  await runUntilSignal(logger, 'node', async () => {
     // loaded here so that other commands do not pay for importing libp2p
     const { EphemeraNode } = await import('../../node/index.js')
-    node = await EphemeraNode.init(config, { logger })
-  } catch (err) {
-    logger.error({ err: errorMessage(err) }, 'node failed to start')
-    throw err
-  }
-  if (stopRequested) await node.close()
-  await stopped
+    return await EphemeraNode.init(config, { logger })
+  })
 }
 
 export function nodeCommand (): Command {
@@ -68,6 +48,7 @@ export function nodeCommand (): Command {
     .option('--data-dir <dir>', 'override data_dir')
     .option('--peers-file <file>', 'override peers_file')
     .addOption(new Option('--log-level <level>', 'override log.level').choices(LOG_LEVELS))
+    .option('--standalone', 'rewards baseline without consensus: submit this node\'s own averages straight to the coordinator')
     .option('--set <key=value>', 'override any config key, e.g. --set p2p.dial_backoff_max_ms=2000 (repeatable)', collect)
     .addHelpText('after', `
 Configuration is layered: defaults, then the file, then environment variables (EPHEMERA_<KEY>,

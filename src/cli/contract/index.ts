@@ -1,0 +1,55 @@
+import { Command, Option } from 'commander'
+import { loadContractConfig } from '../../config/index.js'
+import { createLogger, LOG_LEVELS } from '../../util/logger.js'
+import { collect, intOption } from '../output.js'
+import { runUntilSignal } from '../shutdown.js'
+
+interface RunOptions {
+  config: string
+  httpHost?: string
+  httpPort?: number
+  dataDir?: string
+  environment?: string
+  epochMs?: number
+  logLevel?: string
+  set?: string[]
+}
+
+async function run (opts: RunOptions): Promise<void> {
+  const config = await loadContractConfig(opts.config, {
+    flags: [
+      { flag: '--http-host', key: 'http.host', value: opts.httpHost },
+      { flag: '--http-port', key: 'http.port', value: opts.httpPort },
+      { flag: '--data-dir', key: 'data_dir', value: opts.dataDir },
+      { flag: '--environment', key: 'environment', value: opts.environment },
+      { flag: '--epoch-ms', key: 'epoch_ms', value: opts.epochMs },
+      { flag: '--log-level', key: 'log.level', value: opts.logLevel }
+    ],
+    set: opts.set
+  })
+  const logger = createLogger({ level: config.log.level, base: { node: config.name } })
+  await runUntilSignal(logger, 'coordinator', async () => {
+    const { ContractService } = await import('../../contract/service.js')
+    return await ContractService.start(config, { logger })
+  })
+}
+
+export function contractCommand (): Command {
+  const contract = new Command('contract').description('the epoch coordinator ("the contract") the nodes submit rewards to')
+  contract.command('run')
+    .description('start the coordinator: epoch clock, committee, first-valid-submission-wins records, HTTP API')
+    .requiredOption('--config <file>', 'coordinator config file (TOML)')
+    .option('--http-host <host>', 'override http.host')
+    .option('--http-port <port>', 'override http.port', intOption(0, 65535))
+    .option('--data-dir <dir>', 'override data_dir')
+    .addOption(new Option('--environment <name>', 'override environment').choices(['testing', 'development', 'production']))
+    .option('--epoch-ms <ms>', 'override epoch_ms (timeouts scale along)', intOption(500, 86_400_000))
+    .addOption(new Option('--log-level <level>', 'override log.level').choices(LOG_LEVELS))
+    .option('--set <key=value>', 'override any config key (repeatable)', collect)
+    .addHelpText('after', `
+Configuration is layered: defaults, the file, environment variables (EPHEMERA_CONTRACT_<KEY>, "__"
+between levels, e.g. EPHEMERA_CONTRACT_HTTP__PORT=7000; LOG_LEVEL sets log.level), then flags.
+The genesis time is fixed at the first start and kept in data_dir, so epochs survive restarts.`)
+    .action(async (opts: RunOptions) => { await run(opts) })
+  return contract
+}

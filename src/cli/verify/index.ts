@@ -1,0 +1,87 @@
+import { Command } from 'commander'
+import { isDeepStrictEqual } from 'node:util'
+import { blockFromJson, certificateFromJson, type CertificateJson } from '../../block/json.js'
+import { verifyCertifiedBlock, type Check } from '../../block/verify.js'
+import type { DeliveredBlockJson } from '../../api/broadcast-routes.js'
+import { loadPeersFile } from '../../config/index.js'
+import { verifyRecord, type EpochRecordJson } from '../../contract/record.js'
+import { committeeOf } from '../../contract/committee.js'
+import { publicKeyFromPeerId } from '../../crypto/keys.js'
+import { verifyPortable } from '../../crypto/portable.js'
+import { EphemeraError, ErrorCode } from '../../util/errors.js'
+import { nodeUrl, requestJson } from '../http-client.js'
+import { intOption, printJson, println } from '../output.js'
+
+interface VerifyOptions {
+  epoch: number
+  contract: string
+  node?: string
+  peers?: string
+  json: boolean
+}
+
+/** The node's side: its official record equals the coordinator's, and it stores the certified block. */
+async function nodeChecks (node: string, record: EpochRecordJson, members: Uint8Array[]): Promise<Check[]> {
+  const checks: Check[] = []
+  const base = nodeUrl(node)
+  const theirs = await requestJson<{ official: EpochRecordJson | null }>('GET', `${base}/ephemera/rewards/epochs/${record.epoch}`)
+  const same = theirs.official != null && isDeepStrictEqual(theirs.official, record)
+  checks.push({ name: 'node\'s official record', ok: same, detail: same ? `${base} stores the same record` : theirs.official == null ? `${base} has no official record for epoch ${record.epoch}` : `${base} stores a different record for epoch ${record.epoch}` })
+  const hash = record.submission.blockHash
+  if (record.submission.mode !== 'consensus' || hash == null) return checks
+  const block = await requestJson<DeliveredBlockJson>('GET', `${base}/ephemera/broadcast/block/${hash}`).catch(() => undefined)
+  const certificate = await requestJson<CertificateJson>('GET', `${base}/ephemera/broadcast/block/certificates/${hash}`).catch(() => undefined)
+  const parsedBlock = block == null ? undefined : blockFromJson(block)
+  const parsedCert = certificate == null ? undefined : certificateFromJson(certificate)
+  if (parsedBlock?.ok !== true || parsedCert?.ok !== true) {
+    checks.push({ name: 'node stores the block', ok: false, detail: `${base} does not serve block ${hash} with its certificate` })
+    return checks
+  }
+  const report = verifyCertifiedBlock({ ...parsedBlock.value, certificate: parsedCert.value, members, verify: verifyPortable })
+  checks.push({ name: 'node stores the block', ok: report.ok, detail: report.ok ? `block ${hash.slice(0, 16)}… with ${report.signers} valid signatures` : `the node's copy: ${report.failure ?? ''}` })
+  return checks
+}
+
+async function verifyEpoch (opts: VerifyOptions): Promise<void> {
+  const record = await requestJson<EpochRecordJson>('GET', `${nodeUrl(opts.contract)}/contract/epochs/${opts.epoch}`)
+  const committee = opts.peers != null ? committeeOf(await loadPeersFile(opts.peers)) : undefined
+  const report = verifyRecord(record, verifyPortable, committee)
+  const members = (committee ?? record.committee).members.map((m) => publicKeyFromPeerId(m.peerId))
+  if (opts.node != null) {
+    const extra = await nodeChecks(opts.node, record, members)
+    report.checks.push(...extra)
+    const failed = extra.find((c) => !c.ok)
+    if (failed != null && report.ok) {
+      report.ok = false
+      report.failure = `${failed.name}: ${failed.detail}`
+    }
+  }
+  if (opts.json) {
+    printJson({ epoch: opts.epoch, committeeSource: opts.peers ?? 'record', ...report })
+  } else {
+    println(`epoch ${opts.epoch}: winner ${record.winner.name}, ${record.submission.mode} submission, ${record.submission.reports.length} reports`)
+    for (const c of report.checks) println(`  ${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}: ${c.detail}`)
+  }
+  if (!report.ok) throw new EphemeraError(ErrorCode.VERIFY_FAILED, `verification failed: ${report.failure ?? ''}`)
+  if (opts.json) return
+  if (record.submission.mode === 'standalone') println(`verified: epoch ${opts.epoch}'s rewards are ${record.winner.name}'s own signed averages (standalone: no consensus, no certificate)`)
+  else println(`verified: epoch ${opts.epoch}'s rewards are certified by ${report.signers} of ${members.length} members and equal the ${record.parameters.aggregation} of the signed reports`)
+}
+
+export function verifyCommand (): Command {
+  return new Command('verify')
+    .description('re-derive an epoch\'s rewards from public data: exit 0 only if everything holds')
+    .requiredOption('--epoch <n>', 'epoch number', intOption(1, Number.MAX_SAFE_INTEGER))
+    .requiredOption('--contract <url>', 'coordinator URL')
+    .option('--node <url>', 'also check that this node stores the same official record and the certified block')
+    .option('--peers <file>', 'check against the committee in this peers file instead of the one in the record')
+    .option('--json', 'print the report as JSON', false)
+    .addHelpText('after', `
+Checks, from the coordinator's public record: the committee hashes to its membership id; the block
+header hashes to the block hash and commits to that committee; at least q = n - floor((n-1)/3)
+distinct committee members signed READY for it; every report is signed by a distinct committee
+member for this epoch and mixnode set; every report is in the block (RFC 6962 inclusion proof);
+there are at least rewardsThreshold of them; and the reward table equals the aggregate of the
+reports. Signatures are checked with @noble/ed25519, independently of the node and coordinator.`)
+    .action(async (opts: VerifyOptions) => { await verifyEpoch(opts) })
+}
