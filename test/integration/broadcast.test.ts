@@ -53,7 +53,7 @@ describe('reliable broadcast on a 4-node cluster', () => {
   beforeAll(async () => {
     dir = await makeTempDir()
     const base = await freePortBlock(20)
-    const up = await runCli(['cluster', 'up', '--nodes', '4', '--dir', dir, '--base-port', String(base), '--detach', '--timeout', '40'], { timeoutMs: 60_000, env: { LOG_LEVEL: 'info' } })
+    const up = await runCli(['cluster', 'up', '--nodes', '4', '--dir', dir, '--base-port', String(base), '--app', 'messages', '--detach', '--timeout', '40'], { timeoutMs: 60_000, env: { LOG_LEVEL: 'info' } })
     expect(up.code, up.stderr).toBe(0)
     cluster = JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as ClusterJson
   }, 70_000)
@@ -220,7 +220,7 @@ describe('sync', () => {
     const dir = await makeTempDir()
     try {
       const base = await freePortBlock(12)
-      const up = await runCli(['cluster', 'up', '--nodes', '4', '--dir', dir, '--base-port', String(base), '--detach'], { timeoutMs: 60_000, env: { LOG_LEVEL: 'info' } })
+      const up = await runCli(['cluster', 'up', '--nodes', '4', '--dir', dir, '--base-port', String(base), '--app', 'messages', '--detach'], { timeoutMs: 60_000, env: { LOG_LEVEL: 'info' } })
       expect(up.code, up.stderr).toBe(0)
       const cluster = JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as ClusterJson
       const client = NodeKey.generate()
@@ -278,7 +278,7 @@ describe('a one-node network', () => {
 
   it('certifies its own blocks (n = 1, q = 1) and answers 429 when the mempool is full', async () => {
     const base = await freePortBlock(4)
-    const up = await runCli(['cluster', 'up', '--nodes', '1', '--dir', dir, '--base-port', String(base), '--detach'], { timeoutMs: 45_000 })
+    const up = await runCli(['cluster', 'up', '--nodes', '1', '--dir', dir, '--base-port', String(base), '--app', 'messages', '--detach'], { timeoutMs: 45_000 })
     expect(up.code, up.stderr).toBe(0)
     const node = `http://127.0.0.1:${base + 2}`
     const client = NodeKey.generate()

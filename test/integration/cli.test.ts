@@ -21,6 +21,12 @@ const COMMANDS = [
   ['blocks', 'list'],
   ['blocks', 'show'],
   ['blocks', 'verify'],
+  ['contract'],
+  ['contract', 'run'],
+  ['epochs'],
+  ['epochs', 'list'],
+  ['epochs', 'show'],
+  ['verify'],
   ['keys'],
   ['keys', 'generate'],
   ['keys', 'show']
@@ -47,7 +53,7 @@ describe('ephemera CLI', () => {
 
   it('lists every command in the root help', async () => {
     const result = await runCli(['--help'])
-    for (const name of ['init', 'node', 'cluster', 'messages', 'blocks', 'keys']) expect(result.stdout).toContain(`  ${name}`)
+    for (const name of ['init', 'node', 'contract', 'cluster', 'epochs', 'verify', 'messages', 'blocks', 'keys']) expect(result.stdout).toContain(`  ${name}`)
   })
 
   const oneLineError = (stderr: string): string => {
@@ -68,7 +74,11 @@ describe('ephemera CLI', () => {
     [['nosuchcommand'], /unknown command 'nosuchcommand'/],
     [['blocks', 'show', 'nonsense', '--node', 'http://127.0.0.1:1'], /expected a block hash \(64 hex\), a local height or "last"/],
     [['blocks', 'list', '--node', 'http://127.0.0.1:1'], /cannot reach http:\/\/127\.0\.0\.1:1.*is the node running\?/],
-    [['messages', 'submit', '--node', 'http://127.0.0.1:1', '--key', 'nokey', '--label', 'l'], /give exactly one of --data and --data-file/]
+    [['messages', 'submit', '--node', 'http://127.0.0.1:1', '--key', 'nokey', '--label', 'l'], /give exactly one of --data and --data-file/],
+    [['verify', '--epoch', '0', '--contract', 'http://127.0.0.1:1'], /argument '0' is invalid/],
+    [['verify', '--epoch', '3', '--contract', 'http://127.0.0.1:1'], /cannot reach http:\/\/127\.0\.0\.1:1/],
+    [['contract', 'run', '--config', 'nope.toml', '--environment', 'fast'], /argument 'fast' is invalid/],
+    [['epochs', 'show', 'x', '--contract', 'http://127.0.0.1:1'], /expected an integer/]
   ])('a bad flag prints one clear line and exits non-zero: %j', async (args, message) => {
     const result = await runCli(args)
     expect(result.code).not.toBe(0)

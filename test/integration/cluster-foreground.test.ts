@@ -21,7 +21,7 @@ describe('foreground cluster supervisor', () => {
   const startSupervisor = async (): Promise<{ child: ReturnType<typeof startCli>, output: () => Promise<string>, nodePids: number[] }> => {
     const basePort = await freePortBlock(10)
     const logFile = join(dir, 'supervisor.out')
-    const child = startCli(['cluster', 'up', '--nodes', '3', '--dir', dir, '--base-port', String(basePort), '--timeout', '30'], logFile)
+    const child = startCli(['cluster', 'up', '--nodes', '3', '--dir', dir, '--base-port', String(basePort), '--environment', 'testing', '--timeout', '30'], logFile)
     const output = async (): Promise<string> => await readFile(logFile, 'utf8').catch(() => '')
     await waitFor(async () => (await output()).includes('live status'), { timeoutMs: 40_000, what: 'the mesh to form' })
     const state = JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as { supervisorPid: number, mode: string, nodes: Array<{ pid: number }> }
@@ -30,14 +30,17 @@ describe('foreground cluster supervisor', () => {
     return { child, output, nodePids: state.nodes.map((n) => n.pid) }
   }
 
-  it('stops every node on SIGINT and exits 0', async () => {
+  it('prints one line per committed epoch, and stops every process on SIGINT with exit 0', async () => {
     const { child, output, nodePids } = await startSupervisor()
     expect(nodePids).toHaveLength(3)
     expect(await output()).toMatch(/mesh formed in [\d.]+ s: 3 nodes/)
+    const line = await waitFor(async () => (await output()).match(/^epoch (\d+): reports \d\/3, block [0-9a-f]{12} by node\d \(\d signatures, \d reports\), winner node\d, committed \d+ ms after the epoch ended$/m) ?? undefined, { timeoutMs: 20_000, what: 'an epoch line' })
+    expect(Number(line[1])).toBeGreaterThan(0)
     child.kill('SIGINT')
     const exit = await waitForExit(child, 20_000)
     expect(exit.code).toBe(0)
-    expect(await output()).toContain('stopped 3 nodes')
+    // 3 nodes and the coordinator; nodes go first
+    expect(await output()).toContain('stopped 4 processes')
     expect(await processesMentioning(dir)).toEqual([])
     const state = JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as { status: string }
     expect(state.status).toBe('stopped')

@@ -55,7 +55,7 @@ describe('local cluster of 4 real node processes', () => {
       { timeoutMs: MESH_DEADLINE_MS + 15_000, env: { LOG_LEVEL: 'info' } })
     expect(result.stderr).toBe('')
     expect(result.code).toBe(0)
-    expect(result.stdout).toMatch(/mesh formed in [\d.]+ s: 4 nodes/)
+    expect(result.stdout).toMatch(/mesh formed in [\d.]+ s: 4 nodes, each connected to 3 members; coordinator at http/)
     expect(Date.now() - started).toBeLessThan(MESH_DEADLINE_MS + 15_000)
 
     cluster = await readCluster()
@@ -159,12 +159,14 @@ describe('local cluster of 4 real node processes', () => {
     const pids = cluster.nodes.map((n) => n.pid)
     const result = await runCli(['cluster', 'down', '--dir', dir], { timeoutMs: 30_000 })
     expect(result.code).toBe(0)
-    expect(result.stdout).toMatch(/stopped 4 processes/)
+    // 4 nodes and the coordinator
+    expect(result.stdout).toMatch(/stopped 5 processes/)
     for (const pid of pids) expect(await isRunning(pid), `pid ${pid} is gone`).toBe(false)
     expect(await processesMentioning(dir)).toEqual([])
     expect((await readCluster()).status).toBe('stopped')
-    // every node shut down gracefully, not by SIGKILL
+    // every process shut down gracefully, not by SIGKILL
     for (const node of cluster.nodes) expect(await readFile(node.logFile, 'utf8')).toContain('"msg":"node stopped"')
+    expect(await readFile(join(dir, 'logs', 'coordinator.log'), 'utf8')).toContain('"msg":"coordinator stopped"')
     const again = await runCli(['cluster', 'down', '--dir', dir])
     expect(again.code).toBe(0)
     expect(again.stdout).toContain('nothing was running')

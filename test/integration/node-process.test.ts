@@ -37,8 +37,8 @@ describe('ephemera node run', () => {
       expect(Date.now() - started).toBeLessThan(5_000)
       const lines = (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { msg: string, part?: string, reason?: string })
       expect(lines.find((l) => l.msg === 'shutting down')?.reason).toBe(signal)
-      // reverse of the start order: HTTP API, block producer, broadcast engine, network, database last
-      expect(lines.filter((l) => l.msg === 'stopped').map((l) => l.part)).toEqual(['http', 'producer', 'broadcast', 'network', 'database'])
+      // reverse of the start order: HTTP API, rewards application, broadcast engine, network, database last
+      expect(lines.filter((l) => l.msg === 'stopped').map((l) => l.part)).toEqual(['http', 'rewards', 'broadcast', 'network', 'database'])
       expect(lines.at(-1)?.msg).toBe('node stopped')
       await expect(fetch(`${httpUrl}/ephemera/node/health`)).rejects.toThrow()
     }, 40_000)

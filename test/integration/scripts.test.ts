@@ -30,11 +30,11 @@ describe('scripts/', () => {
     const env = { ...process.env, LOG_LEVEL: 'info' }
     const started = await run(script('start-cluster.sh'), ['2', dir], { env, timeout: 60_000 })
     expect(started.stdout).toMatch(/mesh formed in [\d.]+ s: 2 nodes/)
-    expect((await processesMentioning(dir)).length).toBe(2)
+    expect((await processesMentioning(dir)).length).toBe(3)
     await expect(run(script('clear-data.sh'), [dir], { env })).rejects.toThrow(/is running/)
 
     const stopped = await run(script('stop-cluster.sh'), [dir], { env, timeout: 30_000 })
-    expect(stopped.stdout).toMatch(/stopped 2 processes/)
+    expect(stopped.stdout).toMatch(/stopped 3 processes/)
     expect(await processesMentioning(dir)).toEqual([])
     expect(await readFile(join(dir, 'logs', 'node1.log'), 'utf8')).toContain('node started')
 

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { loadNodeConfig, nodeConfigSchema } from '../../../src/config/index.js'
+import { contractConfigSchema, loadContractConfig, loadNodeConfig, nodeConfigSchema } from '../../../src/config/index.js'
 import { parseToml } from '../../../src/config/toml.js'
 
 /** The example config and the README name every config key, and the example loads as is. */
@@ -18,6 +18,14 @@ function keyPaths (schema: z.ZodType, prefix = ''): string[] {
 
 const root = (path: string): string => fileURLToPath(new URL(`../../../${path}`, import.meta.url))
 
+async function expectEveryKeySet (file: string, keys: string[]): Promise<void> {
+  const values = parseToml(await readFile(file, 'utf8'), file)
+  for (const key of keys) {
+    const value = key.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], values)
+    expect(value, `example sets ${key}`).toBeDefined()
+  }
+}
+
 describe('configuration documentation', () => {
   const keys = keyPaths(nodeConfigSchema)
 
@@ -29,11 +37,7 @@ describe('configuration documentation', () => {
 
   it('configs/node.example.toml sets every key and loads without error', async () => {
     const file = root('configs/node.example.toml')
-    const values = parseToml(await readFile(file, 'utf8'), file)
-    for (const key of keys) {
-      const value = key.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], values)
-      expect(value, `example sets ${key}`).toBeDefined()
-    }
+    await expectEveryKeySet(file, keys)
     const config = await loadNodeConfig(file, { env: {} })
     expect(config.name).toBe('node1')
   })
@@ -41,5 +45,25 @@ describe('configuration documentation', () => {
   it('README documents every key', async () => {
     const readme = await readFile(root('README.md'), 'utf8')
     for (const key of keys) expect(readme, `README mentions \`${key}\``).toContain(`\`${key}\``)
+  })
+})
+
+describe('coordinator configuration documentation', () => {
+  const keys = keyPaths(contractConfigSchema)
+
+  it('configs/coordinator.example.toml sets every key and loads without error', async () => {
+    const file = root('configs/coordinator.example.toml')
+    await expectEveryKeySet(file, keys)
+    const config = await loadContractConfig(file, { env: {} })
+    expect(config.environment).toBe('development')
+  })
+
+  it('README documents every key', async () => {
+    const readme = await readFile(root('README.md'), 'utf8')
+    const section = readme.slice(readme.indexOf('**Coordinator configuration.**'))
+    for (const key of keys) {
+      const documented = section.includes(`\`${key}\``) || (key.startsWith('http.') && section.includes('`http.host` / `http.port`'))
+      expect(documented, `README's coordinator section mentions \`${key}\``).toBe(true)
+    }
   })
 })

@@ -1,0 +1,354 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { isDeepStrictEqual } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { EpochRecordJson } from '../../src/contract/record.js'
+import { decodeReport, MISSING } from '../../src/rewards/report.js'
+import { fromBase64, fromHex, toHex } from '../../src/codec/bytes.js'
+import { Bucket, Database, jsonBytes, parseJsonBytes } from '../../src/storage/index.js'
+import { killTracked, runCli, startCli, waitForExit } from '../helpers/cli.js'
+import { signRequest } from '../../src/contract/auth.js'
+import { readySigningBytes } from '../../src/block/encoding.js'
+import { NodeKey, readKeyFile } from '../../src/crypto/keys.js'
+import { freePortBlock, getJson, makeTempDir, processesMentioning, removeDir, waitFor } from '../helpers/env.js'
+
+/**
+ * Rewards end to end with real processes: a coordinator and 4 nodes (2-second epochs) commit
+ * consecutive epochs, every node stores the same official record, `ephemera verify` passes; a
+ * skewed node cannot move the result outside the honest range; epochs keep committing with a
+ * node killed; a tampered record makes `verify` fail and say what.
+ */
+
+interface ClusterJson {
+  coordinator: { pid: number, httpUrl: string, configFile: string }
+  nodes: Array<{ name: string, pid: number, httpUrl: string, peerId: string, configFile: string }>
+}
+
+interface EpochList {
+  currentEpoch: number
+  epochs: Array<{ epoch: number, status: string, winner?: string, blockHash?: string | null }>
+}
+
+async function startCluster (dir: string, edit?: (dir: string) => Promise<void>): Promise<ClusterJson> {
+  const base = await freePortBlock(12)
+  const init = await runCli(['init', '--nodes', '4', '--out', dir, '--base-port', String(base), '--environment', 'testing'])
+  expect(init.code, init.stderr).toBe(0)
+  if (edit != null) await edit(dir)
+  const up = await runCli(['cluster', 'up', '--dir', dir, '--detach', '--timeout', '40'], { timeoutMs: 60_000, env: { LOG_LEVEL: 'info' } })
+  expect(up.code, up.stderr).toBe(0)
+  return JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as ClusterJson
+}
+
+async function stopCluster (dir: string): Promise<void> {
+  await runCli(['cluster', 'down', '--dir', dir], { timeoutMs: 30_000 })
+  for (const pid of await processesMentioning(dir)) process.kill(pid, 'SIGKILL')
+}
+
+/** The committed epochs, newest first. */
+async function committed (contract: string): Promise<number[]> {
+  const list = await getJson<EpochList>(`${contract}/contract/epochs?limit=50`)
+  return list.epochs.filter((e) => e.status === 'committed').map((e) => e.epoch)
+}
+
+/** Waits for `count` consecutive committed epochs all after `after`; returns them ascending. */
+async function consecutive (contract: string, count: number, after: number, timeoutMs: number): Promise<number[]> {
+  return await waitFor(async () => {
+    const done = new Set(await committed(contract))
+    for (const e of [...done].sort((a, b) => a - b)) {
+      if (e <= after) continue
+      const run = Array.from({ length: count }, (_, i) => e + i)
+      if (run.every((x) => done.has(x))) return run
+    }
+    return undefined
+  }, { timeoutMs, intervalMs: 250, what: `${count} consecutive committed epochs after epoch ${after}` })
+}
+
+describe('rewards: coordinator + 4 nodes', () => {
+  let dir: string
+  let cluster: ClusterJson
+  let contract: string
+  /** Epochs after this one ran with every node up (earlier ones may have ended while nodes started). */
+  let startEpoch: number
+
+  beforeAll(async () => {
+    dir = await makeTempDir()
+    cluster = await startCluster(dir)
+    contract = cluster.coordinator.httpUrl
+    startEpoch = (await getJson<EpochList>(`${contract}/contract/epochs?limit=1`)).currentEpoch
+  }, 90_000)
+
+  afterAll(async () => {
+    await stopCluster(dir)
+    killTracked()
+    await removeDir(dir)
+  })
+
+  it('commits 3 consecutive epochs, one accepted submission each; every node stores the same record; verify passes', async () => {
+    const epochs = await consecutive(contract, 3, startEpoch, 40_000)
+    for (const epoch of epochs) {
+      const record = await getJson<EpochRecordJson>(`${contract}/contract/epochs/${epoch}`)
+      expect(record.submission.mode).toBe('consensus')
+      expect(record.submission.certificate!.signatures.length).toBeGreaterThanOrEqual(3)
+      // every node adopts the same official record; exactly one of them had its submission accepted
+      const views = await waitFor(async () => {
+        const all = await Promise.all(cluster.nodes.map(async (n) => await getJson<{ progress: { state: string, submission?: string } | null, official: EpochRecordJson | null }>(`${n.httpUrl}/ephemera/rewards/epochs/${epoch}`)))
+        return all.every((v) => v.progress?.state === 'committed') ? all : undefined
+      }, { timeoutMs: 20_000, what: `every node to commit epoch ${epoch}` })
+      for (const [i, view] of views.entries()) expect(isDeepStrictEqual(view.official, record), `${cluster.nodes[i]!.name} stores the coordinator's record for epoch ${epoch}`).toBe(true)
+      expect(views.filter((v) => v.progress?.submission === 'accepted').map((v) => v.progress?.submission), `epoch ${epoch}: exactly one accepted submission`).toHaveLength(1)
+      expect(views.find((v, i) => v.progress?.submission === 'accepted' && cluster.nodes[i]!.name === record.winner.name)).toBeDefined()
+
+      const verify = await runCli(['verify', '--epoch', String(epoch), '--contract', contract, '--node', cluster.nodes[epoch % 4]!.httpUrl])
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0)
+      expect(verify.stdout).toMatch(/verified: epoch \d+'s rewards are certified by [34] of 4 members/)
+      expect(verify.stdout).not.toContain('FAIL')
+    }
+    const list = await runCli(['epochs', 'list', '--contract', contract, '--json'])
+    expect(list.code).toBe(0)
+    expect((JSON.parse(list.stdout) as EpochList).epochs.some((e) => e.status === 'committed')).toBe(true)
+    const show = await runCli(['epochs', 'show', String(epochs[0]), '--contract', contract])
+    expect(show.code).toBe(0)
+    expect(show.stdout).toMatch(/winner {7}node\d/)
+  }, 60_000)
+
+  it('keeps committing epochs with one node killed', async () => {
+    const victim = cluster.nodes[3]!
+    process.kill(victim.pid, 'SIGKILL')
+    const killedIn = (await getJson<EpochList>(`${contract}/contract/epochs?limit=1`)).currentEpoch
+    const epochs = await consecutive(contract, 2, killedIn, 30_000)
+    for (const epoch of epochs) {
+      const record = await getJson<EpochRecordJson>(`${contract}/contract/epochs/${epoch}`)
+      expect(record.winner.name).not.toBe(victim.name)
+      const verify = await runCli(['verify', '--epoch', String(epoch), '--contract', contract, '--peers', join(dir, 'peers.toml')])
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0)
+    }
+  }, 60_000)
+
+  it('makes `ephemera verify` fail and say what when a stored record is tampered with', async () => {
+    const epoch = (await consecutive(contract, 1, startEpoch, 30_000))[0]!
+    const coordinatorDb = join(dir, 'coordinator', 'data')
+    const tamper = async (edit: (record: EpochRecordJson) => void): Promise<void> => {
+      // stop the coordinator to release its database, edit the record, start it again
+      const state = JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as ClusterJson
+      process.kill(state.coordinator.pid, 'SIGTERM')
+      await waitFor(async () => (await processesMentioning(state.coordinator.configFile)).length === 0, { timeoutMs: 15_000, what: 'the coordinator to stop' })
+      const db = await Database.open(coordinatorDb)
+      try {
+        const key = String(epoch).padStart(16, '0')
+        const record = parseJsonBytes<EpochRecordJson>((await db.bucket(Bucket.contractRecord).get(key))!)
+        edit(record)
+        await db.bucket(Bucket.contractRecord).put(key, jsonBytes(record))
+      } finally {
+        await db.close()
+      }
+      const up = await runCli(['cluster', 'up', '--dir', dir, '--detach', '--timeout', '30'], { timeoutMs: 45_000, env: { LOG_LEVEL: 'info' } })
+      expect(up.code, up.stderr).toBe(0)
+    }
+
+    const flipHex = (hex: string, at: number): string => hex.slice(0, at) + (hex[at] === '0' ? '1' : '0') + hex.slice(at + 1)
+    let original = ''
+    await tamper((record) => {
+      const sig = record.submission.certificate!.signatures[1]!
+      original = sig.signature
+      sig.signature = flipHex(sig.signature, 20)
+    })
+    const badSignature = await runCli(['verify', '--epoch', String(epoch), '--contract', contract])
+    expect(badSignature.code).toBe(1)
+    expect(badSignature.stdout).toMatch(/FAIL {2}certificate signatures: signature 1 \(by 12D3KooW\w+\): signature does not verify/)
+    expect(badSignature.stderr).toMatch(/^error: verification failed: certificate signatures: signature 1 \(by 12D3KooW\w+\): signature does not verify\n$/)
+
+    let changed = ''
+    await tamper((record) => {
+      record.submission.certificate!.signatures[1]!.signature = original // undo the first edit
+      const row = record.submission.rewards.find((r) => r.performance != null)!
+      row.reward = String(BigInt(row.reward) + 1000n)
+      changed = `rewards[${row.mixnode}].reward is "${row.reward}"`
+    })
+    const badReward = await runCli(['verify', '--epoch', String(epoch), '--contract', contract])
+    expect(badReward.code).toBe(1)
+    expect(badReward.stderr).toContain(`error: verification failed: rewards: ${changed}, the reports give "`)
+
+    // a node's stored official record is compared too
+    const node = cluster.nodes[0]!
+    const mismatch = await runCli(['verify', '--epoch', String(epoch), '--contract', contract, '--node', node.httpUrl])
+    expect(mismatch.code).toBe(1)
+    expect(mismatch.stdout).toMatch(/FAIL {2}rewards: /)
+    expect(mismatch.stdout).toMatch(/FAIL {2}node's official record: .* stores a different record/)
+  }, 90_000)
+})
+
+describe('rewards: one node reports skewed values', () => {
+  let dir: string
+  let cluster: ClusterJson
+
+  beforeAll(async () => {
+    dir = await makeTempDir()
+    cluster = await startCluster(dir, async (d) => {
+      const file = join(d, 'node4', 'config.toml')
+      await writeFile(file, (await readFile(file, 'utf8')).replace('[rewards]\n', '[rewards]\nfault = "skewed"\n'))
+    })
+  }, 90_000)
+
+  afterAll(async () => {
+    await stopCluster(dir)
+    await removeDir(dir)
+  })
+
+  it('keeps every committed value within the range of the honest nodes\' values', async () => {
+    const skewed = cluster.nodes[3]!
+    let checkedEpochs = 0
+    await waitFor(async () => {
+      for (const epoch of await committed(cluster.coordinator.httpUrl)) {
+        const record = await getJson<EpochRecordJson>(`${cluster.coordinator.httpUrl}/contract/epochs/${epoch}`)
+        const reports = record.submission.reports.map((r) => decodeReport(fromBase64(r.message.data)!))
+        const bySkewed = reports.find((r) => Buffer.from(r.sender).toString('hex') === record.committee.members.find((m) => m.name === skewed.name)!.publicKey)
+        if (bySkewed == null) continue // the skewed node's report is not in this block: nothing to show
+        const honest = reports.filter((r) => r !== bySkewed)
+        expect(honest.length).toBeGreaterThanOrEqual(2)
+        for (const row of record.submission.rewards) {
+          if (row.performance == null) continue
+          const values = honest.map((r) => r.values[row.mixnode]!).filter((v) => v !== MISSING)
+          const skewedValue = bySkewed.values[row.mixnode]
+          expect(row.performance, `epoch ${epoch} mixnode ${row.mixnode}: committed value within the honest range [${Math.min(...values)}, ${Math.max(...values)}] (skewed node said ${skewedValue})`).toBeGreaterThanOrEqual(Math.min(...values))
+          expect(row.performance).toBeLessThanOrEqual(Math.max(...values))
+        }
+        // the skewed report really is skewed: 100 % wherever the honest nodes saw less
+        expect(record.submission.rewards.some((row) => row.performance != null && row.performance < 10_000 && bySkewed.values[row.mixnode] === 10_000)).toBe(true)
+        checkedEpochs++
+      }
+      return checkedEpochs >= 2
+    }, { timeoutMs: 40_000, intervalMs: 1_000, what: 'two committed epochs that include the skewed report' })
+  }, 60_000)
+})
+
+describe('rewards: coordinator refusals', () => {
+  let dir: string
+  let cluster: ClusterJson
+  let record: EpochRecordJson
+  let other: string
+  let child: ReturnType<typeof startCli> | undefined
+
+  beforeAll(async () => {
+    dir = await makeTempDir()
+    cluster = await startCluster(dir)
+    const epoch = (await consecutive(cluster.coordinator.httpUrl, 1, 0, 30_000))[0]!
+    record = await getJson<EpochRecordJson>(`${cluster.coordinator.httpUrl}/contract/epochs/${epoch}`)
+    // a second coordinator for the same committee, where that epoch is still undecided
+    const port = await freePortBlock(1)
+    other = `http://127.0.0.1:${port}`
+    child = startCli(['contract', 'run', '--config', join(dir, 'coordinator', 'config.toml'), '--data-dir', join(dir, 'other-coordinator'), '--http-port', String(port)], join(dir, 'other-coordinator.log'))
+    await waitFor(async () => (await getJson<{ epoch: number }>(`${other}/contract/health`)).epoch > epoch, { timeoutMs: 30_000, what: `the second coordinator to pass epoch ${epoch}` })
+  }, 120_000)
+
+  afterAll(async () => {
+    child?.kill('SIGTERM')
+    if (child != null) await waitForExit(child, 10_000).catch(() => {})
+    await stopCluster(dir)
+    await removeDir(dir)
+  })
+
+  const submit = async (body: unknown, opts: { key?: NodeKey, headers?: Record<string, string>, path?: string } = {}): Promise<{ status: number, json: any, headers: Record<string, string> }> => {
+    const path = opts.path ?? `/contract/epochs/${record.epoch}/submissions`
+    const bytes = new TextEncoder().encode(JSON.stringify(body))
+    const key = opts.key ?? await readKeyFile(join(dir, 'node1', 'node.key'))
+    const headers = opts.headers ?? signRequest(key.publicKey, (b) => key.sign(b), 'POST', path, bytes)
+    const res = await fetch(`${other}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: bytes })
+    return { status: res.status, json: await res.json(), headers }
+  }
+  const clone = (): EpochRecordJson['submission'] => JSON.parse(JSON.stringify(record.submission)) as EpochRecordJson['submission']
+
+  it('refuses a certificate below quorum', async () => {
+    const sub = clone()
+    sub.certificate!.signatures = sub.certificate!.signatures.slice(0, 2)
+    const res = await submit(sub)
+    expect(res.status).toBe(422)
+    expect(res.json).toMatchObject({ error: 'ERR_SUBMISSION_INVALID' })
+    expect(res.json.message).toMatch(/refused: quorum: 2 distinct members signed, quorum is 3 of 4/)
+  })
+
+  it('refuses a certificate signature by a non-member', async () => {
+    const sub = clone()
+    const outsider = NodeKey.generate()
+    const payload = readySigningBytes(sub.header!.round, fromHex(sub.header!.creatorPublicKey)!, fromHex(sub.blockHash!)!)
+    sub.certificate!.signatures[0] = { signer: outsider.peerId.toString(), publicKey: toHex(outsider.publicKey), signature: toHex(outsider.sign(payload)) }
+    const res = await submit(sub)
+    expect(res.status).toBe(422)
+    expect(res.json.message).toMatch(/certificate signatures: signature 0 \(by 12D3KooW\w+\): signer is not a member/)
+  })
+
+  it('refuses a reward table that does not match the reports', async () => {
+    const sub = clone()
+    const row = sub.rewards.find((r) => r.performance != null)!
+    row.performance = (row.performance ?? 0) + 1
+    const res = await submit(sub)
+    expect(res.status).toBe(422)
+    expect(res.json.message).toContain(`rewards: rewards[${row.mixnode}].performance is ${row.performance}, the reports give ${row.performance - 1}`)
+  })
+
+  it('refuses unsigned, badly signed, non-member and replayed requests', async () => {
+    const unsigned = await fetch(`${other}/contract/epochs/${record.epoch}/submissions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(record.submission) })
+    expect(unsigned.status).toBe(401)
+    expect(await unsigned.json()).toMatchObject({ error: 'ERR_UNAUTHORIZED', message: 'unsigned request: missing header ephemera-key' })
+
+    const key = await readKeyFile(join(dir, 'node1', 'node.key'))
+    const signedForOtherBody = signRequest(key.publicKey, (b) => key.sign(b), 'POST', `/contract/epochs/${record.epoch}/submissions`, new TextEncoder().encode('{}'))
+    const forged = await submit(record.submission, { headers: signedForOtherBody })
+    expect(forged.status).toBe(401)
+    expect(forged.json.message).toMatch(/request signature does not verify/)
+
+    const stranger = await submit(record.submission, { key: NodeKey.generate() })
+    expect(stranger.status).toBe(403)
+    expect(stranger.json).toMatchObject({ error: 'ERR_FORBIDDEN', message: expect.stringMatching(/is not in the committee/) })
+
+    const sub = clone()
+    sub.certificate!.signatures = sub.certificate!.signatures.slice(0, 1)
+    const first = await submit(sub)
+    expect(first.status).toBe(422)
+    const replay = await submit(sub, { headers: first.headers })
+    expect(replay.status).toBe(401)
+    expect(replay.json.message).toBe('replayed request: this nonce was already used')
+  })
+
+  it('accepts the first valid submission and answers later ones with 409 and the winner', async () => {
+    const accepted = await submit(record.submission)
+    expect(accepted.status, JSON.stringify(accepted.json)).toBe(200)
+    expect(accepted.json).toMatchObject({ status: 'accepted', winner: { name: 'node1' } })
+    const late = await submit(record.submission, { key: await readKeyFile(join(dir, 'node2', 'node.key')) })
+    expect(late.status).toBe(409)
+    expect(late.json).toMatchObject({ error: 'ERR_EPOCH_DECIDED', record: { epoch: record.epoch, winner: { name: 'node1' } } })
+    const verify = await runCli(['verify', '--epoch', String(record.epoch), '--contract', other])
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0)
+  })
+})
+
+describe('rewards: standalone baseline', () => {
+  let dir: string
+  const children: Array<ReturnType<typeof startCli>> = []
+
+  beforeAll(async () => {
+    dir = await makeTempDir()
+  })
+
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGTERM')
+    for (const child of children) await waitForExit(child, 10_000).catch(() => {})
+    await removeDir(dir)
+  })
+
+  it('`node run --standalone` submits its own averages without consensus, and verify passes', async () => {
+    const base = await freePortBlock(12)
+    expect((await runCli(['init', '--nodes', '4', '--out', dir, '--base-port', String(base), '--environment', 'testing'])).code).toBe(0)
+    const contract = `http://127.0.0.1:${base}`
+    children.push(startCli(['contract', 'run', '--config', join(dir, 'coordinator', 'config.toml')], join(dir, 'coordinator.log')))
+    children.push(startCli(['node', 'run', '--config', join(dir, 'node1', 'config.toml'), '--standalone'], join(dir, 'node1.log')))
+    const epoch = (await consecutive(contract, 1, 0, 30_000))[0]!
+    const record = await getJson<EpochRecordJson>(`${contract}/contract/epochs/${epoch}`)
+    expect(record.submission.mode).toBe('standalone')
+    expect(record.submission.certificate).toBeNull()
+    expect(record.submission.reports).toHaveLength(1)
+    expect(record.winner.name).toBe('node1')
+    const verify = await runCli(['verify', '--epoch', String(epoch), '--contract', contract, '--node', `http://127.0.0.1:${base + 2}`])
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0)
+    expect(verify.stdout).toContain('ok    standalone report: one report, by the submitter')
+  }, 60_000)
+})

@@ -1,0 +1,173 @@
+/**
+ * Real submissions for the coordinator tests: member reports signed with reportMessage, a block
+ * built from them (sorted by public key), READY signatures, and the SubmissionJson built by the
+ * same functions the nodes use (consensusSubmission / standaloneSubmission in src/contract/record.ts). Plus an in-memory
+ * CoordinatorStore that round-trips records through JSON like the level store does.
+ */
+import { blockHash, buildBlock, membershipId, readySigningBytes } from '../../../src/block/encoding.js'
+import type { Certificate, ClientMessage } from '../../../src/block/types.js'
+import { compareBytes, toHex } from '../../../src/codec/bytes.js'
+import { committeeOf } from '../../../src/contract/committee.js'
+import { consensusSubmission as buildConsensusSubmission, standaloneSubmission as buildStandaloneSubmission, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../../../src/contract/record.js'
+import type { CoordinatorStore } from '../../../src/contract/store.js'
+import type { NodeKey } from '../../../src/crypto/keys.js'
+import { MISSING, mixnodeSetId, reportMessage } from '../../../src/rewards/report.js'
+import { key, members } from '../block/fixtures.js'
+
+export const MIXNODES = 20
+export const KEYS: NodeKey[] = members(4)
+export const OUTSIDER: NodeKey = key(0x99)
+export const MEMBERS = KEYS.map((k, i) => ({ name: `node${i + 1}`, peerId: k.peerId.toString(), address: `/ip4/127.0.0.1/tcp/${4001 + i}` }))
+export const COMMITTEE = committeeOf(MEMBERS)
+export const PARAMETERS: ParametersJson = {
+  mixnodes: MIXNODES,
+  mixnodeSetId: toHex(mixnodeSetId(MIXNODES)),
+  aggregation: 'median',
+  trimPermille: 200,
+  minValues: 2,
+  rewardPool: '1000000',
+  rewardsThreshold: 3
+}
+
+/** The committee entry of KEYS[i] (committeeOf keeps the input order). */
+export function member (i: number): CommitteeMemberJson {
+  return COMMITTEE.members[i] as CommitteeMemberJson
+}
+
+/** Deterministic values of member i for an epoch; mixnode 19 has a value only from member 3 (insufficient with minValues 2). */
+export function reportValues (epoch: number, i: number): Uint16Array {
+  const values = new Uint16Array(MIXNODES)
+  for (let j = 0; j < MIXNODES; j++) {
+    if (j === MIXNODES - 1 && i < 3) values[j] = MISSING
+    else if ((i + j) % 7 === 0) values[j] = MISSING
+    else values[j] = (1000 + 397 * j + 61 * i * j + 13 * i + epoch) % 10_001
+  }
+  return values
+}
+
+export function memberReport (epoch: number, i: number, opts: { values?: Uint16Array, timestamp?: number, reportEpoch?: number } = {}): ClientMessage {
+  const k = KEYS[i] as NodeKey
+  return reportMessage(
+    { epoch: opts.reportEpoch ?? epoch, sender: k.publicKey, mixnodeSetId: mixnodeSetId(MIXNODES), values: opts.values ?? reportValues(epoch, i) },
+    (b) => k.sign(b),
+    opts.timestamp ?? 1_700_000_000_000 + epoch * 1000 + i
+  )
+}
+
+export interface ConsensusOptions {
+  epoch: number
+  /** Members whose reports are in the block (default all four). */
+  reporters?: number[]
+  /** Replace the messages entirely (still sorted by public key). */
+  messages?: ClientMessage[]
+  /** Members signing READY (default all four). */
+  signers?: number[]
+  /** Further READY signers (e.g. a non-member). */
+  extraSigners?: NodeKey[]
+  creator?: number
+  /** Block round (default the epoch). */
+  round?: number
+  parameters?: ParametersJson
+}
+
+export interface BuiltSubmission {
+  submission: SubmissionJson
+  messages: ClientMessage[]
+  hash: Uint8Array
+  certificate: Certificate
+}
+
+export function consensusSubmission (opts: ConsensusOptions): BuiltSubmission {
+  const epoch = opts.epoch
+  const round = opts.round ?? epoch
+  const creator = KEYS[opts.creator ?? 0] as NodeKey
+  const messages = (opts.messages ?? (opts.reporters ?? [0, 1, 2, 3]).map((i) => memberReport(epoch, i)))
+    .slice().sort((a, b) => compareBytes(a.publicKey, b.publicKey))
+  const block = buildBlock({ round, creator: creator.publicKey, height: 1, createdAt: 1_700_000_100_000 + epoch, membershipId: membershipId(KEYS.map((k) => k.publicKey)) }, messages)
+  const hash = blockHash(block.header)
+  const payload = readySigningBytes(round, creator.publicKey, hash)
+  const signerKeys = [...(opts.signers ?? [0, 1, 2, 3]).map((i) => KEYS[i] as NodeKey), ...(opts.extraSigners ?? [])]
+  const certificate: Certificate = { round, creator: creator.publicKey, blockHash: hash, signatures: signerKeys.map((k) => ({ signer: k.publicKey, signature: k.sign(payload) })) }
+  const submission = buildConsensusSubmission({ block, hash, certificate }, opts.parameters ?? PARAMETERS)
+  return { submission, messages, hash, certificate }
+}
+
+/** A standalone submission: member i's own report, rewards with minValues 1. */
+export function standaloneSubmission (epoch: number, i: number): SubmissionJson {
+  return buildStandaloneSubmission(memberReport(epoch, i), PARAMETERS)
+}
+
+export function clone<T> (value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T
+}
+
+/** Replaces the hex digit at `at` with a different one. */
+export function flipHexDigit (hex: string, at = 0): string {
+  const c = hex[at] as string
+  return hex.slice(0, at) + (c === '0' ? '1' : '0') + hex.slice(at + 1)
+}
+
+const yieldTurn = async (): Promise<void> => { await new Promise<void>((resolve) => setImmediate(resolve)) }
+
+/**
+ * In-memory CoordinatorStore. Every call yields to the event loop first (as real I/O does), so
+ * unserialised callers would interleave; records are stored as JSON text like the level store.
+ */
+export class MemoryStore implements CoordinatorStore {
+  genesisMs: number | undefined
+  setGenesisCalls = 0
+  readonly byEpoch = new Map<number, string>()
+  readonly nonces = new Map<string, number>()
+  pruneCalls: number[] = []
+
+  async genesis (): Promise<number | undefined> {
+    await yieldTurn()
+    return this.genesisMs
+  }
+
+  async setGenesis (ms: number): Promise<void> {
+    await yieldTurn()
+    this.setGenesisCalls++
+    this.genesisMs = ms
+  }
+
+  async record (epoch: number): Promise<EpochRecordJson | undefined> {
+    await yieldTurn()
+    const raw = this.byEpoch.get(epoch)
+    return raw == null ? undefined : JSON.parse(raw) as EpochRecordJson
+  }
+
+  async records (opts: { from?: number, limit: number, reverse?: boolean }): Promise<EpochRecordJson[]> {
+    await yieldTurn()
+    const epochs = [...this.byEpoch.keys()].sort((a, b) => a - b)
+    const selected = opts.reverse === true
+      ? epochs.filter((e) => opts.from == null || e <= opts.from).reverse()
+      : epochs.filter((e) => e >= (opts.from ?? 0))
+    return selected.slice(0, opts.limit).map((e) => JSON.parse(this.byEpoch.get(e) as string) as EpochRecordJson)
+  }
+
+  async commit (record: EpochRecordJson): Promise<void> {
+    await yieldTurn()
+    this.byEpoch.set(record.epoch, JSON.stringify(record))
+  }
+
+  async useNonce (key: string, timestamp: number): Promise<boolean> {
+    await yieldTurn()
+    if (this.nonces.has(key)) return false
+    this.nonces.set(key, timestamp)
+    return true
+  }
+
+  async pruneNonces (beforeMs: number): Promise<number> {
+    await yieldTurn()
+    this.pruneCalls.push(beforeMs)
+    let n = 0
+    for (const [key, ts] of this.nonces) {
+      if (ts < beforeMs) {
+        this.nonces.delete(key)
+        n++
+      }
+    }
+    return n
+  }
+}
