@@ -7,6 +7,8 @@ import { installErrorHandling } from './errors.js'
 export interface HttpServerOptions {
   host: string
   port: number
+  /** Largest request body accepted (default 1 MiB). */
+  bodyLimit?: number
 }
 
 /**
@@ -23,7 +25,7 @@ export class HttpServer {
   constructor (opts: HttpServerOptions, logger: Logger) {
     this.#opts = opts
     this.#logger = logger
-    this.app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true })
+    this.app = Fastify({ logger: false, bodyLimit: opts.bodyLimit ?? 1024 * 1024, forceCloseConnections: true })
     installErrorHandling(this.app, logger)
     void this.app.register(websocket, { options: { maxPayload: 64 * 1024 } })
     this.app.addHook('onResponse', async (request, reply) => {

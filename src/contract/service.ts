@@ -61,7 +61,8 @@ export class ContractService {
         allowStandalone: config.allow_standalone
       })
       const genesis = await coordinator.initialize()
-      const http = new HttpServer({ host: config.http.host, port: config.http.port }, modules.logger.child({ module: 'http' }))
+      // a submission for 30,000 mixnodes carries ~2 MB of reward rows and reports
+      const http = new HttpServer({ host: config.http.host, port: config.http.port, bodyLimit: 32 * 1024 * 1024 }, modules.logger.child({ module: 'http' }))
       registerContractRoutes(http.app, coordinator, clock, verifySignature)
       await http.start()
       const info = coordinator.epochInfo(clock())

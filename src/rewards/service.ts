@@ -94,6 +94,7 @@ export class RewardsService implements Application {
   #controller: AbortController | undefined
   #tasks: Array<Promise<void>> = []
   #sampler: NodeJS.Timeout | undefined
+  #housekeeping = false
 
   constructor (opts: RewardsOptions, modules: RewardsModules) {
     this.#opts = opts
@@ -166,8 +167,14 @@ export class RewardsService implements Application {
           this.#tasks.push(task)
           void task.finally(() => { this.#tasks = this.#tasks.filter((t) => t !== task) })
         }
-        await this.#prune(window.epoch)
-        await this.#adoptLateRecords(window.epoch, signal)
+        // housekeeping must never delay the next epoch (the coordinator may be slow or down)
+        if (!this.#housekeeping) {
+          this.#housekeeping = true
+          void this.#prune(window.epoch)
+            .then(async () => { await this.#adoptLateRecords(window.epoch, signal) })
+            .catch(() => {})
+            .finally(() => { this.#housekeeping = false })
+        }
       }
     } catch (err) {
       if (!(err instanceof AbortError)) this.#m.logger.error({ err: errorMessage(err) }, 'rewards loop stopped')

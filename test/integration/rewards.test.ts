@@ -124,6 +124,25 @@ describe('rewards: coordinator + 4 nodes', () => {
     }
   }, 60_000)
 
+  it('keeps its state across kill -9 of the coordinator', async () => {
+    const decided = { epoch: (await consecutive(contract, 1, 0, 30_000))[0]! }
+    const before = await getJson<EpochList>(`${contract}/contract/epochs?limit=1`)
+    const record = await getJson<EpochRecordJson>(`${contract}/contract/epochs/${decided.epoch}`)
+    const { genesisMs } = await getJson<{ genesisMs: number }>(`${contract}/contract/health`)
+    const state = JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as ClusterJson
+    process.kill(state.coordinator.pid, 'SIGKILL')
+    await waitFor(async () => (await processesMentioning(state.coordinator.configFile)).length === 0, { timeoutMs: 10_000, what: 'the coordinator to die' })
+    const up = await runCli(['cluster', 'up', '--dir', dir, '--detach', '--timeout', '30'], { timeoutMs: 45_000, env: { LOG_LEVEL: 'info' } })
+    expect(up.code, up.stderr).toBe(0)
+    expect(up.stdout).toMatch(/started coordinator \(pid \d+\)/)
+    expect(await getJson(`${contract}/contract/epochs/${decided.epoch}`)).toEqual(record)
+    expect((await getJson<{ genesisMs: number }>(`${contract}/contract/health`)).genesisMs).toBe(genesisMs)
+    // and the network carries on where it was
+    const restartedIn = (await getJson<EpochList>(`${contract}/contract/epochs?limit=1`)).currentEpoch
+    expect(restartedIn).toBeGreaterThanOrEqual(before.currentEpoch)
+    await consecutive(contract, 1, restartedIn, 30_000)
+  }, 90_000)
+
   it('makes `ephemera verify` fail and say what when a stored record is tampered with', async () => {
     const epoch = (await consecutive(contract, 1, startEpoch, 30_000))[0]!
     const coordinatorDb = join(dir, 'coordinator', 'data')
@@ -350,5 +369,43 @@ describe('rewards: standalone baseline', () => {
     const verify = await runCli(['verify', '--epoch', String(epoch), '--contract', contract, '--node', `http://127.0.0.1:${base + 2}`])
     expect(verify.code, verify.stdout + verify.stderr).toBe(0)
     expect(verify.stdout).toContain('ok    standalone report: one report, by the submitter')
+  }, 60_000)
+})
+
+describe('rewards: one node equivocates', () => {
+  let dir: string
+  let cluster: ClusterJson
+
+  beforeAll(async () => {
+    dir = await makeTempDir()
+    cluster = await startCluster(dir, async (d) => {
+      const file = join(d, 'node4', 'config.toml')
+      await writeFile(file, (await readFile(file, 'utf8')).replace('[rewards]\n', '[rewards]\nfault = "equivocate"\n'))
+    })
+  }, 90_000)
+
+  afterAll(async () => {
+    await stopCluster(dir)
+    await removeDir(dir)
+  })
+
+  it('keeps both reports as evidence, and epochs still commit with at most one report per member', async () => {
+    const evidence = await waitFor(async () => {
+      for (const node of cluster.nodes.slice(0, 3)) {
+        const { evidence } = await getJson<{ evidence: Array<{ epoch: number, sender: string, message: { signature: string } }> }>(`${node.httpUrl}/ephemera/rewards/evidence`)
+        const byNode4 = evidence.filter((e) => e.sender === 'node4')
+        if (byNode4.length >= 2) return byNode4
+      }
+      return undefined
+    }, { timeoutMs: 30_000, what: 'equivocation evidence against node4' })
+    const epochs = new Map<number, string[]>()
+    for (const e of evidence) epochs.set(e.epoch, [...(epochs.get(e.epoch) ?? []), e.message.signature])
+    expect([...epochs.values()].some((sigs) => new Set(sigs).size >= 2), 'two different signed reports for one epoch').toBe(true)
+    const epoch = (await consecutive(cluster.coordinator.httpUrl, 2, 0, 30_000))[1]!
+    const record = await getJson<EpochRecordJson>(`${cluster.coordinator.httpUrl}/contract/epochs/${epoch}`)
+    const senders = record.submission.reports.map((r) => r.message.publicKey)
+    expect(new Set(senders).size).toBe(senders.length)
+    const verify = await runCli(['verify', '--epoch', String(epoch), '--contract', cluster.coordinator.httpUrl])
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0)
   }, 60_000)
 })
