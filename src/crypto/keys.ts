@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import { privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
@@ -102,14 +102,31 @@ function publicKeyObject (publicKey: Uint8Array): KeyObject {
   return key
 }
 
+/**
+ * Signatures already found valid, keyed by SHA-256(key ‖ signature ‖ message): a report is checked
+ * by the gossip validator, again in the block before echoing, by the application and on delivery;
+ * hashing costs about a tenth of a verification. Only successes are cached (a forged signature
+ * cannot poison it), and the cache is bounded.
+ */
+const verified = new Set<string>()
+const VERIFIED_MAX = 16_384
+
 /** Verifies an Ed25519 signature with node:crypto; false (never a throw) for malformed input. */
 export function verifySignature (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== 32 || signature.length !== 64) return false
+  const id = createHash('sha256').update(publicKey).update(signature).update(message).digest('base64')
+  if (verified.has(id)) return true
+  let ok: boolean
   try {
-    return nodeVerify(null, message, publicKeyObject(publicKey), signature)
+    ok = nodeVerify(null, message, publicKeyObject(publicKey), signature)
   } catch {
     return false
   }
+  if (ok) {
+    if (verified.size >= VERIFIED_MAX) verified.clear()
+    verified.add(id)
+  }
+  return ok
 }
 
 /** The 32-byte Ed25519 public key inside an Ed25519 PeerId string, or an error naming the problem. */

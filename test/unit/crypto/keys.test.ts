@@ -193,3 +193,33 @@ describe('NodeKey', () => {
     expect(JSON.parse(JSON.stringify(key))).toEqual({ peerId: key.peerId.toString() })
   })
 })
+
+describe('verifySignature cache of valid signatures', () => {
+  it('never turns a forgery into a success, however often the genuine signature was checked', () => {
+    const key = NodeKey.generate()
+    const other = NodeKey.generate()
+    const message = new TextEncoder().encode('cached')
+    const signature = key.sign(message)
+    for (let i = 0; i < 3; i++) expect(verifySignature(key.publicKey, message, signature)).toBe(true)
+    const tampered = Uint8Array.from(signature)
+    tampered[0] = (tampered[0] as number) ^ 1
+    expect(verifySignature(key.publicKey, message, tampered)).toBe(false)
+    expect(verifySignature(other.publicKey, message, signature)).toBe(false)
+    expect(verifySignature(key.publicKey, new TextEncoder().encode('cachee'), signature)).toBe(false)
+    // a failure is not cached either: the genuine signature still verifies
+    expect(verifySignature(key.publicKey, message, signature)).toBe(true)
+  })
+
+  it('stays correct past its size bound', () => {
+    const key = NodeKey.generate()
+    const first = new TextEncoder().encode('first')
+    const firstSig = key.sign(first)
+    expect(verifySignature(key.publicKey, first, firstSig)).toBe(true)
+    for (let i = 0; i < 17_000; i++) {
+      const m = new Uint8Array([i & 255, (i >> 8) & 255, 7])
+      expect(verifySignature(key.publicKey, m, key.sign(m))).toBe(true)
+    }
+    expect(verifySignature(key.publicKey, first, firstSig)).toBe(true)
+    expect(verifySignature(key.publicKey, first, new Uint8Array(64))).toBe(false)
+  }, 30_000)
+})
