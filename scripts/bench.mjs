@@ -133,7 +133,7 @@ async function standaloneRun (opts) {
     const base = await freeBase(6)
     await run(process.execPath, [CLI, 'init', '--nodes', '1', '--out', dir, '--base-port', String(base), '--environment', 'testing', '--epoch-seconds', String(opts.epochSeconds), '--mixnodes', String(opts.mixnodes)])
     const env = { ...process.env, LOG_LEVEL: 'warn' }
-    children.push(spawn(process.execPath, [CLI, 'contract', 'run', '--config', join(dir, 'coordinator', 'config.toml')], { env, stdio: 'ignore' }))
+    children.push(spawn(process.execPath, [CLI, 'contract', 'run', '--config', join(dir, 'coordinator', 'config.toml'), '--set', 'allow_standalone=true'], { env, stdio: 'ignore' }))
     children.push(spawn(process.execPath, [CLI, 'node', 'run', '--config', join(dir, 'node1', 'config.toml'), '--standalone'], { env, stdio: 'ignore' }))
     const contract = `http://127.0.0.1:${base}`
     for (let i = 0; ; i++) {

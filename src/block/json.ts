@@ -3,7 +3,7 @@ import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { z } from 'zod'
 import { fromBase64, fromHex, toBase64, toHex } from '../codec/bytes.js'
 import { messageId } from './encoding.js'
-import type { Block, BlockHeader, Certificate, ClientMessage } from './types.js'
+import { LIMITS, type Block, type BlockHeader, type Certificate, type ClientMessage } from './types.js'
 
 /**
  * JSON forms used by the HTTP API and the CLI: hashes, keys and signatures as lower-case hex,
@@ -94,17 +94,17 @@ export const messageInputSchema = z.object({
 })
 
 const headerSchema = z.object({
-  version: z.number().int(),
+  version: z.number().int().min(0).max(0xffff),
   round: u64,
   creatorPublicKey: hexField(32),
   height: u64,
   createdAt: u64,
   membershipId: hexField(32),
-  messageCount: z.number().int().min(0),
+  messageCount: z.number().int().min(0).max(LIMITS.messagesPerBlock),
   messagesRoot: hexField(32)
 })
 
-const blockSchema = z.object({ hash: hexField(32), header: headerSchema, messages: z.array(messageInputSchema) })
+const blockSchema = z.object({ hash: hexField(32), header: headerSchema, messages: z.array(messageInputSchema).max(LIMITS.messagesPerBlock) })
 
 const certificateSchema = z.object({
   blockHash: hexField(32),

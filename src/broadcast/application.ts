@@ -27,6 +27,8 @@ export interface Application {
   checkTx: (message: ClientMessage) => Verdict | Promise<Verdict>
   checkBlock: (block: Block, context: { local: boolean }) => Verdict | Promise<Verdict>
   deliverBlock: (delivered: DeliveredBlock) => void | Promise<void>
+  /** This node just echoed another member's proposal (its signature and content checked). */
+  onEcho?: (block: Block, hash: Uint8Array) => void
 }
 
 export interface DefaultApplicationOptions {

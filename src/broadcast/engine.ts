@@ -416,6 +416,9 @@ export class BroadcastEngine {
       const deferred = await this.#enqueue(async () => {
         const effects = this.#machine.receive(from, message, valid)
         await this.#execute(effects)
+        if (message.type === 'propose' && effects.some((e) => e.type === 'broadcast' && e.message.type === 'echo' && equalBytes(e.message.hash, message.hash))) {
+          this.#application.onEcho?.(message.block, message.hash)
+        }
         return effects.some((e) => e.type === 'defer')
       })
       // a deferred message stays unacknowledged, so its sender retransmits it later

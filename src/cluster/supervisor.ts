@@ -181,8 +181,9 @@ export async function clusterUp (opts: ClusterUpOptions): Promise<number> {
   await mkdir(join(dir, 'logs'), { recursive: true })
   const previous = await readClusterState(dir)
   const adopted = new Map<string, number>()
-  if (previous?.status === 'running') {
-    if (previous.supervisorPid != null && processAlive(previous.supervisorPid)) {
+  // whatever the recorded status, processes still alive (checked by pid and command line) are adopted
+  if (previous != null) {
+    if (previous.supervisorPid != null && processAlive(previous.supervisorPid, 'cluster')) {
       throw new EphemeraError(ErrorCode.CLUSTER, `a cluster in ${dir} is already running under supervisor pid ${previous.supervisorPid}; stop it with Ctrl-C there or \`ephemera cluster down --dir ${opts.dir}\``)
     }
     for (const node of [...previous.nodes, ...(previous.coordinator != null ? [previous.coordinator] : [])]) {
@@ -245,9 +246,11 @@ export async function clusterUp (opts: ClusterUpOptions): Promise<number> {
     }
     opts.print(`mesh formed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${nodes.length} nodes, each connected to ${nodes.length - 1} members${coordinator != null ? `; coordinator at ${coordinator.plan.httpUrl}` : ''}`)
   } catch (err) {
-    // never leave orphans behind a failed start
-    await stopProcesses(all(), opts)
-    await writeClusterState(dir, stateFor(dir, mode, 'stopped', coordinator, nodes)).catch(() => {})
+    // never leave orphans behind a failed start; processes of an earlier run that were only
+    // adopted keep running
+    await stopProcesses(all().filter((r) => r.child != null), opts)
+    const stillRunning = all().some(alive)
+    await writeClusterState(dir, stateFor(dir, mode, stillRunning ? 'running' : 'stopped', coordinator, nodes)).catch(() => {})
     throw err
   }
 
@@ -287,9 +290,9 @@ export async function clusterDown (dirOption: string, print: (line: string) => v
   const state = await readClusterState(dir)
   if (state == null) throw new EphemeraError(ErrorCode.CLUSTER, `no cluster state in ${dir} (no cluster.json): nothing to stop`)
   const targets: Array<{ pid: number, marker?: string }> = []
-  if (state.supervisorPid != null && processAlive(state.supervisorPid)) {
+  if (state.supervisorPid != null && processAlive(state.supervisorPid, 'cluster')) {
     print(`stopping supervisor (pid ${state.supervisorPid})`)
-    targets.push({ pid: state.supervisorPid })
+    targets.push({ pid: state.supervisorPid, marker: 'cluster' })
   }
   const nodeTargets: Array<{ pid: number, marker?: string }> = []
   for (const node of state.nodes) {
@@ -367,7 +370,10 @@ export async function clusterClear (dirOption: string, all: boolean, print: (lin
   const dir = resolve(dirOption)
   const state = await readClusterState(dir)
   if (state != null) {
-    const running = [state.supervisorPid, state.coordinator?.pid ?? null, ...state.nodes.map((n) => n.pid)].filter((pid): pid is number => pid != null && processAlive(pid))
+    const running = [
+      ...(state.supervisorPid != null && processAlive(state.supervisorPid, 'cluster') ? [state.supervisorPid] : []),
+      ...[state.coordinator, ...state.nodes].flatMap((p) => (p?.pid != null && processAlive(p.pid, p.configFile) ? [p.pid] : []))
+    ]
     if (running.length > 0) throw new EphemeraError(ErrorCode.CLUSTER, `the cluster in ${dir} is running (pids ${running.join(', ')}); stop it first with \`ephemera cluster down --dir ${dirOption}\``)
   }
   if (all) {

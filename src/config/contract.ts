@@ -15,8 +15,11 @@ export const contractConfigSchema = z.strictObject({
   environment: z.enum(['testing', 'development', 'production']).default('development'),
   /** Overrides the preset's epoch length (the timeouts scale along). */
   epoch_ms: msField(500, 86_400_000).optional(),
-  /** Accept submissions from `node run --standalone` (the baseline without consensus). */
-  allow_standalone: z.boolean().default(true),
+  /**
+   * Accept uncertified submissions from `node run --standalone` (the baseline without consensus).
+   * Off by default: with it on, any single member could decide an epoch on its own.
+   */
+  allow_standalone: z.boolean().default(false),
   rewards: z.strictObject({
     /** Number of simulated mixnodes (ids 0..n-1); nodes must simulate the same number. */
     mixnodes: z.number().int().min(1).max(MAX_MIXNODES).default(100),

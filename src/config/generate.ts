@@ -143,7 +143,7 @@ export async function initNetwork (opts: InitOptions): Promise<InitResult> {
     data_dir: 'data',
     environment: opts.environment ?? 'development',
     ...(opts.epochMs != null ? { epoch_ms: opts.epochMs } : {}),
-    allow_standalone: true,
+    allow_standalone: false,
     rewards: { mixnodes: opts.mixnodes ?? 100, aggregation: 'median' },
     http: { host, port: basePort },
     log: { level: 'info' }

@@ -46,13 +46,25 @@ export class Coordinator {
     this.#members = new Map(deps.committee.members.map((m) => [m.publicKey, m]))
   }
 
-  /** Loads the genesis time, or fixes it (the next whole second) on first start. Idempotent. */
+  /**
+   * Loads the genesis time, or fixes it (the next whole second) on first start, with the epoch
+   * length: epoch numbers depend on both, so a different length later is refused. Idempotent.
+   */
   async initialize (): Promise<number> {
     if (this.#genesisMs != null) return this.#genesisMs
-    let genesis = await this.#deps.store.genesis()
+    const store = this.#deps.store
+    let genesis = await store.genesis()
     if (genesis == null) {
       genesis = Math.ceil(this.#deps.clock() / 1000) * 1000
-      await this.#deps.store.setGenesis(genesis)
+      await store.setEpochMs(this.environment.epochMs)
+      await store.setGenesis(genesis)
+    }
+    const epochMs = await store.epochMs()
+    if (epochMs == null) {
+      await store.setEpochMs(this.environment.epochMs)
+    } else if (epochMs !== this.environment.epochMs) {
+      throw new EphemeraError(ErrorCode.CONFIG_INVALID,
+        `this coordinator's data was made with ${epochMs} ms epochs; it cannot run with ${this.environment.epochMs} ms (every epoch number would change). Use the original length, or clear the data of the coordinator and the nodes (ephemera cluster clear) to start over`)
     }
     this.#genesisMs = genesis
     return genesis

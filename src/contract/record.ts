@@ -7,7 +7,7 @@ import { verifyCertifiedBlock, type Check, type VerifyReport } from '../block/ve
 import type { Block, Certificate, ClientMessage } from '../block/types.js'
 import { inclusionProof, verifyInclusion } from '../crypto/merkle.js'
 import { aggregateReports, diffRewardTables, type AggregationMethod, type AggregationParams, type RewardRow } from '../rewards/aggregate.js'
-import { checkReportMessage, decodeReport, mixnodeSetId, type Report } from '../rewards/report.js'
+import { checkReportMessage, decodeReport, MAX_MIXNODES, mixnodeSetId, type Report } from '../rewards/report.js'
 
 /**
  * What a node submits for an epoch and what the coordinator keeps (JSON, as served over HTTP), and
@@ -93,8 +93,30 @@ export interface VerifyContext {
   submitter?: Uint8Array
 }
 
-/** Every check of a submission (or of a record's submission) against a committee and parameters. */
+const parametersSchema = z.object({
+  mixnodes: z.number().int().min(1).max(MAX_MIXNODES),
+  mixnodeSetId: z.string(),
+  aggregation: z.enum(['median', 'mean', 'trimmed-mean']),
+  trimPermille: z.number().int().min(0).max(499),
+  minValues: z.number().int().min(0).max(10_000),
+  rewardPool: z.string().regex(/^\d{1,30}$/),
+  rewardsThreshold: z.number().int().min(0).max(10_000)
+})
+
+/**
+ * Every check of a submission (or of a record's submission) against a committee and parameters.
+ * Never throws: malformed input is a failed check.
+ */
 export function verifySubmission (sub: SubmissionJson, ctx: VerifyContext): VerifyReport {
+  try {
+    return verifySubmissionUnsafe(sub, ctx)
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err)
+    return { ok: false, checks: [{ name: 'well-formed', ok: false, detail }], failure: `well-formed: ${detail}`, signers: 0, quorum: 0 }
+  }
+}
+
+function verifySubmissionUnsafe (sub: SubmissionJson, ctx: VerifyContext): VerifyReport {
   const checks: Check[] = []
   const check = (name: string, ok: boolean, detail: string): boolean => {
     checks.push({ name, ok, detail })
@@ -105,6 +127,8 @@ export function verifySubmission (sub: SubmissionJson, ctx: VerifyContext): Veri
     return { ok: failed == null, checks, failure: failed == null ? undefined : `${failed.name}: ${failed.detail}`, signers, quorum }
   }
 
+  const params = parametersSchema.safeParse(ctx.parameters)
+  if (!check('parameters', params.success, params.success ? `${ctx.parameters.aggregation}, ${ctx.parameters.mixnodes} mixnodes` : `out of range: ${params.error.issues[0]?.path.join('.') ?? ''}`)) return finish()
   const keys = ctx.committee.members.map((m) => fromHex(m.publicKey, 32))
   if (!check('committee keys', keys.every((k) => k != null), keys.every((k) => k != null) ? `${keys.length} keys` : 'a committee member has no valid 32-byte key')) return finish()
   const committeeKeys = keys as Uint8Array[]
@@ -125,7 +149,7 @@ export function verifySubmission (sub: SubmissionJson, ctx: VerifyContext): Veri
       reportProblem = `report ${i}: ${parsed.error}`
       break
     }
-    const checked = checkReportMessage(parsed.value, { epoch: ctx.epoch, committee: committeeSet, mixnodeSetId: mixnodeSetId(ctx.parameters.mixnodes), verify: ctx.verify })
+    const checked = checkReportMessage(parsed.value, { epoch: ctx.epoch, committee: committeeSet, mixnodes: ctx.parameters.mixnodes, verify: ctx.verify })
     if (!checked.ok) {
       reportProblem = `report ${i}: ${checked.reason}`
       break
@@ -143,7 +167,7 @@ export function verifySubmission (sub: SubmissionJson, ctx: VerifyContext): Veri
 
   let signers = 0
   let quorum = 0
-  let params = aggregationParams(ctx.parameters)
+  let aggregation = aggregationParams(ctx.parameters)
   if (sub.mode === 'consensus') {
     const present = sub.header != null && sub.certificate != null && sub.blockHash != null
     if (!check('block present', present, present ? 'header, certificate and block hash' : 'a consensus submission must carry a header, a certificate and a block hash')) return finish()
@@ -176,9 +200,9 @@ export function verifySubmission (sub: SubmissionJson, ctx: VerifyContext): Veri
     const submitter = ctx.submitter
     const own = reports.length === 1 && submitter != null && toHex(reports[0]?.sender as Uint8Array) === toHex(submitter)
     check('standalone report', own, own ? 'one report, by the submitter' : 'a standalone submission carries exactly the submitter\'s own report')
-    params = { ...params, minValues: 1 }
+    aggregation = { ...aggregation, minValues: 1 }
   }
-  const expected = aggregateReports(reports.map((r) => r.values), ctx.parameters.mixnodes, params)
+  const expected = aggregateReports(reports.map((r) => r.values), ctx.parameters.mixnodes, aggregation)
   const difference = diffRewardTables(expected, sub.rewards)
   check('rewards', difference == null, difference ?? `${expected.filter((r) => r.performance != null).length} of ${expected.length} mixnodes rewarded (${ctx.parameters.aggregation})`)
   return finish(signers, quorum)

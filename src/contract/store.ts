@@ -5,6 +5,9 @@ import type { EpochRecordJson } from './record.js'
 export interface CoordinatorStore {
   genesis: () => Promise<number | undefined>
   setGenesis: (ms: number) => Promise<void>
+  /** The epoch length the genesis was fixed with (epoch numbers depend on both). */
+  epochMs: () => Promise<number | undefined>
+  setEpochMs: (ms: number) => Promise<void>
   record: (epoch: number) => Promise<EpochRecordJson | undefined>
   /** Records by epoch: `limit` from `from` upwards (or downwards when reverse). */
   records: (opts: { from?: number, limit: number, reverse?: boolean }) => Promise<EpochRecordJson[]>
@@ -32,6 +35,15 @@ export class LevelCoordinatorStore implements CoordinatorStore {
 
   async setGenesis (ms: number): Promise<void> {
     await this.#db.write([{ type: 'put', bucket: Bucket.contractMeta, key: 'genesis', value: jsonBytes(ms) }], { sync: true })
+  }
+
+  async epochMs (): Promise<number | undefined> {
+    const raw = await this.#db.bucket(Bucket.contractMeta).get('epoch-ms')
+    return raw == null ? undefined : parseJsonBytes<number>(raw)
+  }
+
+  async setEpochMs (ms: number): Promise<void> {
+    await this.#db.write([{ type: 'put', bucket: Bucket.contractMeta, key: 'epoch-ms', value: jsonBytes(ms) }], { sync: true })
   }
 
   async record (epoch: number): Promise<EpochRecordJson | undefined> {

@@ -125,6 +125,7 @@ export class EphemeraNode {
         if (config.coordinator_url == null) throw new EphemeraError(ErrorCode.CONFIG_INVALID, `${config.config_file}: key "coordinator_url": required when app = "rewards"`)
         const r = config.rewards
         rewards = new RewardsService({
+          propose: b.produce_blocks,
           mixnodes: r.mixnodes,
           simulator: { networkSeed: r.network_seed, flappingPermille: r.flapping_permille, noise: r.noise },
           fault: r.fault,

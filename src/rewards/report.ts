@@ -32,9 +32,17 @@ export interface Report {
   values: Uint16Array
 }
 
+const setIds = new Map<number, Uint8Array>()
+
 /** Mixnodes are numbered 0..count-1; the set id pins how many there are. */
 export function mixnodeSetId (count: number): Uint8Array {
-  return sha256(new ByteWriter().tag('ephemera/mixnodes/v1').u32(count).finish())
+  let id = setIds.get(count)
+  if (id == null) {
+    id = sha256(new ByteWriter().tag('ephemera/mixnodes/v1').u32(count).finish())
+    if (setIds.size > 64) setIds.clear()
+    setIds.set(count, id)
+  }
+  return id
 }
 
 export function encodeReport (r: Report): Uint8Array {
@@ -76,7 +84,8 @@ export interface ReportContext {
   epoch: number
   /** Committee public keys, hex. */
   committee: ReadonlySet<string>
-  mixnodeSetId: Uint8Array
+  /** Number of mixnodes: a report carries exactly one value per mixnode. */
+  mixnodes: number
   verify: VerifyFn
 }
 
@@ -84,7 +93,8 @@ export type CheckedReport = { ok: true, report: Report, id: string } | { ok: fal
 
 /**
  * Everything that makes a message a valid report for an epoch: label, signature, decodable
- * layout, sender = signer, sender in the committee, the epoch and the mixnode set.
+ * layout, sender = signer, sender in the committee, the epoch, the mixnode set and one value per
+ * mixnode.
  */
 export function checkReportMessage (m: ClientMessage, ctx: ReportContext): CheckedReport {
   if (m.label !== REPORT_LABEL) return { ok: false, reason: `label is "${m.label}", not ${REPORT_LABEL}` }
@@ -99,6 +109,7 @@ export function checkReportMessage (m: ClientMessage, ctx: ReportContext): Check
   if (!equalBytes(report.sender, m.publicKey)) return { ok: false, reason: 'report sender is not the key that signed it' }
   if (!ctx.committee.has(toHex(report.sender))) return { ok: false, reason: 'report sender is not in the committee' }
   if (report.epoch !== ctx.epoch) return { ok: false, reason: `report is for epoch ${report.epoch}, expected ${ctx.epoch}` }
-  if (!equalBytes(report.mixnodeSetId, ctx.mixnodeSetId)) return { ok: false, reason: 'report is for another mixnode set' }
+  if (!equalBytes(report.mixnodeSetId, mixnodeSetId(ctx.mixnodes))) return { ok: false, reason: 'report is for another mixnode set' }
+  if (report.values.length !== ctx.mixnodes) return { ok: false, reason: `report has ${report.values.length} values for ${ctx.mixnodes} mixnodes` }
   return { ok: true, report, id: toHex(messageId(m)) }
 }

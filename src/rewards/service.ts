@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util'
 import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
 import { compareBytes, equalBytes, toHex } from '../codec/bytes.js'
 import { decodeCbor, DecodeError, encodeCbor, shape } from '../codec/cbor.js'
@@ -47,6 +48,8 @@ export interface EpochProgress {
 }
 
 export interface RewardsOptions {
+  /** Propose blocks (false: a voter only, like broadcast.produce_blocks = false). */
+  propose: boolean
   mixnodes: number
   simulator: Omit<SimulatorOptions, 'mixnodes' | 'nodeSeed'>
   fault: Fault
@@ -65,6 +68,9 @@ export interface RewardsModules {
 }
 
 const pad = (n: number): string => String(n).padStart(16, '0')
+const TIMELINE_KEY = 'rewards-timeline'
+/** How many past epochs housekeeping revisits (missed or failed ones adopt the official record). */
+const CATCH_UP_EPOCHS = 10
 const TERMINAL: ReadonlySet<EpochState> = new Set(['committed', 'failed'])
 
 /**
@@ -88,6 +94,7 @@ export class RewardsService implements Application {
   readonly #delivered = new Map<number, DeliveredBlock>()
   readonly #echoedValid = new Set<number>()
   readonly #progress = new Map<number, EpochProgress>()
+  readonly #evidenceKept = new Set<string>()
   readonly #waiters = new Set<() => void>()
   #info: EpochInfoJson | undefined
   #misconfigured: string | undefined
@@ -95,6 +102,7 @@ export class RewardsService implements Application {
   #tasks: Array<Promise<void>> = []
   #sampler: NodeJS.Timeout | undefined
   #housekeeping = false
+  #connected = false
 
   constructor (opts: RewardsOptions, modules: RewardsModules) {
     this.#opts = opts
@@ -164,15 +172,17 @@ export class RewardsService implements Application {
         await sleep(Math.max(0, window.endMs - now), signal)
         if (!this.#progress.has(window.epoch)) {
           const task = this.#runEpoch(window.epoch, signal)
+            .catch((err: unknown) => { this.#m.logger.error({ epoch: window.epoch, err: errorMessage(err) }, 'epoch pipeline crashed') })
           this.#tasks.push(task)
           void task.finally(() => { this.#tasks = this.#tasks.filter((t) => t !== task) })
         }
         // housekeeping must never delay the next epoch (the coordinator may be slow or down)
         if (!this.#housekeeping) {
           this.#housekeeping = true
-          void this.#prune(window.epoch)
-            .then(async () => { await this.#adoptLateRecords(window.epoch, signal) })
-            .catch(() => {})
+          void this.#refresh(signal)
+            .then(async () => { await this.#prune(window.epoch) })
+            .then(async () => { await this.#catchUp(window.epoch, signal) })
+            .catch((err: unknown) => { if (!signal.aborted) this.#m.logger.debug({ err: errorMessage(err) }, 'rewards housekeeping failed') })
             .finally(() => { this.#housekeeping = false })
         }
       }
@@ -185,11 +195,8 @@ export class RewardsService implements Application {
     for (let attempt = 0; ; attempt++) {
       try {
         const info = await this.#m.client.epochInfo(signal)
-        const problems: string[] = []
-        if (info.committee.membershipId !== this.#committee.membershipId) problems.push(`the coordinator's committee (${info.committee.membershipId.slice(0, 16)}…, ${info.committee.size} members) is not this node's peers file (${this.#committee.membershipId.slice(0, 16)}…)`)
-        if (info.parameters.mixnodes !== this.#opts.mixnodes) problems.push(`the coordinator counts ${info.parameters.mixnodes} mixnodes, this node simulates ${this.#opts.mixnodes}`)
-        this.#misconfigured = problems.length > 0 ? problems.join('; ') : undefined
-        if (this.#misconfigured != null) this.#m.logger.error({ problem: this.#misconfigured }, 'coordinator and node disagree: every epoch will fail until fixed')
+        await this.#checkCoordinator(info)
+        this.#connected = true
         this.#m.logger.info({ coordinator: this.#m.client.baseUrl, epoch: info.epoch, epochMs: info.epochMs, environment: info.environment.name, threshold: info.parameters.rewardsThreshold, mode: this.#opts.standalone ? 'standalone' : 'consensus' }, 'connected to coordinator')
         return info
       } catch (err) {
@@ -198,6 +205,41 @@ export class RewardsService implements Application {
         if (attempt % 10 === 0) this.#m.logger.warn({ coordinator: this.#m.client.baseUrl, err: errorMessage(err), retryInMs: delay }, 'coordinator not reachable yet')
         await sleep(delay, signal)
       }
+    }
+  }
+
+  /**
+   * What must hold between this node and the coordinator: the same committee, the same number of
+   * mixnodes, and the same epoch timeline (genesis and length) as when this node's data began —
+   * epoch numbers are RBC rounds, so a coordinator reset needs the nodes' data cleared too.
+   */
+  async #checkCoordinator (info: EpochInfoJson): Promise<void> {
+    const problems: string[] = []
+    if (info.committee.membershipId !== this.#committee.membershipId) problems.push(`the coordinator's committee (${info.committee.membershipId.slice(0, 16)}…, ${info.committee.size} members) is not this node's peers file (${this.#committee.membershipId.slice(0, 16)}…)`)
+    if (info.parameters.mixnodes !== this.#opts.mixnodes) problems.push(`the coordinator counts ${info.parameters.mixnodes} mixnodes, this node simulates ${this.#opts.mixnodes}`)
+    const meta = this.#m.db.bucket(Bucket.meta)
+    const raw = await meta.get(TIMELINE_KEY)
+    const timeline = raw == null ? undefined : parseJsonBytes<{ genesisMs: number, epochMs: number }>(raw)
+    if (timeline == null) {
+      await meta.put(TIMELINE_KEY, jsonBytes({ genesisMs: info.genesisMs, epochMs: info.epochMs }))
+    } else if (timeline.genesisMs !== info.genesisMs || timeline.epochMs !== info.epochMs) {
+      problems.push(`the coordinator's epochs (genesis ${new Date(info.genesisMs).toISOString()}, ${info.epochMs} ms) are not the ones this node's data was made with (genesis ${new Date(timeline.genesisMs).toISOString()}, ${timeline.epochMs} ms): the coordinator was reset; clear this node's data too (ephemera cluster clear)`)
+    }
+    const problem = problems.length > 0 ? problems.join('; ') : undefined
+    if (problem != null && problem !== this.#misconfigured) this.#m.logger.error({ problem }, 'coordinator and node disagree: epochs fail until this is fixed')
+    if (problem == null && this.#misconfigured != null) this.#m.logger.info('coordinator and node agree again')
+    this.#misconfigured = problem
+  }
+
+  /** Re-reads the coordinator's epoch info (it may have restarted or changed). */
+  async #refresh (signal: AbortSignal): Promise<void> {
+    try {
+      const info = await this.#m.client.epochInfo(signal)
+      await this.#checkCoordinator(info)
+      if (this.#misconfigured == null) this.#info = info
+      this.#connected = true
+    } catch {
+      this.#connected = false
     }
   }
 
@@ -217,6 +259,10 @@ export class RewardsService implements Application {
     const keepFrom = epochWindow(this.#info.genesisMs, this.#info.epochMs, Math.max(1, epoch - 3)).startMs
     await this.#metrics.prune(keepFrom).catch(() => {})
     for (const e of this.#reports.keys()) if (e < epoch - 5) this.#reports.delete(e)
+    // stored reports are kept as long as the catch-up window needs them
+    const stale: string[] = []
+    for await (const key of this.#m.db.bucket(Bucket.report).keys({ lt: pad(Math.max(0, epoch - CATCH_UP_EPOCHS - 5)) })) stale.push(key)
+    if (stale.length > 0) await this.#m.db.write(stale.map((key) => ({ type: 'del' as const, bucket: Bucket.report, key })))
     for (const e of this.#delivered.keys()) if (e < epoch - 5) this.#delivered.delete(e)
     for (const e of this.#progress.keys()) if (e < epoch - 50) this.#progress.delete(e)
   }
@@ -250,10 +296,27 @@ export class RewardsService implements Application {
 
   // ---- progress -----------------------------------------------------------------------------
 
+  /** After a restart: the recent pipeline states, the reports collected for them, and which evidence is kept. */
   async #loadProgress (): Promise<void> {
     for await (const [, value] of this.#m.db.bucket(Bucket.epoch).entries({ reverse: true, limit: 50 })) {
       const p = parseJsonBytes<EpochProgress>(value)
       this.#progress.set(p.epoch, p)
+    }
+    const newest = Math.max(0, ...this.#progress.keys())
+    for await (const [key, value] of this.#m.db.bucket(Bucket.report).entries({ gte: pad(Math.max(0, newest - 5)) })) {
+      const epoch = Number(key.split(':')[0])
+      try {
+        const message = messageFromWire(decodeCbor(value, LIMITS.dataBytes + 4096, 'stored report'))
+        let map = this.#reports.get(epoch)
+        if (map == null) this.#reports.set(epoch, map = new Map())
+        map.set(toHex(message.publicKey), { message, id: toHex(messageId(message)) })
+      } catch {
+        // a record from an older version: skip it
+      }
+    }
+    for await (const key of this.#m.db.bucket(Bucket.reportEvidence).keys({ gte: pad(Math.max(0, newest - 50)) })) {
+      const [epoch, sender] = key.split(':')
+      this.#evidenceKept.add(`${Number(epoch)}:${sender ?? ''}`)
     }
   }
 
@@ -285,24 +348,44 @@ export class RewardsService implements Application {
   }
 
   /**
-   * Recent epochs this node failed (e.g. the coordinator was unreachable at the deadline) adopt the
-   * coordinator's record once it has one, so every node ends up with the same official results.
+   * Catches up on recent epochs: one this node missed (it was down at the epoch's end) or failed
+   * (e.g. the coordinator was unreachable at the deadline) adopts the coordinator's record once it
+   * has one; a failed epoch for which this node holds a certified block is submitted again while
+   * the coordinator has no record. So every node ends up with the same official results.
    */
-  async #adoptLateRecords (current: number, signal: AbortSignal): Promise<void> {
-    for (const p of this.#progress.values()) {
-      if (p.state !== 'failed' || p.epoch < current - 10 || p.epoch >= current) continue
-      const record = await this.#m.client.record(p.epoch, signal).catch(() => undefined)
-      if (record == null) continue
-      await this.#adopt(p, record, 'learned-from-coordinator').catch((err: unknown) => {
-        this.#m.logger.warn({ epoch: p.epoch, err: errorMessage(err) }, 'could not adopt the coordinator\'s record')
-      })
+  async #catchUp (current: number, signal: AbortSignal): Promise<void> {
+    const info = this.#info
+    if (info == null || this.#misconfigured != null) return
+    for (let epoch = Math.max(1, current - CATCH_UP_EPOCHS); epoch < current; epoch++) {
+      const p = this.#progress.get(epoch)
+      if (p != null && p.state !== 'failed') continue
+      const record = await this.#m.client.record(epoch, signal)
+      const progress = p ?? this.#newProgress(epoch, 'idle')
+      try {
+        if (record != null) {
+          await this.#adopt(progress, record, 'learned-from-coordinator')
+        } else if (p != null && !this.#opts.standalone && this.#delivered.has(epoch)) {
+          this.#m.logger.info({ epoch }, 'submitting a certified block again after a failed epoch')
+          await this.#submitAndAdopt(progress, consensusSubmission(this.#delivered.get(epoch) as DeliveredBlock, info.parameters), 0, this.#clock() + info.environment.epochDeadlineMs, signal)
+        }
+      } catch (err) {
+        if (signal.aborted) return
+        if (p != null) p.reason = errorMessage(err)
+        this.#m.logger.warn({ epoch, err: errorMessage(err) }, 'could not catch up on an epoch')
+      }
     }
+  }
+
+  #newProgress (epoch: number, state: EpochState): EpochProgress {
+    const info = this.#info as EpochInfoJson
+    const window = epochWindow(info.genesisMs, info.epochMs, epoch)
+    return { epoch, state, startMs: window.startMs, endMs: window.endMs, reporters: [], times: {} }
   }
 
   status (): { coordinator: string, connected: boolean, problem?: string, epoch?: number, epochMs?: number, threshold: number, mode: string, fault: Fault, recent: EpochProgress[] } {
     return {
       coordinator: this.#m.client.baseUrl,
-      connected: this.#info != null,
+      connected: this.#connected,
       problem: this.#misconfigured,
       epoch: this.#info == null ? undefined : epochAt(this.#info.genesisMs, this.#info.epochMs, this.#clock()),
       epochMs: this.#info?.epochMs,
@@ -328,7 +411,7 @@ export class RewardsService implements Application {
     const info = this.#info as EpochInfoJson
     const env = info.environment
     const window = epochWindow(info.genesisMs, info.epochMs, epoch)
-    const p: EpochProgress = { epoch, state: 'computing', startMs: window.startMs, endMs: window.endMs, reporters: [], times: {} }
+    const p = this.#newProgress(epoch, 'computing')
     await this.#save(p)
     try {
       if (this.#misconfigured != null) throw new EphemeraError(ErrorCode.CONFIG_INVALID, this.#misconfigured)
@@ -353,15 +436,19 @@ export class RewardsService implements Application {
       const reportDeadline = window.endMs + env.reportDeadlineMs
       const enough = (): boolean => (this.#reports.get(epoch)?.size ?? 0) >= this.#threshold
       if (!await this.#until(enough, window.endMs + Math.round(env.reportDeadlineMs * 0.5), signal)) {
-        await this.#fetchMissingReports(epoch, signal)
+        await this.#fetchMissingReports(epoch, AbortSignal.any([signal, AbortSignal.timeout(Math.max(100, reportDeadline - this.#clock()))]))
       }
       const rank = this.#rank(epoch)
       let shortOfReports: string | undefined
       if (await this.#until(enough, reportDeadline, signal)) {
         await this.#advance(p, 'broadcasting', { reporters: this.#reporters(epoch), times: { ...p.times, thresholdAt: this.#clock() } })
-        // broadcasting: staggered proposers; a node that echoed a valid block does not propose its own
-        await this.#until(() => this.#delivered.has(epoch) || this.#echoedValid.has(epoch), this.#clock() + rank * env.proposerStaggerMs, signal)
-        if (!this.#delivered.has(epoch) && !this.#echoedValid.has(epoch)) await this.#propose(p, epoch)
+        // broadcasting: staggered proposers. A node that echoed another member's valid block waits
+        // for it to be certified (one stagger round more) before proposing its own anyway: an
+        // echoed block that never completes must not silence every honest proposer.
+        const delivered = (): boolean => this.#delivered.has(epoch)
+        await this.#until(() => delivered() || this.#echoedValid.has(epoch), this.#clock() + rank * env.proposerStaggerMs, signal)
+        if (!delivered() && this.#echoedValid.has(epoch)) await this.#until(delivered, this.#clock() + this.#committee.members.length * env.proposerStaggerMs, signal)
+        if (!delivered() && this.#opts.propose) await this.#propose(p, epoch)
       } else {
         // too few reports here to propose, but others may still certify a block: keep voting and waiting
         shortOfReports = `only ${this.#reports.get(epoch)?.size ?? 0} of ${this.#threshold} reports by the report deadline`
@@ -414,17 +501,19 @@ export class RewardsService implements Application {
     } catch (err) {
       // e.g. a later epoch was proposed first: another member's block will do
       this.#m.logger.info({ epoch, err: errorMessage(err) }, 'not proposing a block for the epoch')
+      await this.#advance(p, 'broadcasting', { reason: `did not propose: ${errorMessage(err)}` })
     }
   }
 
   async #submitAndAdopt (p: EpochProgress, submission: SubmissionJson, delayMs: number, deadline: number, signal: AbortSignal): Promise<void> {
     const epoch = p.epoch
     if (delayMs > 0) await sleep(delayMs, signal)
+    let outcome: EpochProgress['submission'] = 'already-decided'
     for (let attempt = 0; ; attempt++) {
+      let record: EpochRecordJson | undefined
       try {
-        let record = await this.#m.client.record(epoch, signal)
-        let outcome: EpochProgress['submission'] = 'already-decided'
-        if (record == null) {
+        record = await this.#m.client.record(epoch, signal)
+        if (record == null && outcome !== 'accepted') {
           const result = await this.#m.client.submit(epoch, submission, signal)
           p.times.submittedAt = this.#clock()
           if (result.status === 'accepted') {
@@ -435,24 +524,42 @@ export class RewardsService implements Application {
             record = result.record
           }
         }
-        if (record == null) throw new EphemeraError(ErrorCode.REMOTE, 'the coordinator accepted the submission but serves no record')
-        await this.#adopt(p, record, outcome)
-        return
       } catch (err) {
         if (signal.aborted) throw new AbortError()
         const status = (err as EphemeraError).details?.status
-        // a refusal (4xx other than 409) will not change on retry
-        if (typeof status === 'number' && status >= 400 && status < 500) throw err
+        // 425 (the coordinator's clock is behind ours), 429 and 5xx pass; other refusals will not
+        if (typeof status === 'number' && status >= 400 && status < 500 && status !== 425 && status !== 429) throw err
         if (this.#clock() > deadline) throw new EphemeraError(ErrorCode.TIMEOUT, `could not submit before the epoch deadline: ${errorMessage(err)}`)
         await sleep(backoffDelay(attempt, 200, 2_000), signal)
+        continue
       }
+      if (record == null) {
+        // accepted, but the record could not be read back yet
+        if (this.#clock() > deadline) throw new EphemeraError(ErrorCode.REMOTE, 'the coordinator accepted the submission but serves no record')
+        await sleep(backoffDelay(attempt, 200, 2_000), signal)
+        continue
+      }
+      await this.#adopt(p, record, outcome)
+      return
     }
   }
 
   /** Verifies the coordinator's record against this node's own committee and stores it as official. */
   async #adopt (p: EpochProgress, record: EpochRecordJson, outcome?: EpochProgress['submission']): Promise<void> {
-    const report = verifyRecord(record, verifySignature, this.#committee)
-    if (!report.ok) throw new EphemeraError(ErrorCode.VERIFY_FAILED, `the coordinator's record does not verify: ${report.failure ?? ''}`)
+    const refuse = (why: string): never => { throw new EphemeraError(ErrorCode.VERIFY_FAILED, `the coordinator's record for epoch ${p.epoch} is not acceptable: ${why}`) }
+    if (record.epoch !== p.epoch) refuse(`it is the record of epoch ${record.epoch}`)
+    if (record.startMs !== p.startMs || record.endMs !== p.endMs) refuse('its epoch window differs from this node\'s')
+    const expected = this.#info?.parameters
+    if (expected != null && !isDeepStrictEqual(record.parameters, expected)) refuse('its parameters (mixnodes, aggregation, pool, threshold) differ from the coordinator\'s announced ones')
+    // a consensus node never endorses an uncertified result, however the coordinator is configured
+    if (record.submission.mode === 'standalone' && !this.#opts.standalone) refuse(`it holds an uncertified standalone submission by ${record.winner.name}`)
+    let report
+    try {
+      report = verifyRecord(record, verifySignature, this.#committee)
+    } catch (err) {
+      refuse(`malformed (${errorMessage(err)})`)
+    }
+    if (report?.ok !== true) refuse(`it does not verify: ${report?.failure ?? ''}`)
     await this.#m.db.bucket(Bucket.official).put(pad(record.epoch), jsonBytes(record))
     const committedAt = this.#clock()
     await this.#advance(p, 'committed', {
@@ -491,16 +598,21 @@ export class RewardsService implements Application {
     return 'added'
   }
 
+  /** Keeps one pair of conflicting reports per (epoch, member): enough to prove it, bounded against a flood. */
   async #saveEvidence (epoch: number, sender: string, first: { message: ClientMessage, id: string }, second: { message: ClientMessage, id: string }): Promise<void> {
+    const key = `${epoch}:${sender}`
+    if (this.#evidenceKept.has(key)) return
+    this.#evidenceKept.add(key)
     this.#m.logger.warn({ epoch, sender: this.#names.get(sender) ?? sender }, 'equivocation: two different reports from one member for one epoch')
     for (const r of [first, second]) {
       await this.#m.db.bucket(Bucket.reportEvidence).put(`${pad(epoch)}:${sender}:${r.id}`, encodeCbor(messageToWire(r.message))).catch(() => {})
     }
   }
 
-  async evidence (): Promise<Array<{ epoch: number, sender: string, message: ClientMessage }>> {
+  /** The most recent equivocation evidence, newest first (at most `limit` reports). */
+  async evidence (limit = 100): Promise<Array<{ epoch: number, sender: string, message: ClientMessage }>> {
     const out = []
-    for await (const [key, value] of this.#m.db.bucket(Bucket.reportEvidence).entries()) {
+    for await (const [key, value] of this.#m.db.bucket(Bucket.reportEvidence).entries({ reverse: true, limit })) {
       const [epoch, sender] = key.split(':')
       out.push({ epoch: Number(epoch), sender: this.#names.get(sender ?? '') ?? sender ?? '', message: messageFromWire(decodeCbor(value, LIMITS.dataBytes + 4096, 'evidence')) })
     }
@@ -516,7 +628,7 @@ export class RewardsService implements Application {
       return { ok: false, reason: `malformed report: ${errorMessage(err)}` }
     }
     if (!this.#acceptsEpoch(epoch)) return { ok: false, reason: `report for epoch ${epoch} is outside the window of epochs being collected` }
-    const checked = checkReportMessage(message, { epoch, committee: this.#committeeSet, mixnodeSetId: this.#setId, verify: verifySignature })
+    const checked = checkReportMessage(message, { epoch, committee: this.#committeeSet, mixnodes: this.#opts.mixnodes, verify: verifySignature })
     return checked.ok ? { ok: true, epoch, id: checked.id } : { ok: false, reason: checked.reason }
   }
 
@@ -601,22 +713,25 @@ export class RewardsService implements Application {
     return reject(`this node runs the rewards application: it takes no client messages (reports travel on ${REPORTS_TOPIC})`)
   }
 
-  checkBlock (block: Block, context: { local: boolean }): Verdict {
+  checkBlock (block: Block): Verdict {
     const epoch = block.header.round
     const senders = new Set<string>()
     for (const [i, m] of block.messages.entries()) {
-      const checked = checkReportMessage(m, { epoch, committee: this.#committeeSet, mixnodeSetId: this.#setId, verify: verifySignature })
+      const checked = checkReportMessage(m, { epoch, committee: this.#committeeSet, mixnodes: this.#opts.mixnodes, verify: verifySignature })
       if (!checked.ok) return reject(`message ${i} is not a valid report for epoch ${epoch}: ${checked.reason}`)
       const sender = toHex(m.publicKey)
       if (senders.has(sender)) return reject(`message ${i} is a second report by the same member`)
       senders.add(sender)
     }
     if (senders.size < this.#threshold) return reject(`${senders.size} reports, the threshold is ${this.#threshold}`)
-    if (!context.local) {
-      this.#echoedValid.add(epoch)
-      this.#notify()
-    }
     return ACCEPT
+  }
+
+  /** The engine echoed another member's valid block: this node need not propose its own for the epoch. */
+  onEcho (block: Block): void {
+    if (equalBytes(block.header.creator, this.#m.key.publicKey)) return
+    this.#echoedValid.add(block.header.round)
+    this.#notify()
   }
 
   deliverBlock (delivered: DeliveredBlock): void {

@@ -111,6 +111,27 @@ describe('rewards: coordinator + 4 nodes', () => {
     expect(show.stdout).toMatch(/winner {7}node\d/)
   }, 60_000)
 
+  it('a node that was down across epoch ends adopts their official records when it is back', async () => {
+    const node = cluster.nodes[1]!
+    const state = JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as ClusterJson
+    const pid = state.nodes[1]!.pid
+    process.kill(pid, 'SIGTERM')
+    await waitFor(async () => (await processesMentioning(node.configFile)).length === 0, { timeoutMs: 15_000, what: `${node.name} to stop` })
+    const stoppedIn = (await getJson<EpochList>(`${contract}/contract/epochs?limit=1`)).currentEpoch
+    const missed = await consecutive(contract, 2, stoppedIn, 30_000)
+    const up = await runCli(['cluster', 'up', '--dir', dir, '--detach', '--timeout', '30'], { timeoutMs: 45_000, env: { LOG_LEVEL: 'info' } })
+    expect(up.code, up.stderr).toBe(0)
+    for (const epoch of missed) {
+      const record = await getJson<EpochRecordJson>(`${contract}/contract/epochs/${epoch}`)
+      await waitFor(async () => {
+        const view = await getJson<{ progress: { state: string, submission?: string } | null, official: EpochRecordJson | null }>(`${node.httpUrl}/ephemera/rewards/epochs/${epoch}`).catch(() => undefined)
+        return view?.official != null && isDeepStrictEqual(view.official, record) && view.progress?.submission === 'learned-from-coordinator'
+      }, { timeoutMs: 20_000, what: `${node.name} to adopt the record of epoch ${epoch} it missed` })
+    }
+    const verify = await runCli(['verify', '--epoch', String(missed[0]), '--contract', contract, '--node', node.httpUrl])
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0)
+  }, 90_000)
+
   it('keeps committing epochs with one node killed', async () => {
     const victim = cluster.nodes[3]!
     process.kill(victim.pid, 'SIGKILL')
@@ -123,6 +144,19 @@ describe('rewards: coordinator + 4 nodes', () => {
       expect(verify.code, verify.stdout + verify.stderr).toBe(0)
     }
   }, 60_000)
+
+  it('refuses to restart the coordinator with another epoch length, and leaves the running cluster alone', async () => {
+    const before = JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as ClusterJson
+    process.kill(before.coordinator.pid, 'SIGTERM')
+    await waitFor(async () => (await processesMentioning(before.coordinator.configFile)).length === 0, { timeoutMs: 15_000, what: 'the coordinator to stop' })
+    const changed = await runCli(['cluster', 'up', '--dir', dir, '--detach', '--epoch-seconds', '4', '--timeout', '30'], { timeoutMs: 45_000, env: { LOG_LEVEL: 'info' } })
+    expect(changed.code).toBe(1)
+    expect(changed.stderr).toMatch(/coordinator exited during start-up .*made with 2000 ms epochs; it cannot run with 4000 ms/)
+    // the nodes it found running are still running
+    for (const n of before.nodes.slice(0, 3)) expect((await processesMentioning(n.configFile)).length, `${n.name} still runs`).toBe(1)
+    const again = await runCli(['cluster', 'up', '--dir', dir, '--detach', '--timeout', '30'], { timeoutMs: 45_000, env: { LOG_LEVEL: 'info' } })
+    expect(again.code, again.stderr).toBe(0)
+  }, 90_000)
 
   it('keeps its state across kill -9 of the coordinator', async () => {
     const decided = { epoch: (await consecutive(contract, 1, 0, 30_000))[0]! }
@@ -358,7 +392,8 @@ describe('rewards: standalone baseline', () => {
     const base = await freePortBlock(12)
     expect((await runCli(['init', '--nodes', '4', '--out', dir, '--base-port', String(base), '--environment', 'testing'])).code).toBe(0)
     const contract = `http://127.0.0.1:${base}`
-    children.push(startCli(['contract', 'run', '--config', join(dir, 'coordinator', 'config.toml')], join(dir, 'coordinator.log')))
+    // the baseline needs the coordinator to accept uncertified submissions (off by default)
+    children.push(startCli(['contract', 'run', '--config', join(dir, 'coordinator', 'config.toml'), '--set', 'allow_standalone=true'], join(dir, 'coordinator.log')))
     children.push(startCli(['node', 'run', '--config', join(dir, 'node1', 'config.toml'), '--standalone'], join(dir, 'node1.log')))
     const epoch = (await consecutive(contract, 1, 0, 30_000))[0]!
     const record = await getJson<EpochRecordJson>(`${contract}/contract/epochs/${epoch}`)
@@ -366,9 +401,13 @@ describe('rewards: standalone baseline', () => {
     expect(record.submission.certificate).toBeNull()
     expect(record.submission.reports).toHaveLength(1)
     expect(record.winner.name).toBe('node1')
-    const verify = await runCli(['verify', '--epoch', String(epoch), '--contract', contract, '--node', `http://127.0.0.1:${base + 2}`])
+    const verify = await runCli(['verify', '--epoch', String(epoch), '--contract', contract, '--node', `http://127.0.0.1:${base + 2}`, '--allow-standalone'])
     expect(verify.code, verify.stdout + verify.stderr).toBe(0)
     expect(verify.stdout).toContain('ok    standalone report: one report, by the submitter')
+    // without the flag, an uncertified record does not pass
+    const strict = await runCli(['verify', '--epoch', String(epoch), '--contract', contract])
+    expect(strict.code).toBe(1)
+    expect(strict.stderr).toMatch(/^error: verification failed: certified by consensus: no: a standalone submission by node1/)
   }, 60_000)
 })
 

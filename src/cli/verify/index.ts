@@ -8,7 +8,7 @@ import { verifyRecord, type EpochRecordJson } from '../../contract/record.js'
 import { committeeOf } from '../../contract/committee.js'
 import { publicKeyFromPeerId } from '../../crypto/keys.js'
 import { verifyPortable } from '../../crypto/portable.js'
-import { EphemeraError, ErrorCode } from '../../util/errors.js'
+import { EphemeraError, ErrorCode, errorMessage } from '../../util/errors.js'
 import { nodeUrl, requestJson } from '../http-client.js'
 import { intOption, printJson, println } from '../output.js'
 
@@ -17,6 +17,7 @@ interface VerifyOptions {
   contract: string
   node?: string
   peers?: string
+  allowStandalone: boolean
   json: boolean
 }
 
@@ -24,9 +25,10 @@ interface VerifyOptions {
 async function nodeChecks (node: string, record: EpochRecordJson, members: Uint8Array[]): Promise<Check[]> {
   const checks: Check[] = []
   const base = nodeUrl(node)
-  const theirs = await requestJson<{ official: EpochRecordJson | null }>('GET', `${base}/ephemera/rewards/epochs/${record.epoch}`)
+  const theirs = await requestJson<{ official: EpochRecordJson | null }>('GET', `${base}/ephemera/rewards/epochs/${record.epoch}`).catch((err: unknown) => ({ official: null, error: errorMessage(err) }))
   const same = theirs.official != null && isDeepStrictEqual(theirs.official, record)
-  checks.push({ name: 'node\'s official record', ok: same, detail: same ? `${base} stores the same record` : theirs.official == null ? `${base} has no official record for epoch ${record.epoch}` : `${base} stores a different record for epoch ${record.epoch}` })
+  const why = 'error' in theirs ? `${base}: ${theirs.error}` : theirs.official == null ? `${base} has no official record for epoch ${record.epoch}` : `${base} stores a different record for epoch ${record.epoch}`
+  checks.push({ name: 'node\'s official record', ok: same, detail: same ? `${base} stores the same record` : why })
   const hash = record.submission.blockHash
   if (record.submission.mode !== 'consensus' || hash == null) return checks
   const block = await requestJson<DeliveredBlockJson>('GET', `${base}/ephemera/broadcast/block/${hash}`).catch(() => undefined)
@@ -46,6 +48,21 @@ async function verifyEpoch (opts: VerifyOptions): Promise<void> {
   const record = await requestJson<EpochRecordJson>('GET', `${nodeUrl(opts.contract)}/contract/epochs/${opts.epoch}`)
   const committee = opts.peers != null ? committeeOf(await loadPeersFile(opts.peers)) : undefined
   const report = verifyRecord(record, verifyPortable, committee)
+  // the epoch asked for, and a certified result (a standalone one is a single member's say-so)
+  const extraChecks: Check[] = [
+    { name: 'epoch', ok: record.epoch === opts.epoch, detail: record.epoch === opts.epoch ? `record of epoch ${record.epoch}` : `the coordinator answered with the record of epoch ${record.epoch}` },
+    {
+      name: 'certified by consensus',
+      ok: record.submission.mode === 'consensus' || opts.allowStandalone,
+      detail: record.submission.mode === 'consensus' ? 'a quorum of the committee signed the block' : `no: a standalone submission by ${record.winner.name}${opts.allowStandalone ? ' (accepted: --allow-standalone)' : ' (pass --allow-standalone to accept the baseline)'}`
+    }
+  ]
+  report.checks.unshift(...extraChecks)
+  const firstExtra = extraChecks.find((c) => !c.ok)
+  if (firstExtra != null) {
+    report.ok = false
+    report.failure = `${firstExtra.name}: ${firstExtra.detail}`
+  }
   const members = (committee ?? record.committee).members.map((m) => publicKeyFromPeerId(m.peerId))
   if (opts.node != null) {
     const extra = await nodeChecks(opts.node, record, members)
@@ -75,6 +92,7 @@ export function verifyCommand (): Command {
     .requiredOption('--contract <url>', 'coordinator URL')
     .option('--node <url>', 'also check that this node stores the same official record and the certified block')
     .option('--peers <file>', 'check against the committee in this peers file instead of the one in the record')
+    .option('--allow-standalone', 'accept a standalone (uncertified, single-member) record as valid', false)
     .option('--json', 'print the report as JSON', false)
     .addHelpText('after', `
 Checks, from the coordinator's public record: the committee hashes to its membership id; the block

@@ -85,6 +85,21 @@ describe('Coordinator: genesis and the epoch clock', () => {
     expect(store.setGenesisCalls).toBe(1)
   })
 
+  it('keeps the epoch length with the genesis and refuses to restart with another one', async () => {
+    const h = harness()
+    const store = h.store as MemoryStore
+    await h.coordinator.initialize()
+    expect(await store.epochMs()).toBe(ENV.epochMs)
+    const longer = new Coordinator({ ...ENV, epochMs: ENV.epochMs * 2 }, { store, clock: () => h.clock.now, committee: COMMITTEE, parameters: PARAMETERS, verify: verifySignature, allowStandalone: false })
+    await expect(longer.initialize()).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID', message: expect.stringMatching(/made with 2000 ms epochs; it cannot run with 4000 ms/) })
+    // data from before the length was stored: the current length is recorded, not refused
+    const legacy = new MemoryStore()
+    legacy.genesisMs = GENESIS
+    const upgraded = harness({ store: legacy })
+    expect(await upgraded.coordinator.initialize()).toBe(GENESIS)
+    expect(await legacy.epochMs()).toBe(ENV.epochMs)
+  })
+
   it('epochInfo gives the running epoch (at least 1) and its window', async () => {
     const h = harness()
     await h.coordinator.initialize()

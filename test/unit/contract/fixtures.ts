@@ -115,6 +115,7 @@ const yieldTurn = async (): Promise<void> => { await new Promise<void>((resolve)
  */
 export class MemoryStore implements CoordinatorStore {
   genesisMs: number | undefined
+  storedEpochMs: number | undefined
   setGenesisCalls = 0
   readonly byEpoch = new Map<number, string>()
   readonly nonces = new Map<string, number>()
@@ -129,6 +130,16 @@ export class MemoryStore implements CoordinatorStore {
     await yieldTurn()
     this.setGenesisCalls++
     this.genesisMs = ms
+  }
+
+  async epochMs (): Promise<number | undefined> {
+    await yieldTurn()
+    return this.storedEpochMs
+  }
+
+  async setEpochMs (ms: number): Promise<void> {
+    await yieldTurn()
+    this.storedEpochMs = ms
   }
 
   async record (epoch: number): Promise<EpochRecordJson | undefined> {

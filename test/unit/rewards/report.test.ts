@@ -21,7 +21,7 @@ function report (sender: NodeKey, patch: Partial<Report> = {}): Report {
 }
 
 function ctx (patch: Partial<ReportContext> = {}): ReportContext {
-  return { epoch: 7, committee: new Set(keys.map((k) => toHex(k.publicKey))), mixnodeSetId: setId, verify: verifySignature, ...patch }
+  return { epoch: 7, committee: new Set(keys.map((k) => toHex(k.publicKey))), mixnodes: 5, verify: verifySignature, ...patch }
 }
 
 /** A message signed by `signer` over arbitrary data and label. */
@@ -227,6 +227,13 @@ describe('checkReportMessage', () => {
     // the set id is checked, not just the number of values
     const same = reportMessage(report(k, { mixnodeSetId: fromHex('00'.repeat(32)) as Uint8Array }), (b) => k.sign(b), 1)
     expect(rejection(same)).toMatch(/another mixnode set/)
+  })
+
+  it('refuses a report whose number of values is not the number of mixnodes', () => {
+    const short = reportMessage(report(k, { values: Uint16Array.from([1, 2, 3]) }), (b) => k.sign(b), 1)
+    expect(rejection(short)).toBe('report has 3 values for 5 mixnodes')
+    const long = reportMessage(report(k, { values: new Uint16Array(6) }), (b) => k.sign(b), 1)
+    expect(rejection(long)).toBe('report has 6 values for 5 mixnodes')
   })
 
   it.each([
