@@ -348,11 +348,17 @@ export class BroadcastEngine {
   async #syncFrom (member: BroadcastMember, signal: AbortSignal): Promise<void> {
     const peer = toHex(member.publicKey)
     let cursor = this.#syncCursors.get(peer) ?? 0
-    for (;;) {
+    // bounded: a peer that keeps answering without progress cannot keep this node busy
+    for (let pass = 0; pass < 64; pass++) {
       const list = await this.#transport.syncList(member.publicKey, cursor, MAX_SYNC_ENTRIES, signal)
       // the peer's store was reset: start over
       if (list.lastHeight < cursor) cursor = 0
+      const start = cursor
       for (const entry of list.entries) {
+        if (entry.height <= cursor) {
+          this.#modules.logger.warn({ peer: member.name }, 'sync: peer listed heights out of order')
+          return
+        }
         const hash = toHex(entry.hash)
         if (!await this.store.has(hash)) {
           const certified = await this.#transport.certified(member.publicKey, entry.hash, signal)
@@ -367,7 +373,7 @@ export class BroadcastEngine {
         cursor = entry.height
       }
       this.#syncCursors.set(peer, cursor)
-      if (list.entries.length === 0 || cursor >= list.lastHeight) return
+      if (list.entries.length === 0 || cursor >= list.lastHeight || cursor === start) return
     }
   }
 

@@ -99,6 +99,12 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
       return verifyRecord(record, verify, coordinator.committee)
     })
 
+    // refuse unsigned, stale or non-member requests before reading (up to 32 MB of) body
+    app.addHook('onRequest', async (request) => {
+      if (request.method !== 'POST') return
+      coordinator.precheck(request.headers)
+    })
+
     app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/submissions', async (request) => {
       const raw = (request as RawRequest).rawBody ?? Buffer.alloc(0)
       const path = request.url.split('?')[0] as string

@@ -1,9 +1,9 @@
 import { fromHex, toHex } from '../codec/bytes.js'
 import type { VerifyFn } from '../block/validate.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
-import { verifyRequest } from './auth.js'
+import { HEADERS, verifyRequest } from './auth.js'
 import { epochAt, epochWindow, type Environment, type EpochWindow } from './environment.js'
-import { verifySubmission, type CommitteeJson, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from './record.js'
+import { canonicalSubmission, verifySubmission, type CommitteeJson, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from './record.js'
 import type { CoordinatorStore } from './store.js'
 
 export interface CoordinatorDeps {
@@ -80,6 +80,20 @@ export class Coordinator {
     return { ...epochWindow(this.genesisMs, this.environment.epochMs, epoch), genesisMs: this.genesisMs, epochMs: this.environment.epochMs, environment: this.environment }
   }
 
+  /**
+   * The cheap part of authorize(), before the body is read: the signature headers are there, the
+   * timestamp is fresh and the key belongs to the committee. Throws like authorize().
+   */
+  precheck (headers: Record<string, string | string[] | undefined>): void {
+    const key = headers[HEADERS.key]
+    if (typeof key !== 'string' || key === '') throw new EphemeraError(ErrorCode.UNAUTHORIZED, `unsigned request: missing header ${HEADERS.key}`)
+    const timestamp = Number(headers[HEADERS.timestamp])
+    if (!Number.isSafeInteger(timestamp) || Math.abs(this.#deps.clock() - timestamp) > this.environment.requestSkewMs) {
+      throw new EphemeraError(ErrorCode.UNAUTHORIZED, `request timestamp missing or more than ${Math.round(this.environment.requestSkewMs / 1000)} s off the coordinator's clock`)
+    }
+    if (!this.#members.has(key.toLowerCase())) throw new EphemeraError(ErrorCode.FORBIDDEN, `signer ${key} is not in the committee`)
+  }
+
   /** Checks a signed request and burns its nonce; returns the signer's committee entry. */
   async authorize (headers: Record<string, string | string[] | undefined>, method: string, path: string, body: Uint8Array): Promise<CommitteeMemberJson> {
     const now = this.#deps.clock()
@@ -125,7 +139,7 @@ export class Coordinator {
       endMs: window.endMs,
       committee: this.committee,
       parameters: this.parameters,
-      submission,
+      submission: canonicalSubmission(submission),
       winner: submitter,
       acceptedAt: now,
       latencyMs: now - window.endMs

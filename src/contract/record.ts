@@ -246,3 +246,33 @@ export function standaloneSubmission (message: ClientMessage, parameters: Parame
     rewards: aggregateReports([decodeReport(message.data).values], parameters.mixnodes, { ...aggregationParams(parameters), minValues: 1 })
   }
 }
+
+/**
+ * A verified submission re-serialised from its parsed content, so that the stored record holds
+ * only fields the checks covered (no extra keys, no unverified creator PeerIds or message ids).
+ * Call it only after verifySubmission passed.
+ */
+export function canonicalSubmission (sub: SubmissionJson): SubmissionJson {
+  const messages = sub.reports.map((r) => {
+    const parsed = messageFromJson(r.message)
+    if (!parsed.ok) throw new Error(`canonicalSubmission: ${parsed.error}`)
+    return parsed.value
+  })
+  const reports = sub.reports.map((r, i) => ({
+    message: messageToJson(messages[i] as ClientMessage),
+    proof: r.proof == null ? null : { index: r.proof.index, treeSize: r.proof.treeSize, path: r.proof.path.map((p) => p.toLowerCase()) }
+  }))
+  const rewards = sub.rewards.map((row) => ({ mixnode: row.mixnode, performance: row.performance, values: row.values, reward: row.reward }))
+  if (sub.mode === 'standalone') return { mode: 'standalone', blockHash: null, header: null, certificate: null, reports, rewards }
+  const block = blockFromJson({ hash: sub.blockHash, header: sub.header, messages: sub.reports.map((r) => r.message) })
+  const certificate = certificateFromJson(sub.certificate)
+  if (!block.ok || !certificate.ok) throw new Error('canonicalSubmission: malformed block or certificate')
+  return {
+    mode: 'consensus',
+    blockHash: toHex(block.value.claimedHash),
+    header: headerToJson(block.value.block.header),
+    certificate: certificateToJson(certificate.value),
+    reports,
+    rewards
+  }
+}

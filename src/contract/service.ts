@@ -4,7 +4,7 @@ import { toHex } from '../codec/bytes.js'
 import { verifySignature } from '../crypto/keys.js'
 import { mixnodeSetId } from '../rewards/report.js'
 import { Database } from '../storage/index.js'
-import { errorMessage } from '../util/errors.js'
+import { ConfigError, errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import { registerContractRoutes } from './api.js'
 import { Coordinator } from './coordinator.js'
@@ -16,6 +16,9 @@ import { LevelCoordinatorStore } from './store.js'
 export function parametersOf (config: ContractConfig, committeeSize: number): ParametersJson {
   const f = Math.floor((committeeSize - 1) / 3)
   const r = config.rewards
+  for (const [key, value] of [['rewards.rewards_threshold', r.rewards_threshold], ['rewards.min_values', r.min_values]] as const) {
+    if (value > committeeSize) throw new ConfigError(`${config.config_file}: key "${key}": ${value} is more than the ${committeeSize} committee members, so no epoch could ever commit`)
+  }
   return {
     mixnodes: r.mixnodes,
     mixnodeSetId: toHex(mixnodeSetId(r.mixnodes)),

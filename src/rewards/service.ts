@@ -163,6 +163,7 @@ export class RewardsService implements Application {
   async #run (signal: AbortSignal): Promise<void> {
     try {
       this.#info = await this.#connect(signal)
+      if (signal.aborted) return
       this.#startSampling(this.#info)
       this.#tasks.push(this.#reconcile(signal))
       for (;;) {
