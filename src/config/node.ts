@@ -32,7 +32,7 @@ export const nodeConfigSchema = z.strictObject({
     noise: z.number().int().min(0).max(50).default(5),
     /** Submit own averages without consensus (the baseline; same as --standalone). */
     standalone: z.boolean().default(false),
-    /** TEST ONLY: misbehave. skewed = report 100 % everywhere; silent = never publish a report; equivocate = publish two different reports. */
+    /** TEST ONLY: misbehave. skewed = report 100 % everywhere; silent = keep its report to itself; equivocate = publish two different reports. */
     fault: z.enum(['none', 'skewed', 'silent', 'equivocate']).default('none')
   }).prefault({}),
   p2p: z.strictObject({

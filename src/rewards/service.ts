@@ -421,7 +421,8 @@ export class RewardsService implements Application {
       const report: Report = { epoch, sender: this.#m.key.publicKey, mixnodeSetId: this.#setId, values: this.#opts.fault === 'skewed' ? values.map((v) => (v === MISSING ? v : MAX_VALUE)) : values }
       const message = reportMessage(report, (b) => this.#m.key.sign(b), this.#clock())
       const own = toHex(messageId(message))
-      this.#addReport(epoch, message, own)
+      // a silent node keeps its report to itself: not published, served, nor put in its blocks
+      if (this.#opts.fault !== 'silent') this.#addReport(epoch, message, own)
       await this.#advance(p, this.#opts.standalone ? 'submitting' : 'gossiping', { samples, ownReport: own, times: { ...p.times, computedAt: this.#clock() } })
       if (this.#opts.standalone) {
         await this.#submitAndAdopt(p, standaloneSubmission(message, info.parameters), 0, window.endMs + env.epochDeadlineMs, signal)
@@ -677,10 +678,7 @@ export class RewardsService implements Application {
     const [version, epoch] = shape.array(decodeCbor(bytes, 64, 'reports request'), 'reports request', 2)
     if (version !== 1) throw new DecodeError('reports request: unsupported version')
     const wanted = shape.uint(epoch, 'reports request.epoch')
-    const reports = [...(this.#reports.get(wanted)?.values() ?? [])]
-      // a silent node keeps its own report to itself, even when asked
-      .filter((r) => this.#opts.fault !== 'silent' || !equalBytes(r.message.publicKey, this.#m.key.publicKey))
-      .map((r) => messageToWire(r.message))
+    const reports = [...(this.#reports.get(wanted)?.values() ?? [])].map((r) => messageToWire(r.message))
     return encodeCbor([1, reports])
   }
 

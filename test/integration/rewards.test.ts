@@ -39,6 +39,16 @@ async function startCluster (dir: string, edit?: (dir: string) => Promise<void>)
   return JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as ClusterJson
 }
 
+/** A config edit for startCluster: nodes misbehave (test-only fault modes), e.g. { node4: 'skewed' }. */
+function faults (byNode: Record<string, 'skewed' | 'silent' | 'equivocate'>): (dir: string) => Promise<void> {
+  return async (dir) => {
+    for (const [name, fault] of Object.entries(byNode)) {
+      const file = join(dir, name, 'config.toml')
+      await writeFile(file, (await readFile(file, 'utf8')).replace('[rewards]\n', `[rewards]\nfault = "${fault}"\n`))
+    }
+  }
+}
+
 async function stopCluster (dir: string): Promise<void> {
   await runCli(['cluster', 'down', '--dir', dir], { timeoutMs: 30_000 })
   for (const pid of await processesMentioning(dir)) process.kill(pid, 'SIGKILL')
@@ -236,10 +246,7 @@ describe('rewards: one node reports skewed values', () => {
 
   beforeAll(async () => {
     dir = await makeTempDir()
-    cluster = await startCluster(dir, async (d) => {
-      const file = join(d, 'node4', 'config.toml')
-      await writeFile(file, (await readFile(file, 'utf8')).replace('[rewards]\n', '[rewards]\nfault = "skewed"\n'))
-    })
+    cluster = await startCluster(dir, faults({ node4: 'skewed' }))
   }, 90_000)
 
   afterAll(async () => {
@@ -411,16 +418,13 @@ describe('rewards: standalone baseline', () => {
   }, 60_000)
 })
 
-describe('rewards: one node equivocates', () => {
+describe('rewards: one node equivocates, another stays silent', () => {
   let dir: string
   let cluster: ClusterJson
 
   beforeAll(async () => {
     dir = await makeTempDir()
-    cluster = await startCluster(dir, async (d) => {
-      const file = join(d, 'node4', 'config.toml')
-      await writeFile(file, (await readFile(file, 'utf8')).replace('[rewards]\n', '[rewards]\nfault = "equivocate"\n'))
-    })
+    cluster = await startCluster(dir, faults({ node4: 'equivocate', node3: 'silent' }))
   }, 90_000)
 
   afterAll(async () => {
@@ -428,7 +432,7 @@ describe('rewards: one node equivocates', () => {
     await removeDir(dir)
   })
 
-  it('keeps both reports as evidence, and epochs still commit with at most one report per member', async () => {
+  it('keeps both reports as evidence; epochs still commit, with at most one report per member and none from the silent one', async () => {
     const evidence = await waitFor(async () => {
       for (const node of cluster.nodes.slice(0, 3)) {
         const { evidence } = await getJson<{ evidence: Array<{ epoch: number, sender: string, message: { signature: string } }> }>(`${node.httpUrl}/ephemera/rewards/evidence`)
@@ -444,6 +448,10 @@ describe('rewards: one node equivocates', () => {
     const record = await getJson<EpochRecordJson>(`${cluster.coordinator.httpUrl}/contract/epochs/${epoch}`)
     const senders = record.submission.reports.map((r) => r.message.publicKey)
     expect(new Set(senders).size).toBe(senders.length)
+    // the silent node published nothing, so its report is in no block, yet the epochs commit
+    const silentKey = record.committee.members.find((m) => m.name === 'node3')!.publicKey
+    expect(senders).not.toContain(silentKey)
+    expect(senders).toHaveLength(3)
     const verify = await runCli(['verify', '--epoch', String(epoch), '--contract', cluster.coordinator.httpUrl])
     expect(verify.code, verify.stdout + verify.stderr).toBe(0)
   }, 60_000)
