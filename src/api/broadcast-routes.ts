@@ -6,36 +6,12 @@ import { blockToJson, certificateToJson, headerToJson, messageFromJson, peerIdOf
 import { inclusionProof, merkleRoot, verifyInclusion } from '../crypto/merkle.js'
 import type { BroadcastEngine } from '../broadcast/index.js'
 import type { StoredBlock } from '../storage/index.js'
-import { EphemeraError, ErrorCode } from '../util/errors.js'
+import { badRequest, notFound, parseHash, parsePositiveInt } from './params.js'
 
 export type DeliveredBlockJson = BlockJson & { localHeight: number, deliveredAt: string }
 
 export function storedBlockToJson (stored: StoredBlock): DeliveredBlockJson {
   return { ...blockToJson(stored.block, fromHex(stored.hash) as Uint8Array), localHeight: stored.info.localHeight, deliveredAt: stored.info.deliveredAt }
-}
-
-function badRequest (message: string): EphemeraError {
-  return new EphemeraError(ErrorCode.BAD_REQUEST, message)
-}
-
-function notFound (message: string): EphemeraError {
-  return new EphemeraError(ErrorCode.NOT_FOUND, message)
-}
-
-function parseHash (value: string, what = 'block hash'): string {
-  const bytes = fromHex(value, 32)
-  if (bytes == null) throw badRequest(`${what} must be 64 hex characters, got "${value.slice(0, 80)}"`)
-  return toHex(bytes)
-}
-
-function parsePositiveInt (value: string | undefined, what: string, fallback?: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (value == null || value === '') {
-    if (fallback != null) return fallback
-    throw badRequest(`${what} is required`)
-  }
-  const n = Number(value)
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1 || n > max) throw badRequest(`${what} must be an integer from 1 to ${max}, got "${value.slice(0, 40)}"`)
-  return n
 }
 
 /** The reliable-broadcast part of the node API (README "HTTP API"). */

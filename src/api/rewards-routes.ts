@@ -1,15 +1,8 @@
 import type { FastifyInstance } from 'fastify'
-import { messageToJson } from '../block/json.js'
+import { messageToJson, peerIdOf } from '../block/json.js'
 import type { RewardsService } from '../rewards/service.js'
 import { decodeReport } from '../rewards/report.js'
-import { peerIdOf } from '../block/json.js'
-import { EphemeraError, ErrorCode } from '../util/errors.js'
-
-function parseEpoch (value: string): number {
-  const n = Number(value)
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new EphemeraError(ErrorCode.BAD_REQUEST, `epoch must be a positive integer, got "${value.slice(0, 40)}"`)
-  return n
-}
+import { notFound, parseEpoch } from './params.js'
 
 /** The rewards part of the node API: pipeline state, official records, collected reports. */
 export function registerRewardsRoutes (app: FastifyInstance, rewards: RewardsService): void {
@@ -18,7 +11,7 @@ export function registerRewardsRoutes (app: FastifyInstance, rewards: RewardsSer
   app.get<{ Params: { epoch: string } }>('/ephemera/rewards/epochs/:epoch', async (request) => {
     const epoch = parseEpoch(request.params.epoch)
     const { progress, official } = await rewards.epoch(epoch)
-    if (progress == null && official == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `this node has no state for epoch ${epoch}`)
+    if (progress == null && official == null) throw notFound(`this node has no state for epoch ${epoch}`)
     return { epoch, progress: progress ?? null, official: official ?? null }
   })
 

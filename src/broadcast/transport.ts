@@ -152,12 +152,14 @@ export class RbcTransport {
 
   /** Queues a message for every other member. */
   broadcast (message: RbcMessage): void {
-    for (const outbox of this.#outboxes.values()) this.#enqueue(outbox, message)
+    // the size bounds batches; a PROPOSE is measured once, not once per peer
+    const bytes = message.type === 'propose' ? encodeBatch([{ id: 0, message }]).length : 160
+    for (const outbox of this.#outboxes.values()) this.#enqueue(outbox, message, bytes)
   }
 
-  #enqueue (outbox: Outbox, message: RbcMessage): void {
+  #enqueue (outbox: Outbox, message: RbcMessage, bytes: number): void {
     const envelope = { id: this.#nextId++, message }
-    outbox.queue.set(envelope.id, { envelope, bytes: message.type === 'propose' ? encodeBatch([envelope]).length : 160, enqueuedAt: Date.now(), attempts: 0 })
+    outbox.queue.set(envelope.id, { envelope, bytes, enqueuedAt: Date.now(), attempts: 0 })
     while (outbox.queue.size > this.#opts.maxQueue) {
       const oldest = outbox.queue.keys().next().value as number
       outbox.queue.delete(oldest)

@@ -1,14 +1,6 @@
 import type { EpochSummary } from '../contract/api.js'
 import type { EpochProgress } from '../rewards/service.js'
-
-async function getJson<T> (url: string): Promise<T | undefined> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(1_500) })
-    return res.ok ? await res.json() as T : undefined
-  } catch {
-    return undefined
-  }
-}
+import { tryGetJson } from './http.js'
 
 /**
  * One line per epoch for `cluster up`: reports seen, the certified block, the winner and the
@@ -31,13 +23,13 @@ export class EpochReporter {
   /** Prints lines for epochs that were decided (or given up) since the last call. */
   async poll (now = Date.now()): Promise<void> {
     if (this.#deadlineMs == null) {
-      const info = await getJson<{ environment: { epochDeadlineMs: number }, epoch: number }>(`${this.#coordinatorUrl}/contract/epoch`)
+      const info = await tryGetJson<{ environment: { epochDeadlineMs: number }, epoch: number }>(`${this.#coordinatorUrl}/contract/epoch`, 1_500)
       if (info == null) return
       this.#deadlineMs = info.environment.epochDeadlineMs
       // epochs that ended before we started watching are not ours to report
       this.#firstEpoch = info.epoch
     }
-    const list = await getJson<{ epochs: EpochSummary[] }>(`${this.#coordinatorUrl}/contract/epochs?limit=20`)
+    const list = await tryGetJson<{ epochs: EpochSummary[] }>(`${this.#coordinatorUrl}/contract/epochs?limit=20`, 1_500)
     if (list == null) return
     for (const epoch of [...list.epochs].reverse()) {
       if (this.#done.has(epoch.epoch) || epoch.epoch < (this.#firstEpoch ?? 0)) continue
@@ -54,7 +46,7 @@ export class EpochReporter {
   async #progress (epoch: number): Promise<Array<{ name: string, progress: EpochProgress | null }>> {
     return await Promise.all(this.#nodes.map(async (n) => ({
       name: n.name,
-      progress: (await getJson<{ progress: EpochProgress | null }>(`${n.httpUrl}/ephemera/rewards/epochs/${epoch}`))?.progress ?? null
+      progress: (await tryGetJson<{ progress: EpochProgress | null }>(`${n.httpUrl}/ephemera/rewards/epochs/${epoch}`, 1_500))?.progress ?? null
     })))
   }
 

@@ -55,7 +55,6 @@ export async function readClusterState (dir: string): Promise<ClusterState | und
 }
 
 export async function writeClusterState (dir: string, state: Omit<ClusterState, 'updatedAt' | 'version'>): Promise<void> {
-  // z.infer makes `coordinator` required; older files without it parse as null
   const full: ClusterState = { version: 1, ...state, updatedAt: new Date().toISOString() }
   await writeFileAtomic(join(dir, CLUSTER_FILE), JSON.stringify(full, null, 2) + '\n')
 }

@@ -6,6 +6,7 @@ import { loadNodeConfig, loadPeersFile } from '../config/index.js'
 import { COORDINATOR_DIR, NODE_CONFIG_FILE, PEERS_FILE } from '../config/generate.js'
 import { DEFAULT_CLUSTER_NODES, planCluster, type ProcessPlan } from './plan.js'
 import { EpochReporter } from './progress.js'
+import { tryGetJson } from './http.js'
 import type { GroupInfo } from '../network/index.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import { pathExists } from '../util/fs.js'
@@ -55,15 +56,8 @@ function cliInvocation (): { command: string, args: string[] } {
   return { command: process.execPath, args: [...process.execArgv, script] }
 }
 
-
 async function fetchGroupInfo (httpUrl: string): Promise<GroupInfo | undefined> {
-  try {
-    const res = await fetch(`${httpUrl}/ephemera/broadcast/group/info`, { signal: AbortSignal.timeout(1_000) })
-    if (!res.ok) return undefined
-    return await res.json() as GroupInfo
-  } catch {
-    return undefined
-  }
+  return await tryGetJson<GroupInfo>(`${httpUrl}/ephemera/broadcast/group/info`)
 }
 
 function lastLogLines (file: string, count = 3): string {
@@ -163,11 +157,7 @@ async function stopProcesses (processes: Running[], opts: ClusterUpOptions): Pro
 }
 
 async function coordinatorUp (url: string): Promise<boolean> {
-  try {
-    return (await fetch(`${url}/contract/health`, { signal: AbortSignal.timeout(1_000) })).ok
-  } catch {
-    return false
-  }
+  return await tryGetJson(`${url}/contract/health`) != null
 }
 
 /**
@@ -330,18 +320,10 @@ export async function clusterStatus (dirOption: string): Promise<{ dir: string, 
   const dir = resolve(dirOption)
   const state = await readClusterState(dir)
   if (state == null) throw new EphemeraError(ErrorCode.CLUSTER, `no cluster state in ${dir} (no cluster.json); start one with \`ephemera cluster up --dir ${dirOption}\``)
-  const json = async <T>(url: string): Promise<T | undefined> => {
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) })
-      return res.ok ? await res.json() as T : undefined
-    } catch {
-      return undefined
-    }
-  }
   const nodes = await Promise.all(state.nodes.map(async (node): Promise<ClusterNodeStatus> => {
     const running = node.pid != null && processAlive(node.pid, node.configFile)
     const info = running ? await fetchGroupInfo(node.httpUrl) : undefined
-    const rewards = running ? await json<{ recent: Array<{ epoch: number, state: string }> }>(`${node.httpUrl}/ephemera/rewards/status`) : undefined
+    const rewards = running ? await tryGetJson<{ recent: Array<{ epoch: number, state: string }> }>(`${node.httpUrl}/ephemera/rewards/status`) : undefined
     return {
       name: node.name,
       role: 'node',
@@ -356,7 +338,7 @@ export async function clusterStatus (dirOption: string): Promise<{ dir: string, 
   const c = state.coordinator
   if (c != null) {
     const running = c.pid != null && processAlive(c.pid, c.configFile)
-    const health = running ? await json<{ epoch: number }>(`${c.httpUrl}/contract/health`) : undefined
+    const health = running ? await tryGetJson<{ epoch: number }>(`${c.httpUrl}/contract/health`) : undefined
     nodes.unshift({ name: c.name, role: 'coordinator', pid: running ? c.pid : null, running, httpUrl: c.httpUrl, connected: null, members: state.nodes.length, epoch: health?.epoch ?? null })
   }
   return { dir, status: state.status, nodes }

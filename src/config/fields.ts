@@ -5,7 +5,7 @@ import { LOG_LEVELS } from '../util/logger.js'
 
 /** Schema building blocks shared by the node, peers and coordinator configs. */
 
-export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
 
 export const nameField = z.string().regex(NAME_PATTERN, 'must be 1-64 characters: letters, digits, ".", "_" or "-", starting with a letter or digit')
 

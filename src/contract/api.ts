@@ -4,14 +4,9 @@ import type { Coordinator } from './coordinator.js'
 import { epochWindow } from './environment.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import type { VerifyFn } from '../block/validate.js'
+import { parseEpoch, parsePositiveInt } from '../api/params.js'
 
 type RawRequest = FastifyRequest & { rawBody?: Buffer }
-
-function parseEpoch (value: string): number {
-  const n = Number(value)
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new EphemeraError(ErrorCode.BAD_REQUEST, `epoch must be a positive integer, got "${value.slice(0, 40)}"`)
-  return n
-}
 
 export interface EpochSummary {
   epoch: number
@@ -71,8 +66,7 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
 
     app.get<{ Querystring: { from?: string, limit?: string } }>('/contract/epochs', async (request) => {
       const current = coordinator.epochInfo(clock())
-      const limit = request.query.limit == null ? 20 : Number(request.query.limit)
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new EphemeraError(ErrorCode.BAD_REQUEST, 'limit must be an integer from 1 to 1000')
+      const limit = request.query.limit == null ? 20 : parsePositiveInt(request.query.limit, 'limit', undefined, 1000)
       const top = request.query.from == null ? current.epoch : parseEpoch(request.query.from)
       const records = new Map((await coordinator.records({ from: top, limit, reverse: true })).map((r) => [r.epoch, r]))
       const epochs: EpochSummary[] = []

@@ -165,7 +165,6 @@ export class RewardsService implements Application {
       this.#info = await this.#connect(signal)
       if (signal.aborted) return
       this.#startSampling(this.#info)
-      this.#tasks.push(this.#reconcile(signal))
       for (;;) {
         const now = this.#clock()
         const epoch = epochAt(this.#info.genesisMs, this.#info.epochMs, now)
@@ -302,6 +301,8 @@ export class RewardsService implements Application {
     for await (const [, value] of this.#m.db.bucket(Bucket.epoch).entries({ reverse: true, limit: 50 })) {
       const p = parseJsonBytes<EpochProgress>(value)
       this.#progress.set(p.epoch, p)
+      // nothing runs these any more; catch-up adopts the coordinator's record for them
+      if (!TERMINAL.has(p.state)) await this.#advance(p, 'failed', { reason: `interrupted in state ${p.state} by a restart` })
     }
     const newest = Math.max(0, ...this.#progress.keys())
     for await (const [key, value] of this.#m.db.bucket(Bucket.report).entries({ gte: pad(Math.max(0, newest - 5)) })) {
@@ -331,21 +332,6 @@ export class RewardsService implements Application {
     Object.assign(p, changes, { state })
     await this.#save(p)
     this.#m.logger.debug({ epoch: p.epoch, state }, 'epoch state')
-  }
-
-  /** After a restart, epochs interrupted mid-pipeline adopt the coordinator's record if it has one. */
-  async #reconcile (signal: AbortSignal): Promise<void> {
-    for (const p of [...this.#progress.values()]) {
-      if (TERMINAL.has(p.state)) continue
-      try {
-        const record = await this.#m.client.record(p.epoch, signal)
-        if (record != null) await this.#adopt(p, record)
-        else await this.#advance(p, 'failed', { reason: `interrupted in state ${p.state} by a restart; the coordinator has no record` })
-      } catch (err) {
-        if (signal.aborted) return
-        await this.#advance(p, 'failed', { reason: `interrupted in state ${p.state} by a restart (${errorMessage(err)})` })
-      }
-    }
   }
 
   /**
