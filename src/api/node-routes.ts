@@ -5,6 +5,8 @@ export interface NodeHealth {
   status: 'ok' | 'starting' | 'stopping'
   name: string
   peerId: string
+  /** The process id: lets a supervisor check that what answers is the process it started. */
+  pid: number
   uptimeSeconds: number
   startedAt: string
   connectedMembers: number

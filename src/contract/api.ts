@@ -51,7 +51,7 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
       }
     })
 
-    app.get('/contract/health', async () => ({ status: 'ok', genesisMs: coordinator.genesisMs, epoch: coordinator.epochInfo(clock()).epoch }))
+    app.get('/contract/health', async () => ({ status: 'ok', pid: process.pid, genesisMs: coordinator.genesisMs, epoch: coordinator.epochInfo(clock()).epoch }))
 
     app.get('/contract/epoch', async () => {
       const info = coordinator.epochInfo(clock())

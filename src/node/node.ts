@@ -184,6 +184,7 @@ export class EphemeraNode {
       status: this.#status === 'running' ? 'ok' : 'stopping',
       name: this.config.name,
       peerId: this.key.peerId.toString(),
+      pid: process.pid,
       uptimeSeconds: Math.round((this.#now().getTime() - this.startedAt.getTime()) / 1000),
       startedAt: this.startedAt.toISOString(),
       connectedMembers: group.members.filter((m) => !m.self && m.connected).length,

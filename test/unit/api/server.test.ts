@@ -8,6 +8,7 @@ const health: NodeHealth = {
   status: 'ok',
   name: 'node1',
   peerId: '12D3KooWexample',
+  pid: 4242,
   uptimeSeconds: 12,
   startedAt: '2024-01-01T00:00:00.000Z',
   connectedMembers: 2,
