@@ -19,6 +19,11 @@ export const ErrorCode = {
   DB_LOCKED: 'ERR_DB_LOCKED',
   /** The level database could not be opened or written. */
   DB_FAILED: 'ERR_DB_FAILED',
+  /**
+   * A storage write failed (ENOSPC, EIO, ...): the process stops acknowledging anything and exits
+   * (fail-stop); every later write is refused with this code (HTTP 503).
+   */
+  STORAGE_FAILED: 'ERR_STORAGE_FAILED',
   /** This node's PeerId is not in the peers file. */
   NOT_A_MEMBER: 'ERR_NOT_A_MEMBER',
   /** A listen address or port is already in use. */
