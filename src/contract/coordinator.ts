@@ -5,6 +5,7 @@ import { HEADERS, verifyRequest } from './auth.js'
 import { epochAt, epochWindow, type Environment, type EpochWindow } from './environment.js'
 import { canonicalSubmission, verifySubmission, type CommitteeJson, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from './record.js'
 import type { CoordinatorStore } from './store.js'
+import type { CrashPoints } from '../util/crash-points.js'
 
 export interface CoordinatorDeps {
   store: CoordinatorStore
@@ -15,6 +16,8 @@ export interface CoordinatorDeps {
   verify: VerifyFn
   /** Accept `standalone` submissions (the baseline without consensus). */
   allowStandalone: boolean
+  /** TEST ONLY: kill -9 at `submission` / `commit` of an epoch (src/util/crash-points.ts). */
+  crash?: CrashPoints
 }
 
 export interface EpochInfo extends EpochWindow {
@@ -118,6 +121,7 @@ export class Coordinator {
   }
 
   async #submit (epoch: number, submission: SubmissionJson, submitter: CommitteeMemberJson): Promise<EpochRecordJson> {
+    this.#deps.crash?.reached('submission', epoch)
     const now = this.#deps.clock()
     const window = epochWindow(this.genesisMs, this.environment.epochMs, epoch)
     if (!Number.isSafeInteger(epoch) || epoch < 1) throw new EphemeraError(ErrorCode.BAD_REQUEST, `epoch must be a positive integer, got ${epoch}`)
@@ -145,6 +149,7 @@ export class Coordinator {
       latencyMs: now - window.endMs
     }
     await this.#deps.store.commit(record)
+    this.#deps.crash?.reached('commit', epoch)
     return record
   }
 

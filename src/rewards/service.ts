@@ -15,6 +15,7 @@ import { request, serve, type NodeLibp2p } from '../network/index.js'
 import { Bucket, jsonBytes, parseJsonBytes, type Database } from '../storage/index.js'
 import { AbortError, EphemeraError, ErrorCode, errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
+import type { CrashPoints } from '../util/crash-points.js'
 import { backoffDelay, sleep } from '../util/time.js'
 import type { CoordinatorClient, EpochInfoJson } from './coordinator-client.js'
 import { checkReportMessage, decodeReport, MAX_VALUE, MISSING, mixnodeSetId, reportMessage, type Report } from './report.js'
@@ -65,6 +66,8 @@ export interface RewardsModules {
   client: CoordinatorClient
   logger: Logger
   clock?: () => number
+  /** TEST ONLY: kill -9 on entering a pipeline state (src/util/crash-points.ts). */
+  crash?: CrashPoints
 }
 
 const pad = (n: number): string => String(n).padStart(16, '0')
@@ -331,6 +334,7 @@ export class RewardsService implements Application {
   async #advance (p: EpochProgress, state: EpochState, changes: Partial<EpochProgress> = {}): Promise<void> {
     Object.assign(p, changes, { state })
     await this.#save(p)
+    this.#m.crash?.reached(state, p.epoch)
     this.#m.logger.debug({ epoch: p.epoch, state }, 'epoch state')
   }
 
@@ -400,6 +404,7 @@ export class RewardsService implements Application {
     const window = epochWindow(info.genesisMs, info.epochMs, epoch)
     const p = this.#newProgress(epoch, 'computing')
     await this.#save(p)
+    this.#m.crash?.reached('computing', epoch)
     try {
       if (this.#misconfigured != null) throw new EphemeraError(ErrorCode.CONFIG_INVALID, this.#misconfigured)
       // computing: averages over exactly [start, end)
