@@ -12,6 +12,7 @@ import { environmentWithEpoch } from './environment.js'
 import type { ParametersJson } from './record.js'
 import { committeeOf } from './committee.js'
 import { LevelCoordinatorStore } from './store.js'
+import { CrashPoints } from '../util/crash-points.js'
 
 export function parametersOf (config: ContractConfig, committeeSize: number): ParametersJson {
   const f = Math.floor((committeeSize - 1) / 3)
@@ -61,7 +62,8 @@ export class ContractService {
         committee,
         parameters: parametersOf(config, committee.members.length),
         verify: verifySignature,
-        allowStandalone: config.allow_standalone
+        allowStandalone: config.allow_standalone,
+        crash: new CrashPoints(process.env, modules.logger)
       })
       const genesis = await coordinator.initialize()
       // a submission for 30,000 mixnodes carries ~2 MB of reward rows and reports

@@ -8,6 +8,7 @@ import { Membership, Network } from '../network/index.js'
 import { Database, NodeMetaStore } from '../storage/index.js'
 import { EphemeraError, ErrorCode, errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
+import { CrashPoints } from '../util/crash-points.js'
 
 export interface NodeModules {
   logger: Logger
@@ -137,7 +138,8 @@ export class EphemeraNode {
           members: broadcast.members,
           db,
           client: new CoordinatorClient(config.coordinator_url, key),
-          logger: logger.child({ module: 'rewards' })
+          logger: logger.child({ module: 'rewards' }),
+          crash: new CrashPoints(process.env, logger)
         })
         broadcast.setApplication(rewards)
       } else {
