@@ -1,4 +1,7 @@
-export { clusterUp, clusterDown, clusterStatus, clusterClear, DEFAULT_CLUSTER_DIR, DEFAULT_CLUSTER_NODES, type ClusterUpOptions, type ClusterNodeStatus } from './supervisor.js'
+export { clusterUp, clusterDown, clusterStatus, DEFAULT_CLUSTER_DIR, DEFAULT_CLUSTER_NODES, type ClusterUpOptions, type ClusterNodeStatus } from './supervisor.js'
+export { clusterClear } from './clear.js'
 export { EpochReporter } from './progress.js'
 export { readClusterState, CLUSTER_FILE, type ClusterState, type ClusterNodeState } from './state.js'
 export { processAlive, terminate } from './processes.js'
+export { assertClusterStopped, runningClusterProcesses, type ClusterProcess } from './running.js'
+export { readClusterDirectory, type ClusterDirectory } from './directory.js'

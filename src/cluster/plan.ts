@@ -1,8 +1,9 @@
 import { join } from 'node:path'
 import { loadContractConfig, loadNodeConfig, loadPeersFile } from '../config/index.js'
-import { COORDINATOR_DIR, initNetwork, NODE_CONFIG_FILE, PEERS_FILE } from '../config/generate.js'
+import { COORDINATOR_DIR, DEFAULT_BASE_PORT, initNetwork, nodeName, nodePorts, NODE_CONFIG_FILE, PEERS_FILE } from '../config/generate.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import { pathExists } from '../util/fs.js'
+import { multiaddrPort, type PortUse } from './ports.js'
 
 /** One process of a local cluster: what to run and where its state and log go. */
 export interface ProcessPlan {
@@ -16,6 +17,8 @@ export interface ProcessPlan {
   logFile: string
   /** CLI arguments after the script. */
   args: string[]
+  /** The TCP ports it will listen on (p2p and HTTP for a node, HTTP for the coordinator). */
+  ports: PortUse[]
 }
 
 export interface ClusterPlan {
@@ -35,6 +38,23 @@ export interface PlanOptions {
 
 export const DEFAULT_CLUSTER_NODES = 4
 
+/** Whether DIR already holds a network (its peers file); otherwise `planCluster` initialises it. */
+export async function isInitialised (dir: string): Promise<boolean> {
+  return await pathExists(join(dir, PEERS_FILE))
+}
+
+/** The ports `init` would give a new DIR with these options (the coordinator's only for a rewards network). */
+export function initPorts (opts: Pick<PlanOptions, 'nodes' | 'basePort' | 'app'>): PortUse[] {
+  const base = opts.basePort ?? DEFAULT_BASE_PORT
+  const host = '127.0.0.1'
+  const uses: PortUse[] = (opts.app ?? 'rewards') === 'rewards' ? [{ host, port: base, what: 'coordinator http' }] : []
+  for (let i = 0; i < (opts.nodes ?? DEFAULT_CLUSTER_NODES); i++) {
+    const ports = nodePorts(base, i)
+    uses.push({ host, port: ports.p2p, what: `${nodeName(i)} p2p` }, { host, port: ports.http, what: `${nodeName(i)} http` })
+  }
+  return uses
+}
+
 /**
  * Reads DIR (initialising it first when it has no peers file) into process plans: the
  * coordinator (when the nodes run the rewards application) and one node per member. --mixnodes
@@ -42,7 +62,7 @@ export const DEFAULT_CLUSTER_NODES = 4
  */
 export async function planCluster (dir: string, opts: PlanOptions): Promise<ClusterPlan> {
   const peersFile = join(dir, PEERS_FILE)
-  if (!await pathExists(peersFile)) {
+  if (!await isInitialised(dir)) {
     const nodes = opts.nodes ?? DEFAULT_CLUSTER_NODES
     opts.print(`initialising ${nodes} nodes in ${dir}`)
     await initNetwork({
@@ -66,6 +86,7 @@ export async function planCluster (dir: string, opts: PlanOptions): Promise<Clus
     const config = await loadNodeConfig(configFile)
     if (config.http.port === 0) throw new EphemeraError(ErrorCode.CLUSTER, `${configFile}: http.port must be fixed (not 0) in a cluster`)
     rewards ||= config.app === 'rewards'
+    const p2p = multiaddrPort(config.p2p.listen)
     nodes.push({
       role: 'node',
       name: member.name,
@@ -74,7 +95,11 @@ export async function planCluster (dir: string, opts: PlanOptions): Promise<Clus
       configFile,
       httpUrl: `http://${config.http.host}:${config.http.port}`,
       logFile: join(dir, 'logs', `${member.name}.log`),
-      args: ['node', 'run', '--config', configFile, ...mixnodeFlags]
+      args: ['node', 'run', '--config', configFile, ...mixnodeFlags],
+      ports: [
+        ...(p2p == null ? [] : [{ ...p2p, what: `${member.name} p2p` }]),
+        { host: config.http.host, port: config.http.port, what: `${member.name} http` }
+      ]
     })
   }
   let coordinator: ProcessPlan | null = null
@@ -90,7 +115,8 @@ export async function planCluster (dir: string, opts: PlanOptions): Promise<Clus
       configFile,
       httpUrl: `http://${config.http.host}:${config.http.port}`,
       logFile: join(dir, 'logs', 'coordinator.log'),
-      args: ['contract', 'run', '--config', configFile, ...mixnodeFlags, ...(opts.epochSeconds == null ? [] : ['--epoch-ms', String(opts.epochSeconds * 1000)])]
+      args: ['contract', 'run', '--config', configFile, ...mixnodeFlags, ...(opts.epochSeconds == null ? [] : ['--epoch-ms', String(opts.epochSeconds * 1000)])],
+      ports: [{ host: config.http.host, port: config.http.port, what: 'coordinator http' }]
     }
   }
   return { coordinator, nodes }

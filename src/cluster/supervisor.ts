@@ -1,21 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { loadNodeConfig, loadPeersFile } from '../config/index.js'
-import { COORDINATOR_DIR, NODE_CONFIG_FILE, PEERS_FILE } from '../config/generate.js'
-import { DEFAULT_CLUSTER_NODES, planCluster, type ProcessPlan } from './plan.js'
+import { DEFAULT_CLUSTER_NODES, initPorts, isInitialised, planCluster, type ProcessPlan } from './plan.js'
 import { EpochReporter } from './progress.js'
 import { tryGetJson } from './http.js'
 import type { GroupInfo } from '../network/index.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
-import { pathExists } from '../util/fs.js'
 import { sleep } from '../util/time.js'
+import { alive, coordinatorAnswer, meshSnapshot, type Running } from './mesh.js'
+import { checkForeignProcesses, preflight } from './preflight.js'
 import { kill, processAlive, terminate } from './processes.js'
+import { assertPortsFree } from './ports.js'
+import { DEFAULT_CLUSTER_DIR } from './running.js'
 import { readClusterState, writeClusterState, type ClusterNodeState, type ClusterState } from './state.js'
 
-export const DEFAULT_CLUSTER_DIR = '.ephemera/cluster'
-export { DEFAULT_CLUSTER_NODES }
+export { DEFAULT_CLUSTER_DIR, DEFAULT_CLUSTER_NODES }
 
 export interface ClusterUpOptions {
   dir: string
@@ -40,13 +40,6 @@ export interface ClusterUpOptions {
   signal?: AbortSignal
   /** Aborted on a second Ctrl-C: stop waiting for graceful exits. */
   forceSignal?: AbortSignal
-}
-
-interface Running {
-  plan: ProcessPlan
-  pid: number
-  child?: ChildProcess
-  exit?: string
 }
 
 /** The CLI entry this process runs from; children run the same one. */
@@ -121,23 +114,6 @@ function stateFor (dir: string, mode: ClusterState['mode'], status: ClusterState
   }
 }
 
-function alive (r: Running): boolean {
-  return r.exit == null && processAlive(r.pid, r.plan.configFile)
-}
-
-/** One status word per node: connected members out of n−1, or why it is not up. */
-async function meshSnapshot (nodes: Running[]): Promise<{ line: string, complete: boolean }> {
-  const n = nodes.length
-  const parts = await Promise.all(nodes.map(async (r) => {
-    if (!alive(r)) return { text: `${r.plan.name} down${r.exit != null ? ` (${r.exit})` : ''}`, ok: false }
-    const info = await fetchGroupInfo(r.plan.httpUrl)
-    if (info == null) return { text: `${r.plan.name} starting`, ok: false }
-    const connected = info.members.filter((m) => !m.self && m.connected).length
-    return { text: `${r.plan.name} ${connected}/${n - 1}`, ok: connected === n - 1 }
-  }))
-  return { line: parts.map((p) => p.text).join(', '), complete: parts.every((p) => p.ok) }
-}
-
 /** Stops processes in the given order (nodes before the coordinator that they report to). */
 async function stopProcesses (processes: Running[], opts: ClusterUpOptions): Promise<void> {
   const live = processes.filter(alive)
@@ -156,19 +132,16 @@ async function stopProcesses (processes: Running[], opts: ClusterUpOptions): Pro
   }
 }
 
-async function coordinatorUp (url: string): Promise<boolean> {
-  return await tryGetJson(`${url}/contract/health`) != null
-}
-
 /**
- * `ephemera cluster up`: initialise DIR if needed, start one `ephemera node run` child per
- * member, write DIR/cluster.json, show progress until every node sees all others, then either
- * return (detached: the nodes keep running) or show live status until the signal aborts and stop
- * every child. Returns the process exit code.
+ * `ephemera cluster up`: initialise DIR if needed, check that nothing stands in the way (other
+ * processes of DIR, ports taken, an epoch length the coordinator's data was not made with), start
+ * one `ephemera node run` child per member, write DIR/cluster.json, show progress until every
+ * node (its own process, not whatever answers on its address) sees all others, then either return
+ * (detached: the nodes keep running) or show live status until the signal aborts and stop every
+ * child. Returns the process exit code.
  */
 export async function clusterUp (opts: ClusterUpOptions): Promise<number> {
   const dir = resolve(opts.dir)
-  await mkdir(join(dir, 'logs'), { recursive: true })
   const previous = await readClusterState(dir)
   const adopted = new Map<string, number>()
   // whatever the recorded status, processes still alive (checked by pid and command line) are adopted
@@ -185,8 +158,16 @@ export async function clusterUp (opts: ClusterUpOptions): Promise<number> {
     }
   }
 
+  // before anything is written or started: another `cluster up`, or processes started by hand
+  await checkForeignProcesses(dir, opts.dir, new Set(adopted.values()))
+  if (!await isInitialised(dir)) {
+    await assertPortsFree(initPorts(opts), 'stop what holds them, or choose another --base-port; nothing was written')
+  }
+
   const aborted = (): boolean => opts.signal?.aborted === true
   const plan = await planCluster(dir, opts)
+  await preflight(plan, adopted, opts)
+  await mkdir(join(dir, 'logs'), { recursive: true })
   const mode: ClusterState['mode'] = opts.detach ? 'detached' : 'foreground'
   let coordinator: Running | undefined
   const nodes: Running[] = []
@@ -222,8 +203,14 @@ export async function clusterUp (opts: ClusterUpOptions): Promise<number> {
         throw new EphemeraError(ErrorCode.CLUSTER, `${dead.plan.name} exited during start-up (${dead.exit ?? 'not running'}): ${lastLogLines(dead.plan.logFile)} [log: ${dead.plan.logFile}]`)
       }
       const snapshot = await meshSnapshot(nodes)
-      const coordinatorReady = coordinator == null || await coordinatorUp(coordinator.plan.httpUrl)
-      const line = `${snapshot.line}${coordinator == null ? '' : `, coordinator ${coordinatorReady ? 'up' : 'starting'}`}`
+      const coordinatorState = coordinator == null ? undefined : await coordinatorAnswer(coordinator)
+      // another cluster on these ports answers for a process of ours: that is no progress
+      const foreign = [...snapshot.foreign, ...(coordinatorState?.foreign == null ? [] : [coordinatorState.foreign])]
+      if (foreign.length > 0) {
+        throw new EphemeraError(ErrorCode.CLUSTER, `${foreign.join('; ')}: another process (another cluster on the same ports?) answers on this cluster's address; stop it, or give this cluster other ports`)
+      }
+      const coordinatorReady = coordinatorState?.ok ?? true
+      const line = `${snapshot.line}${coordinatorState == null ? '' : `, ${coordinatorState.text}`}`
       if (line !== lastLine) {
         opts.print(`waiting for mesh: ${line}`)
         lastLine = line
@@ -342,36 +329,4 @@ export async function clusterStatus (dirOption: string): Promise<{ dir: string, 
     nodes.unshift({ name: c.name, role: 'coordinator', pid: running ? c.pid : null, running, httpUrl: c.httpUrl, connected: null, members: state.nodes.length, epoch: health?.epoch ?? null })
   }
   return { dir, status: state.status, nodes }
-}
-
-/**
- * `ephemera cluster clear`: deletes the nodes' data directories, logs and cluster.json, keeping
- * keys and configs (or, with `all`, the whole cluster directory). Refuses while anything runs.
- */
-export async function clusterClear (dirOption: string, all: boolean, print: (line: string) => void): Promise<number> {
-  const dir = resolve(dirOption)
-  const state = await readClusterState(dir)
-  if (state != null) {
-    const running = [
-      ...(state.supervisorPid != null && processAlive(state.supervisorPid, 'cluster') ? [state.supervisorPid] : []),
-      ...[state.coordinator, ...state.nodes].flatMap((p) => (p?.pid != null && processAlive(p.pid, p.configFile) ? [p.pid] : []))
-    ]
-    if (running.length > 0) throw new EphemeraError(ErrorCode.CLUSTER, `the cluster in ${dir} is running (pids ${running.join(', ')}); stop it first with \`ephemera cluster down --dir ${dirOption}\``)
-  }
-  if (all) {
-    await rm(dir, { recursive: true, force: true })
-    print(`removed ${dir}`)
-    return 0
-  }
-  const peersFile = join(dir, PEERS_FILE)
-  const members = await pathExists(peersFile) ? await loadPeersFile(peersFile) : []
-  for (const member of members) {
-    const config = await loadNodeConfig(join(dir, member.name, NODE_CONFIG_FILE)).catch(() => undefined)
-    if (config != null) await rm(config.data_dir, { recursive: true, force: true })
-  }
-  await rm(join(dir, COORDINATOR_DIR, 'data'), { recursive: true, force: true })
-  await rm(join(dir, 'logs'), { recursive: true, force: true })
-  await rm(join(dir, 'cluster.json'), { force: true })
-  print(`cleared data and logs of ${members.length} node${members.length === 1 ? '' : 's'} in ${dir} (keys and configs kept)`)
-  return 0
 }

@@ -11,6 +11,7 @@ import { MAX_MIXNODES } from '../rewards/report.js'
 /**
  * `ephemera init`: keys, configs and the peers file for a local network of N nodes.
  *
+ *   DIR/.ephemera-cluster.json  marker: this directory is a network made by `init` (see ClusterMarker)
  *   DIR/peers.toml              every member: name, PeerId, multiaddr
  *   DIR/coordinator/config.toml the coordinator's config (committee = the peers file)
  *   DIR/<name>/config.toml      the node's config (relative paths)
@@ -26,6 +27,20 @@ export const PEERS_FILE = 'peers.toml'
 export const NODE_CONFIG_FILE = 'config.toml'
 export const NODE_KEY_FILE = 'node.key'
 export const COORDINATOR_DIR = 'coordinator'
+/** Written last by `init`: commands that delete things (`cluster clear`) only act on a directory that has it. */
+export const CLUSTER_MARKER_FILE = '.ephemera-cluster.json'
+export const CLUSTER_MARKER_KIND = 'ephemera-cluster'
+
+/** The content of DIR/.ephemera-cluster.json. */
+export interface ClusterMarker {
+  kind: typeof CLUSTER_MARKER_KIND
+  /** Version of this file's format. */
+  version: 1
+  createdAt: string
+  app: 'rewards' | 'messages'
+  /** The members' names: each has its folder DIR/<name>. */
+  nodes: string[]
+}
 
 export interface InitOptions {
   nodes: number
@@ -53,6 +68,7 @@ export interface InitNodeResult {
 
 export interface InitResult {
   dir: string
+  markerFile: string
   peersFile: string
   coordinatorUrl: string
   coordinatorConfig: string
@@ -150,5 +166,9 @@ export async function initNetwork (opts: InitOptions): Promise<InitResult> {
   }
   await writeFileAtomic(coordinatorConfig,
     `# ephemera coordinator ("contract") configuration, written by \`ephemera init\`. Edit freely.\n# Relative paths are relative to this file's directory. README "Coordinator configuration" lists every key.\n\n${toToml(contract)}\n`)
-  return { dir, peersFile, coordinatorUrl, coordinatorConfig, nodes }
+  // last: the marker says the directory holds a complete network
+  const markerFile = join(dir, CLUSTER_MARKER_FILE)
+  const marker: ClusterMarker = { kind: CLUSTER_MARKER_KIND, version: 1, createdAt: new Date().toISOString(), app: opts.app ?? 'rewards', nodes: names }
+  await writeFileAtomic(markerFile, JSON.stringify(marker, null, 2) + '\n')
+  return { dir, markerFile, peersFile, coordinatorUrl, coordinatorConfig, nodes }
 }

@@ -161,7 +161,9 @@ describe('rewards: coordinator + 4 nodes', () => {
     await waitFor(async () => (await processesMentioning(before.coordinator.configFile)).length === 0, { timeoutMs: 15_000, what: 'the coordinator to stop' })
     const changed = await runCli(['cluster', 'up', '--dir', dir, '--detach', '--epoch-seconds', '4', '--timeout', '30'], { timeoutMs: 45_000, env: { LOG_LEVEL: 'info' } })
     expect(changed.code).toBe(1)
-    expect(changed.stderr).toMatch(/coordinator exited during start-up .*made with 2000 ms epochs; it cannot run with 4000 ms/)
+    // refused before anything starts (it used to start the coordinator and watch it die)
+    expect(changed.stderr).toMatch(/^error: the coordinator's data in .* was made with 2 s epochs, but this start would use 4 s \(from --epoch-seconds 4\): .*`ephemera cluster clear --dir .*`; nothing was started\n$/)
+    expect(changed.stdout).not.toContain('started coordinator')
     // the nodes it found running are still running
     for (const n of before.nodes.slice(0, 3)) expect((await processesMentioning(n.configFile)).length, `${n.name} still runs`).toBe(1)
     const again = await runCli(['cluster', 'up', '--dir', dir, '--detach', '--timeout', '30'], { timeoutMs: 45_000, env: { LOG_LEVEL: 'info' } })

@@ -22,7 +22,10 @@ A rewards network (the default) runs a coordinator too, and prints one line per 
 seen, the certified block, the winner and the latency from the epoch's end to the commit.
 Without --detach, Ctrl-C stops every process (a second Ctrl-C kills them at once); if this process
 dies, its children stop too. With --detach on a DIR whose processes partly run, only the missing
-ones are started. Logs: DIR/logs/<name>.log; process table: DIR/cluster.json.`)
+ones are started. Before starting anything it refuses when a port it needs is taken, a process of
+DIR runs that it did not start, or the coordinator's data was made with another epoch length.
+It reports the mesh only from answers of its own processes (their pid and PeerId).
+Logs: DIR/logs/<name>.log; process table: DIR/cluster.json.`)
     .action(async (opts: { nodes?: number, dir: string, basePort?: number, app?: 'rewards' | 'messages', environment?: 'testing' | 'development' | 'production', epochSeconds?: number, mixnodes?: number, detach: boolean, timeout: number }) => {
       const stop = new AbortController()
       const force = new AbortController()
@@ -61,7 +64,13 @@ ones are started. Logs: DIR/logs/<name>.log; process table: DIR/cluster.json.`)
   cluster.command('clear')
     .description('delete the nodes\' data, logs and cluster.json (keys and configs stay); refuses while running')
     .option('--dir <dir>', 'cluster directory', DEFAULT_CLUSTER_DIR)
-    .option('--all', 'delete the whole cluster directory, keys and configs included', false)
+    .option('--all', 'delete everything init and cluster up wrote, keys and configs included (and DIR, once empty)', false)
+    .addHelpText('after', `
+Acts only on a cluster directory: one with the .ephemera-cluster.json marker \`ephemera init\` writes,
+or (made before the marker existed) a peers.toml whose every member has DIR/<name>/config.toml.
+Any other directory is refused, and so is a cluster any process of which runs (cluster.json's
+processes, or any process whose --config names one of DIR's config files). A data_dir outside
+DIR, or one holding keys or configs, is never deleted.`)
     .action(async (opts: { dir: string, all: boolean }) => {
       process.exitCode = await clusterClear(opts.dir, opts.all, println)
     })

@@ -59,7 +59,7 @@ describe('initNetwork', () => {
       expect(config.data_dir).toBe(join(nodeDir, 'data'))
       expect(config.coordinator_url).toBe(result.coordinatorUrl)
       expect(config.p2p.listen).toBe(node.address)
-      expect(config.http).toEqual({ host: '127.0.0.1', port: base + 2 * k })
+      expect(config.http).toMatchObject({ host: '127.0.0.1', port: base + 2 * k })
       expect(await loadPeersFile(config.peers_file)).toEqual(members)
 
       const key = await readKeyFile(config.key_file)
@@ -70,6 +70,21 @@ describe('initNetwork', () => {
     expect(peerIds.size).toBe(3)
     const ports = result.nodes.flatMap((n) => [n.address, n.httpUrl])
     expect(new Set(ports).size).toBe(6)
+  })
+
+  it('writes the cluster marker last, naming the app and the members', async () => {
+    const out = join(await tempDir(), 'net')
+    const before = Date.now()
+    const result = await initNetwork({ nodes: 2, out, basePort: 7150, app: 'messages' })
+    expect(result.markerFile).toBe(join(out, '.ephemera-cluster.json'))
+    const marker = JSON.parse(await readFile(result.markerFile, 'utf8')) as Record<string, unknown>
+    expect(marker).toEqual({ kind: 'ephemera-cluster', version: 1, createdAt: expect.any(String), app: 'messages', nodes: ['node1', 'node2'] })
+    expect(Date.parse(marker.createdAt as string)).toBeGreaterThanOrEqual(before - 1000)
+    // the last file written: its mtime is not older than any other's
+    const markerTime = (await stat(result.markerFile)).mtimeMs
+    for (const file of [result.peersFile, result.coordinatorConfig, ...result.nodes.flatMap((n) => [n.keyFile, n.configFile])]) {
+      expect((await stat(file)).mtimeMs).toBeLessThanOrEqual(markerTime)
+    }
   })
 
   it('uses the given host for every address and URL', async () => {
