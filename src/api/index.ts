@@ -1,5 +1,6 @@
 export { HttpServer, type HttpServerOptions } from './server.js'
 export { registerNodeRoutes, type NodeApiSource, type NodeHealth } from './node-routes.js'
-export type { ApiErrorBody } from './errors.js'
+export { statusForCode, type ApiErrorBody } from './errors.js'
 export { registerBroadcastRoutes, storedBlockToJson, type DeliveredBlockJson } from './broadcast-routes.js'
+export { registerWsRoutes, WsBlockHub, WS_BLOCKS_PATH, WS_CLOSE_TOO_SLOW, WS_CLOSE_TRY_AGAIN, WS_CLOSE_GOING_AWAY, type DeliveredFeed, type WsRoutesOptions, type WsHubStats } from './ws-routes.js'
 export { registerRewardsRoutes } from './rewards-routes.js'

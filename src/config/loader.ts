@@ -34,7 +34,35 @@ function isPlainObject (value: unknown): value is Plain {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)
 }
 
-/** The merged values and, for every key path set by a layer, the layer that set it. */
+/**
+ * Key path segments that could reach an object's prototype when used as a property name. No
+ * configuration key is named like this, so every layer refuses them outright (before merging),
+ * whatever the parser or the merge would do with them.
+ */
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
+
+/** Throws a one-line ConfigError naming `source` if any segment of `path` is forbidden. */
+export function assertSafePath (path: ReadonlyArray<string>, source: Source): void {
+  const bad = path.find((part) => FORBIDDEN_KEYS.has(part))
+  if (bad == null) return
+  const where = describeSource(source)
+  throw new ConfigError(`${where}: key "${path.join('.')}": "${bad}" is not allowed in a key path`, { source: where, key: path.join('.') })
+}
+
+/** An own property of `target`, never one inherited from its prototype. */
+function own (target: Plain, key: string): unknown {
+  return Object.hasOwn(target, key) ? target[key] : undefined
+}
+
+/** Defines an own, plain data property, so that no key can invoke a prototype setter. */
+function define (target: Plain, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true })
+}
+
+/**
+ * The merged values and, for every key path set by a layer, the layer that set it. A forbidden key
+ * (`__proto__`, `constructor`, `prototype`) anywhere in any layer is a ConfigError naming its source.
+ */
 export function mergeLayers (layers: Layer[]): { values: Plain, provenance: Map<string, Source> } {
   const values: Plain = {}
   const provenance = new Map<string, Source>()
@@ -42,14 +70,15 @@ export function mergeLayers (layers: Layer[]): { values: Plain, provenance: Map<
     for (const [key, value] of Object.entries(from)) {
       if (value === undefined) continue
       const path = [...prefix, key]
+      assertSafePath(path, source)
       provenance.set(path.join('.'), source)
       if (isPlainObject(value)) {
-        const existing = target[key]
+        const existing = own(target, key)
         const child: Plain = isPlainObject(existing) ? existing : {}
-        target[key] = child
+        define(target, key, child)
         apply(child, value, path, source)
       } else {
-        target[key] = value
+        define(target, key, value)
       }
     }
   }
@@ -145,15 +174,23 @@ export function coerceString (schema: z.ZodType, path: string[], raw: string): u
   }
 }
 
-/** Sets a dotted path (`http.port`) in a nested plain object. */
+/**
+ * Sets a dotted path (`http.port`) in a nested plain object, as own properties only. Callers check
+ * the path with assertSafePath first (to name the source); a forbidden segment still throws here.
+ */
 export function setPath (target: Plain, path: string[], value: unknown): void {
+  const bad = path.find((part) => FORBIDDEN_KEYS.has(part))
+  if (bad != null) throw new ConfigError(`key "${path.join('.')}": "${bad}" is not allowed in a key path`, { key: path.join('.') })
   let node = target
   for (const part of path.slice(0, -1)) {
-    const next = node[part]
-    if (!isPlainObject(next)) node[part] = {}
-    node = node[part] as Plain
+    let next = own(node, part)
+    if (!isPlainObject(next)) {
+      next = {}
+      define(node, part, next)
+    }
+    node = next as Plain
   }
-  node[path[path.length - 1] as string] = value
+  define(node, path[path.length - 1] as string, value)
 }
 
 /**
@@ -168,9 +205,11 @@ export function envLayer (schema: z.ZodType, prefix: string, env: NodeJS.Process
     if (raw == null || !name.startsWith(prefix)) continue
     const path = name.slice(prefix.length).toLowerCase().split('__')
     if (!top.has(path[0] as string)) continue
+    const source: Source = { kind: 'env', name }
+    assertSafePath(path, source)
     const values: Plain = {}
     setPath(values, path, coerceString(schema, path, raw))
-    layers.push({ source: { kind: 'env', name }, values })
+    layers.push({ source, values })
   }
   return layers
 }
@@ -266,9 +305,11 @@ export function assignmentLayer (schema: z.ZodType, assignments: string[], flagN
     const eq = assignment.indexOf('=')
     if (eq <= 0) throw new ConfigError(`flag ${flagName} ${assignment}: expected KEY=VALUE, e.g. ${flagName} http.port=8080`)
     const path = assignment.slice(0, eq).trim().split('.')
+    const source: Source = { kind: 'flag', name: `${flagName} ${assignment.slice(0, eq)}` }
+    assertSafePath(path, source)
     const values: Plain = {}
     setPath(values, path, coerceString(schema, path, assignment.slice(eq + 1)))
-    return { source: { kind: 'flag', name: `${flagName} ${assignment.slice(0, eq)}` }, values }
+    return { source, values }
   })
 }
 
@@ -292,9 +333,11 @@ export async function loadLayeredConfig<S extends z.ZodType> (schema: S, file: s
   if (env.LOG_LEVEL != null && env.LOG_LEVEL !== '') layers.push({ source: { kind: 'env', name: 'LOG_LEVEL' }, values: { log: { level: env.LOG_LEVEL } } })
   for (const { flag, key, value } of overrides.flags ?? []) {
     if (value === undefined) continue
+    const source: Source = { kind: 'flag', name: flag }
+    assertSafePath(key.split('.'), source)
     const values: Record<string, unknown> = {}
     setPath(values, key.split('.'), value)
-    layers.push({ source: { kind: 'flag', name: flag }, values })
+    layers.push({ source, values })
   }
   layers.push(...assignmentLayer(schema, overrides.set ?? []))
   return resolveLayers(schema, layers, { primary: fileSource, pathKeys }).config

@@ -1,7 +1,8 @@
 /**
  * Typed, coded errors. Every error the project raises on purpose is an EphemeraError with a code
  * from ErrorCode; docs/ERRORS.md lists them all (test/unit/util/errors.test.ts keeps the two in
- * step). The CLI prints `error: <message>` for these (no stack); the HTTP API maps them to 4xx.
+ * step). The CLI prints `error: <message>` for these (no stack); the HTTP API maps each to its status
+ * (src/api/errors.ts: 4xx for bad requests, 5xx for server-side failures).
  */
 
 export const ErrorCode = {
