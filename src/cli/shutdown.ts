@@ -1,7 +1,24 @@
 import type { Logger } from '../util/logger.js'
-import { errorMessage } from '../util/errors.js'
+import { errorMessage, type EphemeraError } from '../util/errors.js'
 
 const DUPLICATE_SIGNAL_MS = 200
+
+/**
+ * Exit status of a process whose storage failed (EX_IOERR in sysexits.h): a write to its level
+ * database failed (disk full, I/O error), so it stopped at once without acknowledging anything
+ * further and without the graceful shutdown (which would write). Free space or fix the disk, then
+ * start it again.
+ */
+export const EXIT_STORAGE_FAILED = 74
+
+/** What runUntilSignal hands the service it starts. */
+export interface ServiceContext {
+  /**
+   * Fail-stop: the service calls this once when its storage fails, after logging its one fatal
+   * line. The process exits EXIT_STORAGE_FAILED at once: no graceful shutdown, no further answer.
+   */
+  onFatal: (err: EphemeraError) => void
+}
 
 export interface ShutdownOptions {
   /** Hard deadline for the graceful stop; past it the process exits 1. */
@@ -54,11 +71,25 @@ export function onShutdown (stop: (reason: string) => Promise<void>, opts: Shutd
 }
 
 /**
+ * The fail-stop exit: the service has logged its one fatal line (or, with logging off, this
+ * prints the message as the CLI's one `error:` line), then the process exits EXIT_STORAGE_FAILED
+ * synchronously, so nothing runs after the failed write: no request is answered, no shutdown step
+ * writes. pino writes synchronously, so the fatal line is out.
+ */
+export function exitOnStorageFailure (logger: Logger): (err: EphemeraError) => void {
+  return (err) => {
+    if (!logger.isLevelEnabled('fatal')) process.stderr.write(`error: ${err.message.split('\n')[0] ?? ''}\n`)
+    process.exit(EXIT_STORAGE_FAILED)
+  }
+}
+
+/**
  * Runs a long-lived service until SIGINT/SIGTERM (or the supervisor's IPC channel closing): starts
  * it, logs fatal errors, and stops it gracefully once. A failed start is logged and rethrown (the
- * CLI prints one line).
+ * CLI prints one line). A storage failure, during start or after, exits EXIT_STORAGE_FAILED at
+ * once (ServiceContext.onFatal).
  */
-export async function runUntilSignal (logger: Logger, what: string, start: () => Promise<{ close: () => Promise<void> }>): Promise<void> {
+export async function runUntilSignal (logger: Logger, what: string, start: (context: ServiceContext) => Promise<{ close: () => Promise<void> }>): Promise<void> {
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception: exiting')
     process.exit(1)
@@ -75,7 +106,7 @@ export async function runUntilSignal (logger: Logger, what: string, start: () =>
     await service?.close()
   }, { logger, exitWithParent: true, timeoutMs: 10_000 })
   try {
-    service = await start()
+    service = await start({ onFatal: exitOnStorageFailure(logger) })
   } catch (err) {
     logger.error({ err: errorMessage(err) }, `${what} failed to start`)
     throw err

@@ -4,7 +4,7 @@ import { toHex } from '../codec/bytes.js'
 import { verifySignature } from '../crypto/keys.js'
 import { mixnodeSetId } from '../rewards/report.js'
 import { Database } from '../storage/index.js'
-import { ConfigError, errorMessage } from '../util/errors.js'
+import { ConfigError, errorMessage, type EphemeraError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import { registerContractRoutes } from './api.js'
 import { Coordinator } from './coordinator.js'
@@ -31,6 +31,16 @@ export function parametersOf (config: ContractConfig, committeeSize: number): Pa
   }
 }
 
+export interface ContractModules {
+  logger: Logger
+  clock?: () => number
+  /**
+   * Called once when the store fails (a write failed: disk full, I/O error), after the one fatal
+   * log line; the CLI exits here (fail-stop). Without it the service stays up answering 503.
+   */
+  onFatal?: (err: EphemeraError) => void
+}
+
 /** Composition root of `ephemera contract run`: store → coordinator → HTTP API, and the update tick. */
 export class ContractService {
   readonly coordinator: Coordinator
@@ -45,16 +55,27 @@ export class ContractService {
     this.#db = db
     this.#logger = logger
     this.#timer = setInterval(() => {
+      if (db.failure != null) return
       coordinator.update().catch((err: unknown) => { logger.warn({ err: errorMessage(err) }, 'coordinator update failed') })
     }, 10_000)
     this.#timer.unref()
   }
 
-  static async start (config: ContractConfig, modules: { logger: Logger, clock?: () => number }): Promise<ContractService> {
+  static async start (config: ContractConfig, modules: ContractModules): Promise<ContractService> {
     const clock = modules.clock ?? Date.now
     const committee = committeeOf(await loadPeersFile(config.peers_file))
     const environment = environmentWithEpoch(config.environment, config.epoch_ms)
-    const db = await Database.open(config.data_dir)
+    const db = await Database.open(config.data_dir, {
+      // fail-stop: one line naming the store and the cause, then the CLI exits (nothing more is answered)
+      onFatal: (err) => {
+        modules.logger.fatal({ code: err.code, store: err.details.path, cause: err.details.cause }, `coordinator stopped: ${err.message}`)
+        modules.onFatal?.(err)
+      }
+    })
+    if (db.recoveryLosses.length > 0) {
+      modules.logger.error({ store: db.path, dropped: db.recoveryLosses },
+        `LevelDB dropped damaged parts of its log while opening ${db.path}: records written before the last stop may be missing (written by a version without fail-stop storage, or a disk fault). Compare with the nodes' official records, or restore ${config.data_dir} from a backup`)
+    }
     try {
       const coordinator = new Coordinator(environment, {
         store: new LevelCoordinatorStore(db),
@@ -65,9 +86,12 @@ export class ContractService {
         allowStandalone: config.allow_standalone,
         crash: new CrashPoints(process.env, modules.logger)
       })
+      // genesis and epoch length are synced writes, done before anything is served
       const genesis = await coordinator.initialize()
       // a submission for 30,000 mixnodes carries ~2 MB of reward rows and reports
       const http = new HttpServer({ host: config.http.host, port: config.http.port, bodyLimit: 32 * 1024 * 1024 }, modules.logger.child({ module: 'http' }))
+      // once the store has failed nothing is answered, reads included: 503 ERR_STORAGE_FAILED
+      http.app.addHook('onRequest', async () => { if (db.failure != null) throw db.failure })
       registerContractRoutes(http.app, coordinator, clock, verifySignature)
       await http.start()
       const info = coordinator.epochInfo(clock())

@@ -20,9 +20,16 @@ export interface CoordinatorStore {
 
 const pad = (n: number): string => String(n).padStart(16, '0')
 
+/**
+ * The coordinator's state in the level database. What it acknowledges is on disk first: genesis,
+ * epoch length and records are synced writes, and the API answers 200 only after commit()
+ * resolved. A failed write fails the whole store (Database is fail-stop), so nothing is answered
+ * after it.
+ */
 export class LevelCoordinatorStore implements CoordinatorStore {
   readonly #db: Database
-  readonly #nonces = new Set<string>()
+  /** nonce key → request timestamp: claimed before the first await; pruned like the stored ones */
+  readonly #nonces = new Map<string, number>()
 
   constructor (db: Database) {
     this.#db = db
@@ -64,22 +71,35 @@ export class LevelCoordinatorStore implements CoordinatorStore {
     await this.#db.write([{ type: 'put', bucket: Bucket.contractRecord, key: pad(record.epoch), value: jsonBytes(record) }], { sync: true })
   }
 
+  /**
+   * Not synced on its own: a submission's record is the next write, synced, and its fsync flushes
+   * the log the nonce is in (unless LevelDB switched logs in between; it then syncs the old log's
+   * table when it writes it). A nonce lost to power loss only reopens, within the skew window, a
+   * replay of a request whose outcome stands: refused again, or 409 once the epoch is decided.
+   */
   async useNonce (key: string, timestamp: number): Promise<boolean> {
     // claim it before the first await, so concurrent replays of one request cannot both pass
     if (this.#nonces.has(key)) return false
-    this.#nonces.add(key)
+    this.#nonces.set(key, timestamp)
     if ((await this.#db.bucket(Bucket.contractNonce).get(key)) != null) return false
     await this.#db.bucket(Bucket.contractNonce).put(key, jsonBytes(timestamp))
     return true
   }
 
+  /** Number of nonces held in memory (bounded by the prune rule, like the stored ones). */
+  get noncesInMemory (): number {
+    return this.#nonces.size
+  }
+
   async pruneNonces (beforeMs: number): Promise<number> {
+    // the same rule for the in-memory claims, including those never stored (a replay found on
+    // disk, a request whose write failed): the timestamp check refuses them all by now
+    for (const [key, timestamp] of this.#nonces) if (timestamp < beforeMs) this.#nonces.delete(key)
     const stale: string[] = []
     for await (const [key, value] of this.#db.bucket(Bucket.contractNonce).entries()) {
       if (parseJsonBytes<number>(value) < beforeMs) stale.push(key)
     }
     if (stale.length > 0) await this.#db.write(stale.map((key) => ({ type: 'del' as const, bucket: Bucket.contractNonce, key })))
-    for (const key of stale) this.#nonces.delete(key)
     return stale.length
   }
 }

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
@@ -23,10 +23,20 @@ export const Bucket = {
   membership: 'membership',
   /** message id (hex) → {block, index} (JSON) */
   messageIndex: 'msg',
-  /** `round:creator:kind` → hash: the RBC votes this node has sent */
+  /** legacy (before creator floors): `round:creator:kind` → hash; migrated into rbcVote once */
   vote: 'vote',
-  /** `round:creator:hash` → signed proposal kept as equivocation evidence */
+  /** legacy: `round:creator:hash` → signed proposal; migrated into rbcEvidence once */
   evidence: 'evidence',
+  /** `creator:round(16 digits):kind` → hash: the RBC votes this node sent, above the creator's floor */
+  rbcVote: 'rbc-vote',
+  /** `creator:round(16 digits)` → [hash, proposal signature | null]: instances decided above the floor */
+  rbcDecided: 'rbc-decided',
+  /** creator → round: every round ≤ it is closed for that creator (never voted on again) */
+  rbcFloor: 'rbc-floor',
+  /** `round(16 digits):creator` → the first two conflicting signed proposals of that slot */
+  rbcEvidence: 'rbc-evidence',
+  /** `message id:block hash` → index: every block a delivered message is in */
+  messageLocation: 'msg-loc',
   /** this node's own proposals (producer state) */
   producer: 'producer',
   /** simulated uptime samples: time (16 digits) → one byte per mixnode */
@@ -50,9 +60,26 @@ export type BucketName = (typeof Bucket)[keyof typeof Bucket]
 
 export interface Repository<V> {
   get: (key: string) => Promise<V | undefined>
-  put: (key: string, value: V) => Promise<void>
-  del: (key: string) => Promise<void>
+  put: (key: string, value: V, opts?: WriteOptions) => Promise<void>
+  del: (key: string, opts?: WriteOptions) => Promise<void>
   entries: (opts?: RangeOptions) => AsyncIterable<[string, V]>
+}
+
+export interface WriteOptions {
+  /**
+   * Resolve only once the write is on disk (fsync): it then survives power loss, not only a
+   * crash of the process. Without it a resolved write is in the OS page cache (survives kill -9).
+   * Use it for anything the process acknowledges to others (signed votes, records, answers).
+   */
+  sync?: boolean
+}
+
+export interface DatabaseOptions {
+  /**
+   * Called once, synchronously, at the first storage failure (see Database), before the failing
+   * call rejects. The process should stop acknowledging anything and exit (fail-stop).
+   */
+  onFatal?: (err: EphemeraError) => void
 }
 
 export interface RangeOptions {
@@ -87,30 +114,45 @@ export function parseJsonBytes<V> (bytes: Bytes): V {
 export class BinaryBucket {
   readonly name: BucketName
   readonly #sub: ReturnType<Level<string, Bytes>['sublevel']>
+  readonly #guard: StorageGuard
 
-  constructor (name: BucketName, sub: ReturnType<Level<string, Bytes>['sublevel']>) {
+  constructor (name: BucketName, sub: ReturnType<Level<string, Bytes>['sublevel']>, guard: StorageGuard) {
     this.name = name
     this.#sub = sub
+    this.#guard = guard
   }
 
   async get (key: string): Promise<Bytes | undefined> {
-    return await this.#sub.get(key) as Bytes | undefined
+    try {
+      return await this.#sub.get(key) as Bytes | undefined
+    } catch (err) {
+      throw this.#guard.readFailed(err)
+    }
   }
 
-  async put (key: string, value: Bytes): Promise<void> {
-    await this.#sub.put(key, value as unknown as string)
+  async put (key: string, value: Bytes, opts: WriteOptions = {}): Promise<void> {
+    await this.#guard.write(async () => { await this.#sub.put(key, value as unknown as string, levelOptions(opts) as never) })
   }
 
-  async del (key: string): Promise<void> {
-    await this.#sub.del(key)
+  async del (key: string, opts: WriteOptions = {}): Promise<void> {
+    await this.#guard.write(async () => { await this.#sub.del(key, levelOptions(opts) as never) })
   }
 
   async * entries (opts: RangeOptions = {}): AsyncIterable<[string, Bytes]> {
-    for await (const [k, v] of this.#sub.iterator({ ...opts, limit: opts.limit ?? -1 })) yield [k, v as unknown as Bytes]
+    try {
+      for await (const [k, v] of this.#sub.iterator({ ...opts, limit: opts.limit ?? -1 })) yield [k, v as unknown as Bytes]
+    } catch (err) {
+      // only the iterator's own errors land here: a consumer's throw ends the loop via return()
+      throw this.#guard.readFailed(err)
+    }
   }
 
   async * keys (opts: RangeOptions = {}): AsyncIterable<string> {
-    for await (const k of this.#sub.keys({ ...opts, limit: opts.limit ?? -1 })) yield k
+    try {
+      for await (const k of this.#sub.keys({ ...opts, limit: opts.limit ?? -1 })) yield k
+    } catch (err) {
+      throw this.#guard.readFailed(err)
+    }
   }
 
   /** @internal the sublevel, for Database.write */
@@ -119,37 +161,95 @@ export class BinaryBucket {
   }
 }
 
+const SYNC = Object.freeze({ sync: true })
+
+/** LevelDB's write options: none at all for an unsynced write (abstract-level's fast path). */
+function levelOptions (opts: WriteOptions): typeof SYNC | undefined {
+  return opts.sync === true ? SYNC : undefined
+}
+
+/** What a bucket needs from its database: the serialised, fail-stop write path and read checks. */
+interface StorageGuard {
+  write: (run: () => Promise<void>) => Promise<void>
+  readFailed: (err: unknown) => unknown
+}
+
+/** LevelDB errors that mean the store itself is broken (a read that meets one fails the store). */
+const STORAGE_ERROR_CODES = new Set(['LEVEL_IO_ERROR', 'LEVEL_CORRUPTION'])
+/** Errors abstract-level raises before anything reaches LevelDB: the caller's bug, nothing written. */
+const ARGUMENT_ERROR_CODES = new Set(['LEVEL_INVALID_KEY', 'LEVEL_INVALID_VALUE'])
+
+function levelCode (err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+/** LevelDB's own message, e.g. "IO error: /data/db/000003.log: No space left on device". */
+function levelMessage (err: unknown): string {
+  const cause = (err as { cause?: unknown } | null)?.cause
+  const own = err instanceof Error ? err.message : String(err)
+  // abstract-level wraps open failures ("Database failed to open") around LevelDB's status
+  return cause instanceof Error && levelCode(err) === 'LEVEL_DATABASE_NOT_OPEN' ? cause.message : own
+}
+
+/**
+ * The level database, fail-stop. LevelDB answers a failed write of its log (ENOSPC, EIO) to that
+ * caller only and keeps accepting later writes behind the torn record, and on reopen it silently
+ * drops those later, acknowledged records (paranoid checks are off). So at the first failed write
+ * the database marks itself failed, calls `onFatal` once, and from then on refuses every write
+ * with ERR_STORAGE_FAILED without reaching LevelDB again; the torn record stays the log's last,
+ * which LevelDB's recovery drops cleanly (a truncated tail), keeping every earlier record.
+ *
+ * Writes are serialised (one in LevelDB at a time), so a write that resolved was appended before
+ * any write that failed, and no write can land behind a torn one: a write still queued when one
+ * fails is refused. A read that meets an I/O error or corruption fails the store the same way.
+ */
 export class Database {
   readonly path: string
   readonly #db: Level<string, Bytes>
   readonly #buckets = new Map<BucketName, BinaryBucket>()
-  #status: 'closed' | 'open' = 'closed'
+  readonly #onFatal: ((err: EphemeraError) => void) | undefined
+  readonly #guard: StorageGuard
+  #status: 'closed' | 'open' | 'closing' = 'closed'
+  #failure: EphemeraError | undefined
+  #tail: Promise<void> = Promise.resolve()
+  #recovery: string[] = []
 
-  private constructor (path: string) {
+  private constructor (path: string, opts: DatabaseOptions) {
     this.path = path
+    this.#onFatal = opts.onFatal
     this.#db = new Level<string, Bytes>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    this.#guard = {
+      write: async (run) => { await this.#serialisedWrite(run) },
+      readFailed: (err) => this.#readFailed(err)
+    }
   }
 
-  /** Opens (creating if needed) the database in `dir`; a clear error if another process holds it. */
-  static async open (dir: string): Promise<Database> {
+  /**
+   * Opens (creating if needed) the database in `dir`. Refuses with a clear error (ERR_DB_LOCKED,
+   * ERR_DB_FAILED) naming the store, LevelDB's message and what to do when it cannot.
+   */
+  static async open (dir: string, opts: DatabaseOptions = {}): Promise<Database> {
     const path = join(dir, 'db')
     try {
       await mkdir(path, { recursive: true })
     } catch (err) {
       throw new EphemeraError(ErrorCode.DB_FAILED, `cannot create data directory ${path}: ${(err as Error).message}`, { path })
     }
-    const db = new Database(path)
+    const db = new Database(path, opts)
     try {
       await db.#db.open()
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause
-      if ((err as { code?: string }).code === 'LEVEL_LOCKED' || cause?.code === 'LEVEL_LOCKED') {
+      const code = cause?.code ?? levelCode(err)
+      if (code === 'LEVEL_LOCKED') {
         throw new EphemeraError(ErrorCode.DB_LOCKED,
           `database ${path} is locked by another process (is another node already running with data_dir ${dir}?)`, { path })
       }
-      throw new EphemeraError(ErrorCode.DB_FAILED, `cannot open database ${path}: ${(err as Error).message}`, { path }, { cause: err })
+      throw new EphemeraError(ErrorCode.DB_FAILED, openFailure(path, dir, code, levelMessage(err)), { path, cause: levelMessage(err) }, { cause: err })
     }
     db.#status = 'open'
+    db.#recovery = await recoveryLosses(path)
     return db
   }
 
@@ -157,11 +257,25 @@ export class Database {
     return this.#status === 'open'
   }
 
+  /** The first storage failure (ERR_STORAGE_FAILED), once there was one: every write is refused. */
+  get failure (): EphemeraError | undefined {
+    return this.#failure
+  }
+
+  /**
+   * What LevelDB dropped while recovering its write-ahead log at this open, as it logged it (e.g.
+   * "000003.log: dropping 25394 bytes; Corruption: checksum mismatch"); empty after a clean stop,
+   * a crash or a fail-stop. Non-empty means records written before the last stop may be missing.
+   */
+  get recoveryLosses (): readonly string[] {
+    return this.#recovery
+  }
+
   /** A bucket of binary values (created once per name). */
   bucket (name: BucketName): BinaryBucket {
     let bucket = this.#buckets.get(name)
     if (bucket == null) {
-      bucket = new BinaryBucket(name, this.#db.sublevel<string, Bytes>(name, { keyEncoding: 'utf8', valueEncoding: 'view' }) as unknown as ReturnType<Level<string, Bytes>['sublevel']>)
+      bucket = new BinaryBucket(name, this.#db.sublevel<string, Bytes>(name, { keyEncoding: 'utf8', valueEncoding: 'view' }) as unknown as ReturnType<Level<string, Bytes>['sublevel']>, this.#guard)
       this.#buckets.set(name, bucket)
     }
     return bucket
@@ -175,8 +289,8 @@ export class Database {
         const raw = await bucket.get(key)
         return raw === undefined ? undefined : parseJsonBytes<V>(raw)
       },
-      put: async (key, value) => { await bucket.put(key, jsonBytes(value)) },
-      del: async (key) => { await bucket.del(key) },
+      put: async (key, value, opts) => { await bucket.put(key, jsonBytes(value), opts) },
+      del: async (key, opts) => { await bucket.del(key, opts) },
       entries: (opts = {}) => mapEntries(bucket.entries(opts), (raw) => parseJsonBytes<V>(raw))
     }
   }
@@ -184,20 +298,107 @@ export class Database {
   /**
    * Applies every operation atomically: after a crash, all or none of them are visible. With
    * `sync`, it returns only once the write is on disk (survives power loss, not only kill -9).
+   * Rejects with ERR_STORAGE_FAILED once the store has failed.
    */
-  async write (ops: WriteOp[], opts: { sync?: boolean } = {}): Promise<void> {
-    if (ops.length === 0) return
-    await this.#db.batch(ops.map((op) => op.type === 'put'
-      ? { type: 'put' as const, sublevel: this.bucket(op.bucket).sublevel as never, key: op.key, value: op.value as Bytes }
-      : { type: 'del' as const, sublevel: this.bucket(op.bucket).sublevel as never, key: op.key }), { sync: opts.sync === true } as never)
+  async write (ops: WriteOp[], opts: WriteOptions = {}): Promise<void> {
+    if (ops.length === 0 && this.#failure == null) return
+    await this.#serialisedWrite(async () => {
+      await this.#db.batch(ops.map((op) => op.type === 'put'
+        ? { type: 'put' as const, sublevel: this.bucket(op.bucket).sublevel as never, key: op.key, value: op.value as Bytes }
+        : { type: 'del' as const, sublevel: this.bucket(op.bucket).sublevel as never, key: op.key }), levelOptions(opts) as never)
+    })
   }
 
-  /** Idempotent. */
+  /** Waits for the writes already queued, then closes. Idempotent. */
   async close (): Promise<void> {
-    if (this.#status === 'closed') return
-    this.#status = 'closed'
+    if (this.#status !== 'open') return
+    this.#status = 'closing'
+    await this.#tail
     await this.#db.close()
+    this.#status = 'closed'
   }
+
+  /** One write at a time, in call order; refused at once (never reaching LevelDB) after a failure. */
+  async #serialisedWrite (run: () => Promise<void>): Promise<void> {
+    if (this.#failure != null) throw this.#refusal()
+    const turn = this.#tail.then(async () => {
+      if (this.#failure != null) throw this.#refusal()
+      try {
+        await run()
+      } catch (err) {
+        throw this.#writeFailed(err)
+      }
+    })
+    this.#tail = turn.then(() => {}, () => {})
+    await turn
+  }
+
+  #writeFailed (err: unknown): unknown {
+    const code = levelCode(err)
+    // a write racing our own close, or a caller's bad argument: LevelDB's log was not touched
+    if ((code === 'LEVEL_DATABASE_NOT_OPEN' && this.#status !== 'open') || (code != null && ARGUMENT_ERROR_CODES.has(code))) return err
+    return this.#fail(err, 'write')
+  }
+
+  #readFailed (err: unknown): unknown {
+    const code = levelCode(err)
+    if (code == null || !STORAGE_ERROR_CODES.has(code)) return err
+    return this.#fail(err, 'read')
+  }
+
+  /** Marks the store failed (once), tells onFatal, and returns the error for the failing call. */
+  #fail (err: unknown, operation: 'write' | 'read'): EphemeraError {
+    if (this.#failure != null) return this.#refusal()
+    const cause = levelMessage(err)
+    const failure = new EphemeraError(ErrorCode.STORAGE_FAILED,
+      `storage failed: a ${operation} of ${this.path} failed (${cause}); nothing more is written or acknowledged. Free space on that disk (or fix it), then start the process again`,
+      { path: this.path, operation, cause, levelCode: levelCode(err) }, { cause: err })
+    this.#failure = failure
+    try {
+      this.#onFatal?.(failure)
+    } catch {
+      // a fatal handler must not turn one failure into another
+    }
+    return failure
+  }
+
+  #refusal (): EphemeraError {
+    const failure = this.#failure as EphemeraError
+    return new EphemeraError(ErrorCode.STORAGE_FAILED, `storage ${this.path} has failed (${String(failure.details.cause)}); refusing writes until the process restarts`,
+      { ...failure.details }, { cause: failure })
+  }
+}
+
+/** The refusal when LevelDB cannot open the store: what failed, LevelDB's words, and what to do. */
+function openFailure (path: string, dir: string, code: string | undefined, message: string): string {
+  if (/no space left on device/i.test(message)) {
+    return `cannot open database ${path}: the disk is full (LevelDB: ${message}). Free space on that disk and start again (LevelDB needs room to open: it replays its log into a new table); nothing that was acknowledged is lost`
+  }
+  if (code === 'LEVEL_CORRUPTION' || /corruption/i.test(message)) {
+    return `database ${path} is damaged (LevelDB: ${message}). Restore ${dir} from a backup, or move it aside (mv ${dir} ${dir}.damaged) and start with an empty one: a node then re-syncs certified blocks from its peers; a coordinator starts a new genesis`
+  }
+  return `cannot open database ${path} (LevelDB: ${message}). Check that disk (space, permissions, I/O errors in the kernel log) and start again; if the store is damaged, restore ${dir} from a backup or move it aside`
+}
+
+/**
+ * The records LevelDB dropped while replaying its log at this open. With paranoid checks off
+ * (classic-level has no option for them) it skips a damaged log block silently, writing only a
+ * "(ignoring error) …: dropping N bytes; Corruption: …" line to its info log, which it starts
+ * afresh at every open. Best effort: no info log means nothing to report.
+ */
+async function recoveryLosses (path: string): Promise<string[]> {
+  let text: string
+  try {
+    text = await readFile(join(path, 'LOG'), 'utf8')
+  } catch {
+    return []
+  }
+  const losses: string[] = []
+  for (const line of text.split('\n')) {
+    const at = line.indexOf('(ignoring error) ')
+    if (at >= 0 && line.includes('dropping')) losses.push(line.slice(at + '(ignoring error) '.length).trim())
+  }
+  return losses
 }
 
 async function * mapEntries<R, V> (iterator: AsyncIterable<[string, R]>, decode: (raw: R) => V): AsyncIterable<[string, V]> {

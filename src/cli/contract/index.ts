@@ -28,9 +28,9 @@ async function run (opts: RunOptions): Promise<void> {
     set: opts.set
   })
   const logger = createLogger({ level: config.log.level, base: { node: config.name } })
-  await runUntilSignal(logger, 'coordinator', async () => {
+  await runUntilSignal(logger, 'coordinator', async ({ onFatal }) => {
     const { ContractService } = await import('../../contract/service.js')
-    return await ContractService.start(config, { logger })
+    return await ContractService.start(config, { logger, onFatal })
   })
 }
 
@@ -49,7 +49,9 @@ export function contractCommand (): Command {
     .addHelpText('after', `
 Configuration is layered: defaults, the file, environment variables (EPHEMERA_CONTRACT_<KEY>, "__"
 between levels, e.g. EPHEMERA_CONTRACT_HTTP__PORT=7000; LOG_LEVEL sets log.level), then flags.
-The genesis time is fixed at the first start and kept in data_dir, so epochs survive restarts.`)
+The genesis time is fixed at the first start and kept in data_dir, so epochs survive restarts.
+If a write to data_dir fails (disk full, I/O error) the coordinator logs one fatal line and exits 74
+at once, having answered nothing it had not stored; free space, then restart.`)
     .action(async (opts: RunOptions) => { await run(opts) })
   return contract
 }

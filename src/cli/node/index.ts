@@ -30,10 +30,10 @@ async function run (opts: RunOptions): Promise<void> {
     set: opts.set
   })
   const logger = createLogger({ level: config.log.level, base: { node: config.name } })
-  await runUntilSignal(logger, 'node', async () => {
+  await runUntilSignal(logger, 'node', async ({ onFatal }) => {
     // loaded here so that other commands do not pay for importing libp2p
     const { EphemeraNode } = await import('../../node/index.js')
-    return await EphemeraNode.init(config, { logger })
+    return await EphemeraNode.init(config, { logger, onFatal })
   })
 }
 
@@ -53,7 +53,8 @@ export function nodeCommand (): Command {
     .addHelpText('after', `
 Configuration is layered: defaults, then the file, then environment variables (EPHEMERA_<KEY>,
 with "__" between levels, e.g. EPHEMERA_HTTP__PORT=8080; LOG_LEVEL sets log.level), then flags.
-SIGINT/SIGTERM stop the node gracefully; a second signal forces exit.`)
+SIGINT/SIGTERM stop the node gracefully; a second signal forces exit. If a write to data_dir fails
+(disk full, I/O error) the node logs one fatal line and exits 74 at once; free space, then restart.`)
     .action(async (opts: RunOptions) => { await run(opts) })
   return node
 }
