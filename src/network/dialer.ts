@@ -21,7 +21,12 @@ export interface DialerModules {
   members: readonly Member[]
   logger: Logger
   random?: () => number
+  /** TEST ONLY (the partition switch): members not to dial while this says so. */
+  cutOff?: (peerId: string) => boolean
 }
+
+/** While a member is cut off, its loop re-checks at least this often (besides heal()). */
+const CUT_OFF_RECHECK_MS = 1_000
 
 /**
  * Keeps a connection to every member: dials each at start, and whenever one is lost re-dials it
@@ -61,6 +66,11 @@ export class MemberDialer {
     this.#loops = []
   }
 
+  /** Wakes the loop of a member that is no longer cut off, so it dials at once. */
+  heal (peerId: string): void {
+    this.#wakers.get(peerId)?.()
+  }
+
   #isConnected (peerId: PeerId): boolean {
     return this.#modules.libp2p.getConnections(peerId).some((c) => c.status === 'open')
   }
@@ -76,6 +86,20 @@ export class MemberDialer {
       signal.addEventListener('abort', done, { once: true })
       // the disconnect may have happened before the waker was registered
       if (!this.#isConnected(peerId)) done()
+    })
+  }
+
+  async #waitForHeal (member: Member, signal: AbortSignal): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.#wakers.delete(member.peerId)
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      const timer = setTimeout(done, CUT_OFF_RECHECK_MS)
+      this.#wakers.set(member.peerId, done)
+      signal.addEventListener('abort', done, { once: true })
     })
   }
 
@@ -96,6 +120,10 @@ export class MemberDialer {
       }
     }
     while (!signal.aborted) {
+      if (this.#modules.cutOff?.(member.peerId) === true) {
+        await this.#waitForHeal(member, signal)
+        continue
+      }
       if (this.#isConnected(peerId)) {
         const connectedAt = Date.now()
         await this.#waitForDisconnect(member, peerId, signal)

@@ -15,8 +15,9 @@ export interface RefusalStats {
  * Refuses every connection (either direction) whose authenticated PeerId is not a member. The
  * check runs right after the Noise handshake, before any protocol stream is opened. Each refused
  * peer is logged once per 30 s (with a count), so a retrying outsider cannot flood the log.
+ * `cutOff` (test only, the partition switch) refuses members too.
  */
-export function membershipGater (membership: Membership, logger: Logger, stats: RefusalStats, now: () => number = Date.now): ConnectionGater {
+export function membershipGater (membership: Membership, logger: Logger, stats: RefusalStats, now: () => number = Date.now, cutOff: (peerId: string) => boolean = () => false): ConnectionGater {
   const lastLogged = new Map<string, { at: number, suppressed: number }>()
   const refuse = (peerId: PeerId, direction: 'inbound' | 'outbound', maConn?: MultiaddrConnection): boolean => {
     const id = peerId.toString()
@@ -35,9 +36,11 @@ export function membershipGater (membership: Membership, logger: Logger, stats: 
     }
     return true
   }
+  // TEST ONLY (p2p.fault_partition_file): members cut off by a partition are refused both ways,
+  // without counting or logging them as non-members (the partition switch logs each change once)
   return {
-    denyDialPeer: (peerId) => !membership.isMember(peerId.toString()),
-    denyInboundEncryptedConnection: (peerId, maConn) => refuse(peerId, 'inbound', maConn),
-    denyOutboundEncryptedConnection: (peerId, maConn) => refuse(peerId, 'outbound', maConn)
+    denyDialPeer: (peerId) => !membership.isMember(peerId.toString()) || cutOff(peerId.toString()),
+    denyInboundEncryptedConnection: (peerId, maConn) => refuse(peerId, 'inbound', maConn) || cutOff(peerId.toString()),
+    denyOutboundEncryptedConnection: (peerId, maConn) => refuse(peerId, 'outbound', maConn) || cutOff(peerId.toString())
   }
 }

@@ -1,3 +1,4 @@
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { NodeKey } from '../crypto/keys.js'
 import type { Logger } from '../util/logger.js'
 import { withTimeout } from '../util/time.js'
@@ -5,12 +6,15 @@ import { EphemeraError, ErrorCode, errorMessage } from '../util/errors.js'
 import { MemberDialer, type DialerOptions } from './dialer.js'
 import { membershipGater, type RefusalStats } from './gater.js'
 import { createNodeLibp2p, type NodeLibp2p } from './libp2p.js'
+import { PartitionSwitch } from './fault-partition.js'
 import type { Membership } from './membership.js'
 
 export interface NetworkOptions extends DialerOptions {
   listen: string
   gossipHeartbeatMs: number
   stopTimeoutMs?: number
+  /** TEST ONLY (`p2p.fault_partition_file`): a file of PeerIds to cut off; see fault-partition.ts. */
+  faultPartitionFile?: string
 }
 
 export interface NetworkModules {
@@ -55,10 +59,12 @@ export class Network {
   readonly #refusals: RefusalStats
   readonly #stopTimeoutMs: number
   readonly #listen: string
+  readonly #partition: PartitionSwitch | undefined
   #status: 'stopped' | 'started' = 'stopped'
 
-  private constructor (libp2p: NodeLibp2p, dialer: MemberDialer, refusals: RefusalStats, modules: NetworkModules, opts: NetworkOptions) {
+  private constructor (libp2p: NodeLibp2p, dialer: MemberDialer, refusals: RefusalStats, modules: NetworkModules, opts: NetworkOptions, partition: PartitionSwitch | undefined) {
     this.libp2p = libp2p
+    this.#partition = partition
     this.#listen = opts.listen
     this.membership = modules.membership
     this.#dialer = dialer
@@ -75,23 +81,37 @@ export class Network {
 
   static async create (opts: NetworkOptions, modules: NetworkModules): Promise<Network> {
     const refusals: RefusalStats = { refused: 0 }
+    const partition = opts.faultPartitionFile == null
+      ? undefined
+      : new PartitionSwitch({ file: opts.faultPartitionFile }, { logger: modules.logger, name: (peerId) => modules.membership.get(peerId)?.name })
+    const cutOff = partition == null ? undefined : (peerId: string): boolean => partition.isBlocked(peerId)
     const libp2p = await createNodeLibp2p({
       privateKey: modules.key.privateKey,
       listen: opts.listen,
-      gater: membershipGater(modules.membership, modules.logger, refusals),
+      gater: membershipGater(modules.membership, modules.logger, refusals, Date.now, cutOff),
       memberAddresses: modules.membership.members.map((m) => m.address),
       gossipHeartbeatMs: opts.gossipHeartbeatMs
     })
-    const dialer = new MemberDialer(opts, { libp2p, members: modules.membership.others, logger: modules.logger })
-    return new Network(libp2p, dialer, refusals, modules, opts)
+    const dialer = new MemberDialer(opts, { libp2p, members: modules.membership.others, logger: modules.logger, cutOff })
+    partition?.onChange(({ added, removed }) => {
+      for (const peer of added) {
+        if (!modules.membership.isMember(peer)) continue // not a member: nothing to hang up on
+        void libp2p.hangUp(peerIdFromString(peer)).catch((err: unknown) => { modules.logger.debug({ peer, err: errorMessage(err) }, 'partition: hang-up failed') })
+      }
+      for (const peer of removed) dialer.heal(peer)
+    })
+    return new Network(libp2p, dialer, refusals, modules, opts, partition)
   }
 
   async start (): Promise<void> {
     if (this.#status === 'started') return
+    // read the partition file first, so a node started partitioned never connects across it
+    await this.#partition?.start()
     try {
       await this.libp2p.start()
     } catch (err) {
       await Promise.resolve(this.libp2p.stop()).catch(() => {})
+      await this.#partition?.stop()
       const listen = this.#listen
       if (errorMessage(err).includes('EADDRINUSE')) throw new EphemeraError(ErrorCode.ADDRESS_IN_USE, `p2p listen address ${listen} is already in use`)
       throw new EphemeraError(ErrorCode.ADDRESS_IN_USE, `cannot start the p2p host on ${listen}: ${errorMessage(err).split('\n')[0] ?? ''}`)
@@ -104,6 +124,7 @@ export class Network {
   async stop (): Promise<void> {
     if (this.#status === 'stopped') return
     this.#status = 'stopped'
+    await this.#partition?.stop()
     await this.#dialer.stop()
     try {
       await withTimeout(async () => { await this.libp2p.stop() }, this.#stopTimeoutMs, 'stopping libp2p')
