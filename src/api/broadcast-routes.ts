@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify'
-import type {} from '@fastify/websocket'
 import { fromHex, toHex } from '../codec/bytes.js'
 import { messageId } from '../block/encoding.js'
 import { blockToJson, certificateToJson, headerToJson, messageFromJson, peerIdOf, type BlockJson } from '../block/json.js'
@@ -8,15 +7,20 @@ import type { BroadcastEngine } from '../broadcast/index.js'
 import type { StoredBlock } from '../storage/index.js'
 import { badRequest, notFound, parseHash, parsePositiveInt } from './params.js'
 
+/** Most locations a message lookup lists (a message is usually in one block). */
+const MAX_LOCATIONS = 16
+
 export type DeliveredBlockJson = BlockJson & { localHeight: number, deliveredAt: string }
 
 export function storedBlockToJson (stored: StoredBlock): DeliveredBlockJson {
   return { ...blockToJson(stored.block, fromHex(stored.hash) as Uint8Array), localHeight: stored.info.localHeight, deliveredAt: stored.info.deliveredAt }
 }
 
-/** The reliable-broadcast part of the node API (README "HTTP API"). */
+/**
+ * The reliable-broadcast part of the node API (README "HTTP API"), except the WebSocket push of
+ * delivered blocks, which is registerWsRoutes (ws-routes.ts).
+ */
 export function registerBroadcastRoutes (root: FastifyInstance, engine: BroadcastEngine): void {
-  // an encapsulated plugin, so that the websocket route is declared after @fastify/websocket loads
   void root.register(async (app) => { broadcastRoutes(app, engine) })
 }
 
@@ -112,8 +116,12 @@ function broadcastRoutes (app: FastifyInstance, engine: BroadcastEngine): void {
 
   app.get<{ Params: { id: string } }>('/ephemera/messages/:id', async (request) => {
     const id = parseHash(request.params.id, 'message id')
-    const location = await store.messageLocation(id)
-    if (location != null) return { id, status: 'delivered', blockHash: location.block, index: location.index }
+    // a message is included at least once; the canonical location is the block with the lowest hash
+    const locations = await store.messageLocations(id, MAX_LOCATIONS)
+    const canonical = locations[0]
+    if (canonical != null) {
+      return { id, status: 'delivered', blockHash: canonical.block, index: canonical.index, locations: locations.map((l) => ({ blockHash: l.block, index: l.index })) }
+    }
     if (engine.mempool.has(id)) return { id, status: 'pending' }
     throw notFound(`message ${id} is neither pending nor delivered on this node`)
   })
@@ -121,11 +129,17 @@ function broadcastRoutes (app: FastifyInstance, engine: BroadcastEngine): void {
   app.get('/ephemera/broadcast/evidence', async () => ({
     evidence: (await engine.votes.evidence()).map((e) => ({
       round: e.round,
-      creator: peerIdOf(e.header.creator),
-      blockHash: e.hash,
-      header: headerToJson(e.header),
-      proposalSignature: toHex(e.signature)
+      creator: peerIdOf(e.creator),
+      proposals: [e.first, e.second].map((p) => ({
+        blockHash: toHex(p.hash),
+        proposalSignature: toHex(p.signature),
+        header: p.header == null ? null : headerToJson(p.header)
+      }))
     }))
+  }))
+
+  app.get('/ephemera/broadcast/votes', async () => ({
+    votes: (await engine.votes.votes()).map((v) => ({ round: v.round, creator: peerIdOf(v.creator), kind: v.kind, hash: toHex(v.hash) }))
   }))
 
   app.get('/ephemera/broadcast/status', async () => ({
@@ -136,13 +150,4 @@ function broadcastRoutes (app: FastifyInstance, engine: BroadcastEngine): void {
     membershipId: toHex(engine.membershipId),
     quorum: engine.quorum
   }))
-
-  app.get('/ephemera/broadcast/ws', { websocket: true }, (socket) => {
-    const unsubscribe = engine.onDelivered((delivered) => {
-      const json = { type: 'block', block: { ...blockToJson(delivered.block, delivered.hash), localHeight: delivered.localHeight } }
-      socket.send(JSON.stringify(json))
-    })
-    socket.on('close', unsubscribe)
-    socket.on('error', unsubscribe)
-  })
 }

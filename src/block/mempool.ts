@@ -25,6 +25,11 @@ export type AddResult = 'added' | 'duplicate' | 'full'
 export class Mempool {
   readonly #opts: MempoolOptions
   readonly #entries = new Map<string, MempoolEntry>()
+  /**
+   * Ids recently delivered (oldest first, at most maxMessages): a gossip copy validated just
+   * before the delivery must not bring the message back.
+   */
+  readonly #delivered = new Set<string>()
   #bytes = 0
 
   constructor (opts: MempoolOptions) {
@@ -44,7 +49,7 @@ export class Mempool {
   }
 
   add (id: string, message: ClientMessage, now: number): AddResult {
-    if (this.#entries.has(id)) return 'duplicate'
+    if (this.#entries.has(id) || this.#delivered.has(id)) return 'duplicate'
     // data + UTF-8 label + timestamp, key and signature
     const bytes = message.data.length + utf8.encode(message.label).length + 104
     if (this.#entries.size >= this.#opts.maxMessages || this.#bytes + bytes > this.#opts.maxBytes) return 'full'
@@ -73,6 +78,20 @@ export class Mempool {
       removed++
     }
     return removed
+  }
+
+  /** Removes messages that were delivered, and remembers them for a while so they are not added again. */
+  delivered (ids: Iterable<string>): number {
+    const list = [...ids]
+    for (const id of list) {
+      this.#delivered.delete(id)
+      this.#delivered.add(id)
+    }
+    for (const id of this.#delivered) {
+      if (this.#delivered.size <= this.#opts.maxMessages) break
+      this.#delivered.delete(id)
+    }
+    return this.remove(list)
   }
 
   /** Drops entries older than maxAgeMs; returns how many. */

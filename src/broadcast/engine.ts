@@ -1,25 +1,25 @@
-import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
 import { equalBytes, fromHex, toHex } from '../codec/bytes.js'
-import { decodeCbor, encodeCbor } from '../codec/cbor.js'
-import { blockHash, buildBlock, membershipId, messageId, messagesRoot, proposalSigningBytes, readySigningBytes } from '../block/encoding.js'
+import { blockHash, membershipId, messagesRoot, proposalSigningBytes, readySigningBytes } from '../block/encoding.js'
 import { Mempool, type MempoolOptions } from '../block/mempool.js'
-import { checkBlock, checkMessage } from '../block/validate.js'
-import { messageFromWire, messageToWire } from '../block/wire.js'
-import { LIMITS, type Block, type Certificate, type ClientMessage } from '../block/types.js'
-import { verifySignature, type NodeKey } from '../crypto/keys.js'
-import type { NodeLibp2p } from '../network/index.js'
-import { BlockStore, VoteStore, type Database, type StoredMember } from '../storage/index.js'
-import { EphemeraError, ErrorCode, errorMessage } from '../util/errors.js'
-import type { Logger } from '../util/logger.js'
-import { backoffDelay, sleep } from '../util/time.js'
-import type { Application, DeliveredBlock } from './application.js'
-import { RbcMachine, type Effect, type RbcCrypto } from './machine.js'
-import { RbcTransport, type TransportOptions } from './transport.js'
-import { MAX_SYNC_ENTRIES } from './wire.js'
+import { checkBlock } from '../block/validate.js'
 import { verifyCertifiedBlock } from '../block/verify.js'
-import { peerIdOf } from '../block/json.js'
+import type { Block, Certificate, ClientMessage } from '../block/types.js'
+import { verifySignature, type NodeKey } from '../crypto/keys.js'
+import type { Gossip, PeerNetwork } from '../network/peers.js'
+import { BlockStore, VoteStore, type Database } from '../storage/index.js'
+import { errorMessage } from '../util/errors.js'
+import type { Logger } from '../util/logger.js'
+import { SerialQueue } from '../util/serial.js'
+import { ClientAdmission, type SubmitResult } from './admission.js'
+import type { Application } from './application.js'
+import { Delivery, type DeliveredListener } from './delivery.js'
+import { BlockFetcher } from './fetcher.js'
+import { RbcMachine, type Effect, type MachineStats, type RbcCrypto, type RbcLimits } from './machine.js'
+import { OwnProposals } from './own-proposals.js'
+import { CertifiedSync } from './sync.js'
+import { RbcTransport, type InboundItem, type TransportOptions, type TransportStats } from './transport.js'
 
-export const MESSAGES_TOPIC = 'ephemera/messages/1'
+export { MESSAGES_TOPIC, type SubmitResult } from './admission.js'
 
 export interface BroadcastMember {
   name: string
@@ -34,12 +34,15 @@ export interface BroadcastOptions {
   syncIntervalMs: number
   /** How long a block fetch keeps retrying before giving up. */
   fetchDeadlineMs: number
-  /** Delivered instances are compacted in memory after this long. */
-  compactAfterMs: number
+  /** Bounds of the state machine (defaults: DEFAULT_RBC_LIMITS). */
+  limits?: Partial<RbcLimits>
+  /** Equivocation evidence slots kept on disk (the oldest rounds go first). */
+  maxEvidence: number
 }
 
 export interface BroadcastModules {
-  libp2p: NodeLibp2p
+  network: PeerNetwork
+  gossip: Gossip
   key: NodeKey
   members: readonly BroadcastMember[]
   db: Database
@@ -57,20 +60,20 @@ export interface BroadcastStats {
   equivocations: number
   /** Certified blocks obtained by sync rather than by taking part in their broadcast. */
   synced: number
+  /** Live RBC instances (undelivered, with a proposal, an own vote, or others' votes). */
   openInstances: number
-  transport: ReturnType<RbcTransport['stats']>
+  machine: MachineStats
+  fetching: number
+  transport: TransportStats
 }
 
-/** Where a client message ended up, for submit answers and duplicates. */
-export type SubmitResult = { id: string, status: 'accepted' }
-
-type DeliveredListener = (delivered: DeliveredBlock) => void
-
 /**
- * The reliable-broadcast engine of one node: gossip and mempool for client messages, the Bracha
- * state machine fed by the RBC transport, block validation, the application hooks, and atomic
- * storage of every delivered block with its certificate. All state-machine work runs through
- * one queue, so effects of one input (persist, then send) finish before the next input starts.
+ * The reliable-broadcast engine of one node. It owns the Bracha state machine and runs every
+ * input to it through one serial queue, so that the effects of one input (persist, then send)
+ * finish before the next input starts; the parts around it each do one job: client admission
+ * (admission.ts), own proposals (own-proposals.ts), delivery and storage (delivery.ts), block
+ * fetches (fetcher.ts), sync of certified blocks (sync.ts) and the retransmitting transport
+ * (transport.ts).
  */
 export class BroadcastEngine {
   readonly store: BlockStore
@@ -81,44 +84,61 @@ export class BroadcastEngine {
   readonly quorum: number
   readonly maxFaulty: number
   readonly #opts: BroadcastOptions
-  readonly #modules: BroadcastModules
+  readonly #m: BroadcastModules
+  readonly #memberKeys: Uint8Array[]
   readonly #memberSet: ReadonlySet<string>
-  readonly #storedMembers: StoredMember[]
   readonly #self: Uint8Array
-  readonly #transport: RbcTransport
   readonly #now: () => number
-  readonly #listeners = new Set<DeliveredListener>()
-  readonly #pendingOwn = new Map<number, Uint8Array>()
-  readonly #fetching = new Set<string>()
-  #machine!: RbcMachine
-  #app: Application | undefined
-  #queue: Promise<void> = Promise.resolve()
-  #controller: AbortController | undefined
-  #producer = { lastRound: 0, lastHeight: 0 }
-  #stats = { delivered: 0, proposed: 0, rejected: 0, equivocations: 0, synced: 0 }
-  #syncing = false
-  readonly #syncCursors = new Map<string, number>()
+  readonly #queue = new SerialQueue()
+  readonly #transport: RbcTransport
+  readonly #admission: ClientAdmission
+  readonly #own: OwnProposals
+  readonly #delivery: Delivery
+  readonly #fetcher: BlockFetcher
+  readonly #sync: CertifiedSync
   readonly #timers = new Set<NodeJS.Timeout>()
+  readonly #echoListeners = new Set<(block: Block) => void>()
+  #machine: RbcMachine | undefined
+  #app: Application | undefined
+  #controller: AbortController | undefined
+  #stats = { proposed: 0, rejected: 0, equivocations: 0 }
 
   private constructor (opts: BroadcastOptions, modules: BroadcastModules, store: BlockStore) {
     this.#opts = opts
+    this.#m = modules
     this.store = store
-    this.#modules = modules
     this.#now = modules.now ?? Date.now
     this.#app = modules.app
     this.members = modules.members
     this.#self = modules.key.publicKey
-    this.#memberSet = new Set(modules.members.map((m) => toHex(m.publicKey)))
-    this.#storedMembers = modules.members.map((m) => ({ name: m.name, publicKey: toHex(m.publicKey), address: m.address }))
-    this.membershipId = membershipId(modules.members.map((m) => m.publicKey))
+    this.#memberKeys = modules.members.map((m) => m.publicKey)
+    this.#memberSet = new Set(this.#memberKeys.map(toHex))
+    this.membershipId = membershipId(this.#memberKeys)
     this.maxFaulty = Math.floor((modules.members.length - 1) / 3)
     this.quorum = modules.members.length - this.maxFaulty
     this.votes = new VoteStore(modules.db)
     this.mempool = new Mempool(opts.mempool)
-    this.#transport = new RbcTransport(opts.transport, {
-      libp2p: modules.libp2p,
-      peers: modules.members.map((m) => m.publicKey).filter((p) => !equalBytes(p, this.#self)),
-      logger: modules.logger
+    const app = (): Application => this.#application
+    const logger = modules.logger
+    this.#transport = new RbcTransport(opts.transport, { network: modules.network, peers: this.#memberKeys.filter((p) => !equalBytes(p, this.#self)), logger, now: modules.now })
+    this.#admission = new ClientAdmission({ mempool: this.mempool, store, gossip: modules.gossip, app, logger, now: this.#now })
+    this.#own = new OwnProposals({ key: modules.key, votes: this.votes, store, app, now: this.#now, members: this.#memberSet, membershipId: this.membershipId })
+    this.#delivery = new Delivery({
+      store, votes: this.votes, mempool: this.mempool, own: this.#own, app, logger, now: this.#now, membershipId: this.membershipId,
+      members: modules.members.map((m) => ({ name: m.name, publicKey: toHex(m.publicKey), address: m.address })),
+      floor: (creator) => this.#machine?.floor(creator) ?? 0
+    })
+    this.#fetcher = new BlockFetcher(opts.fetchDeadlineMs, {
+      transport: this.#transport,
+      candidates: (round, creator, hash) => this.#machine?.fetchCandidates(round, creator, hash) ?? [],
+      settled: (round, creator) => this.#machine?.settled(round, creator) ?? true,
+      onBlock: async (block) => { await this.#run((machine) => machine.blockContent(block)) },
+      logger,
+      now: this.#now
+    })
+    this.#sync = new CertifiedSync({
+      transport: this.#transport, network: modules.network, store, members: modules.members, self: this.#self, logger,
+      accept: async (block, hash, certificate) => await this.#queue.run(async () => await this.#acceptCertified(block, hash, certificate))
     })
   }
 
@@ -137,10 +157,6 @@ export class BroadcastEngine {
     return this.#app
   }
 
-  get pubsub (): GossipSub {
-    return this.#modules.libp2p.services.pubsub as unknown as GossipSub
-  }
-
   get selfPublicKey (): Uint8Array {
     return this.#self
   }
@@ -149,22 +165,21 @@ export class BroadcastEngine {
     if (this.#controller != null) return
     if (this.#app == null) throw new Error('no application set on the broadcast engine')
     this.#controller = new AbortController()
-    const key = this.#modules.key
+    const signal = this.#controller.signal
+    const key = this.#m.key
     const crypto: RbcCrypto = {
       verifyProposal: (creator, round, hash, sig) => verifySignature(creator, proposalSigningBytes(round, creator, hash), sig),
       verifyReady: (signer, round, creator, hash, sig) => verifySignature(signer, readySigningBytes(round, creator, hash), sig),
       signReady: (round, creator, hash) => key.sign(readySigningBytes(round, creator, hash)),
       blockHash: (block) => block.messages.length === block.header.messageCount && equalBytes(messagesRoot(block.messages), block.header.messagesRoot) ? blockHash(block.header) : undefined
     }
-    const persisted = await this.votes.loadVotes()
-    this.#machine = new RbcMachine({ members: this.members.map((m) => m.publicKey), self: this.#self, crypto, persisted })
-    this.#producer = await this.votes.producerState()
+    const window = this.#opts.limits?.decidedWindow ?? 64
+    const restored = await this.votes.load(window)
+    this.#machine = new RbcMachine({ members: this.#memberKeys, self: this.#self, crypto, restored, limits: this.#opts.limits })
+    await this.#queue.run(async () => { await this.#execute(this.#machine?.enforceWindow() ?? []) })
+    const again = await this.#own.load()
 
-    const pubsub = this.pubsub
-    pubsub.topicValidators.set(MESSAGES_TOPIC, async (_peer, message) => await this.#validateGossip(message))
-    pubsub.addEventListener('message', this.#onGossip)
-    pubsub.subscribe(MESSAGES_TOPIC)
-
+    this.#admission.start()
     await this.#transport.start({
       onMessages: async (from, items) => await this.#onRbcMessages(from, items),
       onFetch: async (_from, round, creator, hash) => await this.#serveFetch(round, creator, hash),
@@ -178,113 +193,69 @@ export class BroadcastEngine {
         return stored == null || certificate == null ? undefined : { block: stored.block, certificate }
       }
     })
-    this.#every(60_000, async () => { await this.#enqueue(async () => { this.#machine.pruneOrphans() }) })
-    if (this.#opts.syncIntervalMs > 0) this.#every(this.#opts.syncIntervalMs, async () => { await this.#syncRound() })
+    this.#every(60_000, async () => { await this.#queue.run(async () => { this.#machine?.pruneOrphans() }) })
+    if (this.#opts.syncIntervalMs > 0) this.#every(this.#opts.syncIntervalMs, async () => { await this.#sync.round(signal) })
     this.#every(10_000, async () => { this.mempool.prune(this.#now()) })
     // own blocks still undelivered when the transport gives up on their messages are sent again,
     // so a network that regains its quorum after a long outage finishes them
-    this.#every(Math.max(1_000, Math.floor(this.#opts.transport.maxAgeMs / 2)), async () => { await this.#refreshOwn() })
-
+    this.#every(Math.max(1_000, Math.floor(this.#opts.transport.maxAgeMs / 2)), async () => {
+      for (const round of this.#own.pendingRounds) await this.#run((machine) => machine.refresh(round, this.#self))
+    })
     // own proposals interrupted by a restart: propose the same blocks again (same hash, same signature)
-    for (const pending of await this.votes.pendingOwnProposals()) {
-      const hash = blockHash(pending.block.header)
-      if (await this.store.has(toHex(hash))) {
-        await this.votes.clearOwnProposal(pending.block.header.round)
-        continue
-      }
-      this.#pendingOwn.set(pending.block.header.round, hash)
-      await this.#enqueue(async () => { await this.#execute(this.#machine.propose(pending.block, hash, pending.signature)) })
-      this.#modules.logger.info({ round: pending.block.header.round, hash: toHex(hash) }, 're-proposing own block after restart')
+    for (const p of again) {
+      this.#m.logger.info({ round: p.block.header.round, hash: toHex(p.hash) }, 're-proposing own block after restart')
+      await this.#run((machine) => machine.propose(p.block, p.hash, p.signature))
     }
   }
 
   async stop (): Promise<void> {
     if (this.#controller == null) return
     this.#controller.abort()
-    for (const timer of this.#timers) clearTimeout(timer)
+    for (const timer of this.#timers) clearInterval(timer)
     this.#timers.clear()
-    const pubsub = this.pubsub
-    pubsub.removeEventListener('message', this.#onGossip)
-    pubsub.topicValidators.delete(MESSAGES_TOPIC)
+    this.#admission.stop()
+    await this.#fetcher.stop()
     await this.#transport.stop()
-    await this.#queue.catch(() => {})
+    await this.#queue.drained()
     this.#controller = undefined
   }
 
   onDelivered (listener: DeliveredListener): () => void {
-    this.#listeners.add(listener)
-    return () => { this.#listeners.delete(listener) }
+    return this.#delivery.onDelivered(listener)
+  }
+
+  /** Called when this node echoes another member's block (its content checked). */
+  onEchoed (listener: (block: Block) => void): () => void {
+    this.#echoListeners.add(listener)
+    return () => { this.#echoListeners.delete(listener) }
   }
 
   stats (): BroadcastStats {
+    const machine = this.#machine?.stats() ?? { open: 0, orphans: 0, decided: 0, blockBytes: 0 }
     return {
       mempool: { messages: this.mempool.size, bytes: this.mempool.bytes },
+      delivered: this.#delivery.delivered,
       ...this.#stats,
-      openInstances: this.#machine?.openInstances ?? 0,
+      synced: this.#sync.synced,
+      openInstances: machine.open + machine.orphans,
+      machine,
+      fetching: this.#fetcher.active,
       transport: this.#transport.stats()
     }
   }
 
   /** Rounds of own blocks proposed but not yet delivered. */
   get pendingOwnRounds (): number[] {
-    return [...this.#pendingOwn.keys()]
+    return this.#own.pendingRounds
   }
 
   get lastProposedRound (): number {
-    return this.#producer.lastRound
+    return this.#own.lastRound
   }
 
-  /**
-   * A client message from the API: checks it, adds it to the mempool and gossips it. Throws
-   * MESSAGE_REJECTED (400), DUPLICATE (409) or MEMPOOL_FULL (429).
-   */
+  /** A client message from the API (see ClientAdmission.submit). */
   async submitMessage (message: ClientMessage): Promise<SubmitResult> {
-    const id = toHex(messageId(message))
-    const problem = await this.#admissionProblem(message, id)
-    if (problem != null) throw problem
-    const result = this.mempool.add(id, message, this.#now())
-    if (result === 'duplicate') throw new EphemeraError(ErrorCode.DUPLICATE, `message ${id} is already in the mempool`)
-    if (result === 'full') throw new EphemeraError(ErrorCode.MEMPOOL_FULL, `the mempool is full (${this.mempool.size} messages); retry later`)
-    try {
-      await this.pubsub.publish(MESSAGES_TOPIC, encodeCbor(messageToWire(message)))
-    } catch (err) {
-      // the message is in this node's mempool; peers that missed it get it inside a block
-      this.#modules.logger.debug({ id, err: errorMessage(err) }, 'gossip publish failed')
-    }
-    return { id, status: 'accepted' }
-  }
-
-  /** Why a message may not enter the mempool (undefined when it may). */
-  async #admissionProblem (message: ClientMessage, id: string): Promise<EphemeraError | undefined> {
-    const invalid = checkMessage(message, verifySignature)
-    if (invalid != null) return new EphemeraError(ErrorCode.MESSAGE_REJECTED, `message rejected: ${invalid}`)
-    if (this.mempool.has(id)) return new EphemeraError(ErrorCode.DUPLICATE, `message ${id} is already in the mempool`)
-    const location = await this.store.messageLocation(id)
-    if (location != null) return new EphemeraError(ErrorCode.DUPLICATE, `message ${id} was already delivered in block ${location.block}`)
-    const verdict = await this.#application.checkTx(message)
-    if (!verdict.accept) return new EphemeraError(ErrorCode.MESSAGE_REJECTED, `message rejected by the application: ${verdict.reason}`)
-    return undefined
-  }
-
-  async #validateGossip (gossip: Message): Promise<TopicValidatorResult> {
-    try {
-      const message = messageFromWire(decodeCbor(gossip.data, LIMITS.dataBytes + 4096, 'gossip message'))
-      const problem = await this.#admissionProblem(message, toHex(messageId(message)))
-      if (problem == null) return TopicValidatorResult.Accept
-      return problem.code === ErrorCode.DUPLICATE ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
-    } catch {
-      return TopicValidatorResult.Reject
-    }
-  }
-
-  readonly #onGossip = (evt: CustomEvent<Message>): void => {
-    if (evt.detail.topic !== MESSAGES_TOPIC) return
-    try {
-      const message = messageFromWire(decodeCbor(evt.detail.data, LIMITS.dataBytes + 4096, 'gossip message'))
-      this.mempool.add(toHex(messageId(message)), message, this.#now())
-    } catch {
-      // the validator already rejected malformed messages
-    }
+    return await this.#admission.submit(message)
   }
 
   /**
@@ -292,138 +263,77 @@ export class BroadcastEngine {
    * before sending it, so a round is never used twice. Returns the block hash.
    */
   async proposeBlock (opts: { messages: ClientMessage[], round?: number }): Promise<{ hash: Uint8Array, round: number, height: number }> {
-    return await this.#enqueue(async () => {
-      const round = opts.round ?? this.#producer.lastRound + 1
-      if (!Number.isSafeInteger(round) || round <= this.#producer.lastRound) {
-        throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `round ${round} is not after this node's last proposed round ${this.#producer.lastRound}`)
-      }
-      const height = this.#producer.lastHeight + 1
-      const block = buildBlock({ round, creator: this.#self, height, createdAt: this.#now(), membershipId: this.membershipId }, opts.messages)
-      const problem = checkBlock(block, { members: this.#memberSet, membershipId: this.membershipId, verify: verifySignature })
-      if (problem != null) throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `cannot propose: ${problem}`)
-      const verdict = await this.#application.checkBlock(block, { local: true })
-      if (!verdict.accept) throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `the application rejected the block: ${verdict.reason}`)
-      const hash = blockHash(block.header)
-      const signature = this.#modules.key.sign(proposalSigningBytes(round, this.#self, hash))
-      const state = { lastRound: round, lastHeight: height }
-      await this.votes.saveOwnProposal(state, { block, signature })
-      this.#producer = state
-      this.#pendingOwn.set(round, hash)
+    return await this.#queue.run(async () => {
+      const p = await this.#own.create(opts.messages, opts.round)
       this.#stats.proposed++
-      this.#modules.logger.info({ round, height, hash: toHex(hash), messages: block.messages.length }, 'proposing block')
-      await this.#execute(this.#machine.propose(block, hash, signature))
-      return { hash, round, height }
+      this.#m.logger.info({ round: p.round, height: p.height, hash: toHex(p.hash), messages: p.block.messages.length }, 'proposing block')
+      await this.#execute(this.#machineOrThrow.propose(p.block, p.hash, p.signature))
+      return { hash: p.hash, round: p.round, height: p.height }
     })
+  }
+
+  /**
+   * Closes every round below `round` of every creator: nothing is voted or kept there any more.
+   * For applications whose rounds run on a clock (the rewards epochs).
+   */
+  async closeRoundsBelow (round: number): Promise<void> {
+    await this.#run((machine) => machine.closeBelow(round))
+  }
+
+  get #machineOrThrow (): RbcMachine {
+    if (this.#machine == null) throw new Error('the broadcast engine is not started')
+    return this.#machine
+  }
+
+  /** Feeds the machine in the serial queue and carries out the effects. */
+  async #run (input: (machine: RbcMachine) => Effect[]): Promise<void> {
+    await this.#queue.run(async () => { await this.#execute(input(this.#machineOrThrow)) })
   }
 
   /** Runs `task` every `ms` until stop(); a failing run is logged, not fatal. */
   #every (ms: number, task: () => Promise<void>): void {
     const timer = setInterval(() => {
-      task().catch((err: unknown) => { this.#modules.logger.warn({ err: errorMessage(err) }, 'periodic task failed') })
+      task().catch((err: unknown) => { this.#m.logger.warn({ err: errorMessage(err) }, 'periodic task failed') })
     }, ms)
     timer.unref()
     this.#timers.add(timer)
   }
 
-  /** One sync pass: each connected member in turn, until this node has what they delivered. */
-  async #syncRound (): Promise<void> {
-    if (this.#syncing || this.#controller == null) return
-    this.#syncing = true
-    const signal = this.#controller.signal
-    try {
-      for (const member of this.members) {
-        if (signal.aborted) return
-        if (equalBytes(member.publicKey, this.#self)) continue
-        const peerId = peerIdOf(member.publicKey)
-        if (!this.#modules.libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId)) continue
-        await this.#syncFrom(member, signal).catch((err: unknown) => {
-          if (!signal.aborted) this.#modules.logger.debug({ peer: member.name, err: errorMessage(err) }, 'sync failed')
-        })
-      }
-    } finally {
-      this.#syncing = false
-    }
-  }
-
-  async #syncFrom (member: BroadcastMember, signal: AbortSignal): Promise<void> {
-    const peer = toHex(member.publicKey)
-    let cursor = this.#syncCursors.get(peer) ?? 0
-    // bounded: a peer that keeps answering without progress cannot keep this node busy
-    for (let pass = 0; pass < 64; pass++) {
-      const list = await this.#transport.syncList(member.publicKey, cursor, MAX_SYNC_ENTRIES, signal)
-      // the peer's store was reset: start over
-      if (list.lastHeight < cursor) cursor = 0
-      const start = cursor
-      for (const entry of list.entries) {
-        if (entry.height <= cursor) {
-          this.#modules.logger.warn({ peer: member.name }, 'sync: peer listed heights out of order')
-          return
-        }
-        const hash = toHex(entry.hash)
-        if (!await this.store.has(hash)) {
-          const certified = await this.#transport.certified(member.publicKey, entry.hash, signal)
-          if (certified == null) return
-          const problem = await this.#enqueue(async () => await this.#acceptCertified(certified.block, entry.hash, certified.certificate))
-          if (problem != null) {
-            this.#modules.logger.warn({ peer: member.name, hash, problem }, 'sync: peer served a block that does not verify')
-            return
-          }
-          this.#stats.synced++
-        }
-        cursor = entry.height
-      }
-      this.#syncCursors.set(peer, cursor)
-      if (list.entries.length === 0 || cursor >= list.lastHeight || cursor === start) return
-    }
-  }
-
   /** Stores a certified block learned outside RBC (sync) after verifying it; returns a problem or undefined. */
   async #acceptCertified (block: Block, hash: Uint8Array, certificate: Certificate): Promise<string | undefined> {
     if (await this.store.has(toHex(hash))) return undefined
-    const report = verifyCertifiedBlock({ block, claimedHash: hash, certificate, members: this.members.map((m) => m.publicKey), verify: verifySignature })
+    const report = verifyCertifiedBlock({ block, claimedHash: hash, certificate, members: this.#memberKeys, verify: verifySignature })
     if (!report.ok) return report.failure
-    this.#machine.markDelivered(block.header.round, block.header.creator, hash)
-    await this.#deliver(block, hash, certificate, 'sync')
+    const machine = this.#machineOrThrow
+    const floors = machine.markDelivered(block.header.round, block.header.creator, hash)
+    await this.#delivery.deliver(block, hash, certificate, 'sync')
+    await this.#execute(floors)
     return undefined
   }
 
-  async #refreshOwn (): Promise<void> {
-    for (const round of this.#pendingOwn.keys()) {
-      await this.#enqueue(async () => { await this.#execute(this.#machine.refresh(round, this.#self)) })
-    }
-  }
-
-  /** Runs `fn` after everything queued before it. */
-  async #enqueue<T> (fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn)
-    this.#queue = run.then(() => {}, () => {})
-    return await run
-  }
-
-  async #onRbcMessages (from: Uint8Array, items: Array<{ id: number, message?: Parameters<RbcMachine['receive']>[1], error?: string }>): Promise<number[]> {
+  async #onRbcMessages (from: Uint8Array, items: InboundItem[]): Promise<number[]> {
     const acked: number[] = []
     for (const item of items) {
-      if (item.message == null) {
+      const message = item.message
+      if (message == null) {
+        // counted and logged by the transport; acknowledged so that it is never sent again
         this.#stats.rejected++
-        this.#modules.logger.warn({ from: toHex(from), err: item.error }, 'undecodable rbc message')
         acked.push(item.id)
         continue
       }
-      const message = item.message
-      let valid = true
-      if (message.type === 'propose') {
+      let valid = false
+      if (message.type === 'propose' && this.#machineOrThrow.wantsProposal(message.block.header.round, message.block.header.creator, message.hash)) {
         const problem = checkBlock(message.block, { members: this.#memberSet, membershipId: this.membershipId, verify: verifySignature }) ??
           await this.#appBlockProblem(message.block)
-        if (problem != null) {
-          valid = false
-          this.#modules.logger.warn({ round: message.block.header.round, hash: toHex(message.hash), reason: problem }, 'refusing to echo a proposal')
-        }
+        valid = problem == null
+        if (problem != null) this.#m.logger.warn({ round: message.block.header.round, hash: toHex(message.hash), reason: problem }, 'refusing to echo a proposal')
       }
-      const deferred = await this.#enqueue(async () => {
-        const effects = this.#machine.receive(from, message, valid)
+      const deferred = await this.#queue.run(async () => {
+        const effects = this.#machineOrThrow.receive(from, message, valid)
         await this.#execute(effects)
         if (message.type === 'propose' && effects.some((e) => e.type === 'broadcast' && e.message.type === 'echo' && equalBytes(e.message.hash, message.hash))) {
           this.#application.onEcho?.(message.block, message.hash)
+          for (const listener of this.#echoListeners) listener(message.block)
         }
         return effects.some((e) => e.type === 'defer')
       })
@@ -443,14 +353,14 @@ export class BroadcastEngine {
   }
 
   async #serveFetch (round: number, creator: Uint8Array, hash: Uint8Array): Promise<Block | undefined> {
-    const known = this.#machine.knownBlock(round, creator, hash)
+    const known = this.#machine?.knownBlock(round, creator, hash)
     if (known != null) return known
-    const stored = await this.store.block(toHex(hash))
-    return stored?.block
+    return (await this.store.block(toHex(hash)))?.block
   }
 
+  /** Carries out effects in order (inside the serial queue). */
   async #execute (effects: Effect[]): Promise<void> {
-    const log = this.#modules.logger
+    const log = this.#m.logger
     for (const effect of effects) {
       switch (effect.type) {
         case 'persist-vote':
@@ -459,21 +369,25 @@ export class BroadcastEngine {
         case 'broadcast':
           this.#transport.broadcast(effect.message)
           break
-        case 'deliver':
-          await this.#deliver(effect.block, effect.hash, { round: effect.block.header.round, creator: effect.block.header.creator, blockHash: effect.hash, signatures: effect.signatures })
+        case 'deliver': {
+          const { round, creator } = effect.block.header
+          await this.#delivery.deliver(effect.block, effect.hash, { round, creator, blockHash: effect.hash, signatures: effect.signatures }, 'rbc', effect.proposalSignature)
           break
+        }
         case 'fetch': {
           // after a restart the block may already be in the store
           const stored = await this.store.block(toHex(effect.hash))
-          if (stored != null) await this.#execute(this.#machine.blockContent(stored.block))
-          else this.#fetch(effect.round, effect.creator, effect.hash, effect.from)
+          if (stored != null) await this.#execute(this.#machineOrThrow.blockContent(stored.block))
+          else this.#fetcher.fetch(effect.round, effect.creator, effect.hash, effect.from)
           break
         }
         case 'equivocation':
           this.#stats.equivocations++
           log.warn({ round: effect.round, creator: toHex(effect.creator), first: toHex(effect.first.hash), second: toHex(effect.second.hash) }, 'equivocation: two signed proposals for one round')
-          await this.votes.saveEvidence(effect.round, effect.creator, effect.first.hash, { header: effect.first.header, signature: effect.first.signature })
-          await this.votes.saveEvidence(effect.round, effect.creator, effect.second.hash, { header: effect.second.header, signature: effect.second.signature })
+          await this.votes.saveEvidence({ round: effect.round, creator: effect.creator, first: effect.first, second: effect.second }, this.#opts.maxEvidence)
+          break
+        case 'floor':
+          await this.votes.raiseFloor(effect.creator, effect.floor, equalBytes(effect.creator, this.#self) ? this.#own.forgetBelow(effect.floor) : [])
           break
         case 'reject':
           this.#stats.rejected++
@@ -483,65 +397,6 @@ export class BroadcastEngine {
           log.debug({ from: toHex(effect.from), reason: effect.reason }, 'rbc message deferred')
           break
       }
-    }
-  }
-
-  #fetch (round: number, creator: Uint8Array, hash: Uint8Array, from: Uint8Array[]): void {
-    const h = toHex(hash)
-    if (this.#fetching.has(h) || this.#controller == null) return
-    this.#fetching.add(h)
-    const signal = this.#controller.signal
-    const deadline = this.#now() + this.#opts.fetchDeadlineMs
-    void (async () => {
-      for (let attempt = 0; !signal.aborted && this.#now() < deadline; attempt++) {
-        if (this.#machine.delivered(round, creator) != null) return
-        const candidates = this.#machine.fetchCandidates(round, creator, hash)
-        const block = await this.#transport.fetch(candidates.length > 0 ? candidates : from, round, creator, hash, signal).catch(() => undefined)
-        if (block != null && equalBytes(blockHash(block.header), hash)) {
-          await this.#enqueue(async () => { await this.#execute(this.#machine.blockContent(block)) })
-          return
-        }
-        await sleep(backoffDelay(attempt, 200, 5_000), signal).catch(() => {})
-      }
-      this.#modules.logger.warn({ round, hash: h }, 'could not fetch a block that members certified')
-    })().finally(() => { this.#fetching.delete(h) })
-  }
-
-  async #deliver (block: Block, hash: Uint8Array, certificate: Certificate, via: 'rbc' | 'sync' = 'rbc'): Promise<void> {
-    const { round, creator } = block.header
-    if (await this.store.has(toHex(hash))) {
-      // delivered before a restart: the application has seen it already
-      this.#machine.compact(round, creator)
-      return
-    }
-    const localHeight = await this.store.deliver({
-      hash, block, certificate, membershipId: this.membershipId, members: this.#storedMembers, deliveredAt: new Date(this.#now())
-    })
-    this.#stats.delivered++
-    this.mempool.remove(block.messages.map((m) => toHex(messageId(m))))
-    if (equalBytes(creator, this.#self)) {
-      this.#pendingOwn.delete(round)
-      await this.votes.clearOwnProposal(round)
-    }
-    this.#modules.logger.info({ round, creator: toHex(creator).slice(0, 16), hash: toHex(hash), localHeight, messages: block.messages.length, signatures: certificate.signatures.length, via }, 'block delivered')
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer)
-      void this.#enqueue(async () => { this.#machine.compact(round, creator) })
-    }, this.#opts.compactAfterMs)
-    timer.unref()
-    this.#timers.add(timer)
-    const delivered: DeliveredBlock = { hash, block, certificate, localHeight }
-    for (const listener of this.#listeners) {
-      try {
-        listener(delivered)
-      } catch (err) {
-        this.#modules.logger.warn({ err: errorMessage(err) }, 'delivery listener failed')
-      }
-    }
-    try {
-      await this.#application.deliverBlock(delivered)
-    } catch (err) {
-      this.#modules.logger.error({ hash: toHex(hash), err: errorMessage(err) }, 'application deliverBlock failed')
     }
   }
 }

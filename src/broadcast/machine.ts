@@ -1,5 +1,6 @@
 import { equalBytes, toHex } from '../codec/bytes.js'
 import type { Block, BlockHeader, ReadySignature } from '../block/types.js'
+import { CreatorState, type Instance } from './creator-state.js'
 
 /**
  * Bracha reliable broadcast, one instance per (round, creator), as a pure state machine: no I/O,
@@ -15,6 +16,14 @@ import type { Block, BlockHeader, ReadySignature } from '../block/types.js'
  *
  * An honest node echoes at most one hash and signs READY for at most one hash per instance, across
  * restarts: votes persisted before a crash are handed back to the constructor.
+ *
+ * State does not grow with history. A delivered instance shrinks at once to its hash (and the
+ * proposal signature, for later equivocation evidence). Each creator has a **floor**: every round
+ * at or below it is closed — messages for it are ignored and this node never votes in it again —
+ * so nothing below it is kept, in memory or on disk. The floor follows the creator's highest
+ * decided round at a distance of `decidedWindow` rounds, and the application may close old rounds
+ * of every creator at once (closeBelow). Each live instance keeps at most one block (the one it
+ * echoed, or the one its READYs certify) and at most one pair of conflicting proposals.
  */
 
 export type RbcMessage =
@@ -31,11 +40,12 @@ export interface PersistedVote {
   hash: Uint8Array
 }
 
-/** A creator's signed proposal, as kept for equivocation evidence (the hash commits to the header). */
+/** A creator's signed proposal, as kept for equivocation evidence (the signature covers round, creator and hash). */
 export interface Proposal {
   hash: Uint8Array
-  header: BlockHeader
   signature: Uint8Array
+  /** Known when the PROPOSE itself was seen (not after a restart). */
+  header?: BlockHeader
 }
 
 export type Effect =
@@ -43,11 +53,13 @@ export type Effect =
   | { type: 'persist-vote', vote: PersistedVote }
   /** Send to every other member (retransmitted until acknowledged). */
   | { type: 'broadcast', message: RbcMessage }
-  | { type: 'deliver', block: Block, hash: Uint8Array, signatures: ReadySignature[] }
+  | { type: 'deliver', block: Block, hash: Uint8Array, signatures: ReadySignature[], proposalSignature?: Uint8Array }
   /** The block for `hash` is needed: ask these members (they echoed or readied it). */
   | { type: 'fetch', round: number, creator: Uint8Array, hash: Uint8Array, from: Uint8Array[] }
-  /** Two proposals by one creator for one round, both signed by it. */
+  /** Two proposals by one creator for one round, both signed by it (the first such pair only). */
   | { type: 'equivocation', round: number, creator: Uint8Array, first: Proposal, second: Proposal }
+  /** Every round ≤ `floor` of `creator` is now closed: persist it and forget what lies below. */
+  | { type: 'floor', creator: Uint8Array, floor: number }
   /** A message that was dropped, and why (for logs and metrics). */
   | { type: 'reject', from: Uint8Array, reason: string }
   /** A message that cannot be taken now: do not acknowledge it, so that it is retransmitted. */
@@ -61,49 +73,45 @@ export interface RbcCrypto {
   blockHash: (block: Block) => Uint8Array | undefined
 }
 
-export interface RbcOptions {
-  /** Public keys of every member (including self). */
-  members: readonly Uint8Array[]
-  self: Uint8Array
-  crypto: RbcCrypto
-  /** Votes this node persisted before a restart. */
-  persisted?: readonly PersistedVote[]
-  /**
-   * Most undelivered proposed instances per creator; further PROPOSEs by that creator are
-   * rejected (an honest creator has one or two in flight).
-   */
-  maxOpenInstancesPerCreator?: number
+/** What a restart hands back (storage/votes.ts RbcDurableState). */
+export interface RestoredState {
+  floors?: ReadonlyMap<string, number>
+  votes?: readonly PersistedVote[]
+  decided?: ReadonlyArray<{ round: number, creator: Uint8Array, hash: Uint8Array, proposalSignature?: Uint8Array }>
+}
+
+export interface RbcLimits {
+  /** Most undelivered proposed instances per creator; further PROPOSEs by that creator are rejected. */
+  maxOpenInstancesPerCreator: number
+  /** Most bytes of undelivered blocks kept per creator; beyond it PROPOSEs are rejected. */
+  maxOpenBytesPerCreator: number
   /**
    * Most "orphan" instances per creator: known only from other members' ECHO/READY, with no
    * PROPOSE and no vote of this node yet. Beyond it such messages are deferred (not
    * acknowledged, so their senders retransmit), which bounds memory against a member flooding
    * rounds without losing honest votes.
    */
-  maxOrphansPerCreator?: number
+  maxOrphansPerCreator: number
+  /** A creator's floor trails its highest decided round by this many rounds. */
+  decidedWindow: number
 }
 
-interface Instance {
-  round: number
-  creator: Uint8Array
-  /** Every distinct proposal seen (one unless the creator equivocates). */
-  proposals: Map<string, Proposal>
-  /** Block content by hash (from a proposal or a fetch). */
-  blocks: Map<string, Block>
-  /** hash → senders (hex) → true; each sender's first echo only. */
-  echoes: Map<string, Set<string>>
-  echoedBy: Set<string>
-  /** hash → signer (hex) → signature; each signer's first valid READY only. */
-  readies: Map<string, Map<string, Uint8Array>>
-  readiedBy: Set<string>
-  /** What this node voted (this run or before a restart). */
-  echo?: Uint8Array
-  ready?: Uint8Array
-  /** Whether this run has (re)sent its persisted votes. */
-  resent: boolean
-  delivered?: Uint8Array
-  fetching: Set<string>
-  /** Set when touched; pruneOrphans() drops orphans not touched since its previous call. */
-  touched: boolean
+export const DEFAULT_RBC_LIMITS: RbcLimits = {
+  maxOpenInstancesPerCreator: 16,
+  maxOpenBytesPerCreator: 64 * 1024 * 1024,
+  maxOrphansPerCreator: 256,
+  decidedWindow: 64
+}
+
+export interface RbcOptions {
+  /** Public keys of every member (including self). */
+  members: readonly Uint8Array[]
+  self: Uint8Array
+  crypto: RbcCrypto
+  /** Votes this node persisted before a restart (shorthand for restored.votes). */
+  persisted?: readonly PersistedVote[]
+  restored?: RestoredState
+  limits?: Partial<RbcLimits>
 }
 
 export function thresholds (n: number): { n: number, f: number, q: number } {
@@ -111,8 +119,15 @@ export function thresholds (n: number): { n: number, f: number, q: number } {
   return { n, f, q: n - f }
 }
 
-function key (round: number, creator: Uint8Array): string {
-  return `${round}:${toHex(creator)}`
+export interface MachineStats {
+  /** Undelivered instances with a proposal or an own vote. */
+  open: number
+  /** Instances known only from others' votes. */
+  orphans: number
+  /** Decided instances still remembered (above the floors). */
+  decided: number
+  /** Bytes of undelivered blocks held. */
+  blockBytes: number
 }
 
 export class RbcMachine {
@@ -122,13 +137,9 @@ export class RbcMachine {
   readonly #self: Uint8Array
   readonly #selfHex: string
   readonly #members: Map<string, Uint8Array>
+  readonly #creators = new Map<string, CreatorState>()
   readonly #crypto: RbcCrypto
-  readonly #instances = new Map<string, Instance>()
-  /** Per creator (hex): undelivered instances with a proposal or an own vote, and orphans. */
-  readonly #open = new Map<string, Set<string>>()
-  readonly #orphans = new Map<string, Set<string>>()
-  readonly #maxOpen: number
-  readonly #maxOrphans: number
+  readonly #limits: RbcLimits
 
   constructor (opts: RbcOptions) {
     this.#members = new Map(opts.members.map((m) => [toHex(m), m]))
@@ -138,17 +149,39 @@ export class RbcMachine {
     if (!this.#members.has(this.#selfHex)) throw new Error('self is not a member')
     ;({ n: this.n, f: this.f, q: this.q } = thresholds(this.#members.size))
     this.#crypto = opts.crypto
-    this.#maxOpen = opts.maxOpenInstancesPerCreator ?? 64
-    this.#maxOrphans = opts.maxOrphansPerCreator ?? 256
-    for (const vote of opts.persisted ?? []) {
-      const inst = this.#instances.get(key(vote.round, vote.creator)) ?? this.#create(vote.round, vote.creator)
+    this.#limits = { ...DEFAULT_RBC_LIMITS, ...opts.limits }
+    for (const [hex, key] of this.#members) this.#creators.set(hex, new CreatorState(key, opts.restored?.floors?.get(hex) ?? 0))
+    for (const d of opts.restored?.decided ?? []) {
+      this.#creators.get(toHex(d.creator))?.restoreDecided(d.round, d.hash, d.proposalSignature)
+    }
+    for (const vote of [...(opts.persisted ?? []), ...(opts.restored?.votes ?? [])]) {
+      const c = this.#creators.get(toHex(vote.creator))
+      if (c == null || c.closed(vote.round) || c.decided.has(vote.round)) continue
+      const inst = c.instances.get(vote.round) ?? c.create(vote.round)
       inst[vote.kind] = vote.hash
-      this.#classify(inst)
+      c.classify(inst)
     }
   }
 
   isMember (key: Uint8Array): boolean {
     return this.#members.has(toHex(key))
+  }
+
+  /**
+   * Raises each creator's floor to its highest decided round minus the window (after a restart,
+   * or when the window shrank). Returns the `floor` effects to persist.
+   */
+  enforceWindow (): Effect[] {
+    const effects: Effect[] = []
+    for (const c of this.#creators.values()) this.#trail(c, effects)
+    return effects
+  }
+
+  /** Closes every round below `round`, of every creator (the application knows they are over). */
+  closeBelow (round: number): Effect[] {
+    const effects: Effect[] = []
+    for (const c of this.#creators.values()) if (round - 1 > c.floor) this.#raise(c, round - 1, effects)
+    return effects
   }
 
   /** This node creates a block: send PROPOSE to all and process it locally. */
@@ -158,6 +191,23 @@ export class RbcMachine {
     effects.push({ type: 'broadcast', message: { type: 'propose', block, hash, signature } })
     this.#onPropose(this.#self, { block, hash, signature }, true, effects)
     return effects
+  }
+
+  /**
+   * Whether a PROPOSE for (round, creator, hash) could still change anything here, so that the
+   * driver validates its block (costly) only then: not for a closed or decided round, a hash
+   * already seen, or a slot that already has a pair of conflicting proposals.
+   */
+  wantsProposal (round: number, creator: Uint8Array, hash: Uint8Array): boolean {
+    const c = this.#creators.get(toHex(creator))
+    if (c == null || c.closed(round) || c.decided.has(round)) return false
+    const inst = c.instances.get(round)
+    if (inst == null) return true
+    const h = toHex(hash)
+    if (inst.blocks.has(h) || inst.invalid.has(h)) return false
+    const seen = [inst.first, inst.second].some((p) => p != null && toHex(p.hash) === h)
+    if (!seen && inst.second != null) return false
+    return inst.echo == null || equalBytes(inst.echo, hash) || (inst.readies.get(h)?.size ?? 0) > this.f
   }
 
   /**
@@ -181,18 +231,19 @@ export class RbcMachine {
     return effects
   }
 
-  /** Block content fetched from a peer. */
+  /** Block content fetched from a peer (kept only when votes name its hash). */
   blockContent (block: Block): Effect[] {
     const effects: Effect[] = []
     const hash = this.#crypto.blockHash(block)
     if (hash == null) return effects
-    const inst = this.#instances.get(key(block.header.round, block.header.creator))
-    if (inst == null || inst.delivered != null) return effects
+    const c = this.#creators.get(toHex(block.header.creator))
+    const inst = c?.instances.get(block.header.round)
+    if (c == null || inst == null) return effects
     const h = toHex(hash)
     inst.fetching.delete(h)
     if (!inst.readies.has(h) && !inst.echoes.has(h)) return effects
-    inst.blocks.set(h, block)
-    this.#tryDeliver(inst, hash, effects)
+    c.keepBlock(inst, h, block)
+    this.#tryDeliver(c, inst, hash, effects)
     return effects
   }
 
@@ -202,13 +253,13 @@ export class RbcMachine {
    * window (e.g. while a quorum was down).
    */
   refresh (round: number, creator: Uint8Array): Effect[] {
-    const inst = this.#instances.get(key(round, creator))
-    if (inst == null || inst.delivered != null) return []
+    const inst = this.#creators.get(toHex(creator))?.instances.get(round)
+    if (inst == null) return []
     const effects: Effect[] = []
     if (equalBytes(creator, this.#self)) {
-      for (const p of inst.proposals.values()) {
-        const block = inst.blocks.get(toHex(p.hash))
-        if (block != null) effects.push({ type: 'broadcast', message: { type: 'propose', block, hash: p.hash, signature: p.signature } })
+      for (const p of [inst.first, inst.second]) {
+        const block = p == null ? undefined : inst.blocks.get(toHex(p.hash))
+        if (p != null && block != null) effects.push({ type: 'broadcast', message: { type: 'propose', block, hash: p.hash, signature: p.signature } })
       }
     }
     if (inst.echo != null) effects.push({ type: 'broadcast', message: { type: 'echo', round, creator, hash: inst.echo } })
@@ -220,7 +271,7 @@ export class RbcMachine {
 
   /** Members that echoed or readied `hash` (they, or some of them, have the block). */
   fetchCandidates (round: number, creator: Uint8Array, hash: Uint8Array): Uint8Array[] {
-    const inst = this.#instances.get(key(round, creator))
+    const inst = this.#creators.get(toHex(creator))?.instances.get(round)
     if (inst == null) return []
     const h = toHex(hash)
     return [...new Set([...(inst.echoes.get(h) ?? []), ...(inst.readies.get(h)?.keys() ?? [])])]
@@ -230,101 +281,68 @@ export class RbcMachine {
 
   /**
    * Marks an instance delivered from outside RBC (a certified block obtained by sync): no further
-   * votes are cast for it and late messages are ignored.
+   * votes are cast for it and late messages are ignored. Returns `floor` effects to persist.
    */
-  markDelivered (round: number, creator: Uint8Array, hash: Uint8Array): void {
-    const inst = this.#instances.get(key(round, creator)) ?? this.#create(round, creator)
-    if (inst.delivered != null) return
-    inst.delivered = hash
-    this.#classify(inst)
-    this.compact(round, creator)
+  markDelivered (round: number, creator: Uint8Array, hash: Uint8Array): Effect[] {
+    const c = this.#creators.get(toHex(creator))
+    const effects: Effect[] = []
+    if (c == null || c.closed(round) || c.decided.has(round)) return effects
+    const inst = c.instances.get(round)
+    c.decide(round, hash, inst?.proposalFor(hash))
+    this.#trail(c, effects)
+    return effects
   }
 
-  /** The block content for a hash, if this node knows it (to serve fetches). */
+  /** The block content for a hash, if this node holds it for a live instance (to serve fetches). */
   knownBlock (round: number, creator: Uint8Array, hash: Uint8Array): Block | undefined {
-    return this.#instances.get(key(round, creator))?.blocks.get(toHex(hash))
+    return this.#creators.get(toHex(creator))?.instances.get(round)?.blocks.get(toHex(hash))
   }
 
-  /** Whether the instance has delivered (and which hash). */
+  /** Whether the instance has delivered (and which hash), while it is remembered. */
   delivered (round: number, creator: Uint8Array): Uint8Array | undefined {
-    return this.#instances.get(key(round, creator))?.delivered
+    return this.#creators.get(toHex(creator))?.decided.get(round)?.hash
+  }
+
+  /** Whether nothing more can happen in this instance here: decided, or at or below the floor. */
+  settled (round: number, creator: Uint8Array): boolean {
+    const c = this.#creators.get(toHex(creator))
+    return c == null || c.closed(round) || c.decided.has(round)
+  }
+
+  /** The creator's floor: every round ≤ it is closed. */
+  floor (creator: Uint8Array): number {
+    return this.#creators.get(toHex(creator))?.floor ?? 0
   }
 
   /** Echo and READY counts per hash, for diagnostics. */
   status (round: number, creator: Uint8Array): { echoes: Record<string, number>, readies: Record<string, number>, delivered?: string } | undefined {
-    const inst = this.#instances.get(key(round, creator))
+    const c = this.#creators.get(toHex(creator))
+    const decided = c?.decided.get(round)
+    if (decided != null) return { echoes: {}, readies: {}, delivered: toHex(decided.hash) }
+    const inst = c?.instances.get(round)
     if (inst == null) return undefined
     return {
       echoes: Object.fromEntries([...inst.echoes].map(([h, s]) => [h, s.size])),
-      readies: Object.fromEntries([...inst.readies].map(([h, s]) => [h, s.size])),
-      delivered: inst.delivered == null ? undefined : toHex(inst.delivered)
+      readies: Object.fromEntries([...inst.readies].map(([h, s]) => [h, s.size]))
     }
   }
 
-  /**
-   * Frees a delivered instance's bulk (block content, vote tallies). What remains — its votes, the
-   * delivered hash and the proposals' headers — keeps late messages ignored, equivocation still
-   * detected and conflicting votes impossible.
-   */
-  compact (round: number, creator: Uint8Array): void {
-    const inst = this.#instances.get(key(round, creator))
-    if (inst?.delivered == null) return
-    inst.blocks.clear()
-    inst.echoes.clear()
-    inst.readies.clear()
-    inst.fetching.clear()
-  }
-
+  /** Live (undelivered) instances: with a proposal or an own vote, and orphans. */
   get openInstances (): number {
-    return this.#instances.size
+    let count = 0
+    for (const c of this.#creators.values()) count += c.instances.size
+    return count
   }
 
-  #create (round: number, creator: Uint8Array): Instance {
-    const inst: Instance = { round, creator, proposals: new Map(), blocks: new Map(), echoes: new Map(), echoedBy: new Set(), readies: new Map(), readiedBy: new Set(), resent: false, fetching: new Set(), touched: true }
-    this.#instances.set(key(round, creator), inst)
-    return inst
-  }
-
-  /** Files an instance under open (proposal or own vote), orphan, or neither (delivered). */
-  #classify (inst: Instance): void {
-    const k = key(inst.round, inst.creator)
-    const c = toHex(inst.creator)
-    const orphan = inst.delivered == null && inst.proposals.size === 0 && inst.echo == null && inst.ready == null
-    const open = inst.delivered == null && !orphan
-    for (const [index, member] of [[this.#orphans, orphan], [this.#open, open]] as const) {
-      let set = index.get(c)
-      if (member) {
-        if (set == null) index.set(c, set = new Set())
-        set.add(k)
-      } else {
-        set?.delete(k)
-      }
+  stats (): MachineStats {
+    const stats: MachineStats = { open: 0, orphans: 0, decided: 0, blockBytes: 0 }
+    for (const c of this.#creators.values()) {
+      stats.open += c.open.size
+      stats.orphans += c.orphans.size
+      stats.decided += c.decided.size
+      stats.blockBytes += c.blockBytes
     }
-  }
-
-  /**
-   * The instance for (round, creator), created if the per-creator limits allow; undefined (with a
-   * reject or defer effect pushed) when they do not.
-   */
-  #instance (round: number, creator: Uint8Array, from: Uint8Array, byProposal: boolean, effects: Effect[]): Instance | undefined {
-    const k = key(round, creator)
-    const existing = this.#instances.get(k)
-    if (existing != null) {
-      existing.touched = true
-      return existing
-    }
-    const c = toHex(creator)
-    if (byProposal && (this.#open.get(c)?.size ?? 0) >= this.#maxOpen) {
-      effects.push({ type: 'reject', from, reason: `creator has ${this.#maxOpen} undelivered proposals already` })
-      return undefined
-    }
-    if (!byProposal && (this.#orphans.get(c)?.size ?? 0) >= this.#maxOrphans) {
-      effects.push({ type: 'defer', from, reason: 'too many rounds of this creator without a proposal' })
-      return undefined
-    }
-    const inst = this.#create(round, creator)
-    if (!byProposal) this.#classify(inst)
-    return inst
+    return stats
   }
 
   /**
@@ -333,34 +351,54 @@ export class RbcMachine {
    */
   pruneOrphans (): number {
     let dropped = 0
-    for (const [creator, set] of this.#orphans) {
-      for (const k of set) {
-        const inst = this.#instances.get(k)
-        if (inst != null && inst.touched) {
-          inst.touched = false
-          continue
-        }
-        set.delete(k)
-        this.#instances.delete(k)
-        dropped++
-      }
-      if (set.size === 0) this.#orphans.delete(creator)
-    }
+    for (const c of this.#creators.values()) dropped += c.pruneOrphans()
     return dropped
   }
 
+  /** The live instance for (round, creator), created if the per-creator limits allow. */
+  #instance (c: CreatorState, round: number, from: Uint8Array, byProposal: boolean, effects: Effect[]): Instance | undefined {
+    const existing = c.instances.get(round)
+    if (existing != null) {
+      existing.touched = true
+      return existing
+    }
+    if (byProposal && c.open.size >= this.#limits.maxOpenInstancesPerCreator) {
+      effects.push({ type: 'reject', from, reason: `creator has ${this.#limits.maxOpenInstancesPerCreator} undelivered proposals already` })
+      return undefined
+    }
+    if (!byProposal && c.orphans.size >= this.#limits.maxOrphansPerCreator) {
+      effects.push({ type: 'defer', from, reason: 'too many rounds of this creator without a proposal' })
+      return undefined
+    }
+    const inst = c.create(round)
+    if (!byProposal) c.classify(inst)
+    return inst
+  }
+
+  /** The creator of a vote, when the vote's round is still live; pushes why not otherwise. */
+  #live (from: Uint8Array, round: number, creator: Uint8Array, effects: Effect[]): CreatorState | undefined {
+    const c = this.#creators.get(toHex(creator))
+    if (c == null) {
+      effects.push({ type: 'reject', from, reason: 'creator is not a member' })
+      return undefined
+    }
+    // late messages for decided or closed rounds are simply ignored
+    if (c.closed(round) || c.decided.has(round)) return undefined
+    return c
+  }
+
   /** After a restart, re-send the votes this node persisted, once, when the instance comes alive. */
-  #resend (inst: Instance, effects: Effect[]): void {
+  #resend (c: CreatorState, inst: Instance, effects: Effect[]): void {
     if (inst.resent) return
     inst.resent = true
     if (inst.echo != null && !inst.echoedBy.has(this.#selfHex)) {
-      effects.push({ type: 'broadcast', message: { type: 'echo', round: inst.round, creator: inst.creator, hash: inst.echo } })
-      this.#countEcho(inst, this.#selfHex, inst.echo, effects)
+      effects.push({ type: 'broadcast', message: { type: 'echo', round: inst.round, creator: c.key, hash: inst.echo } })
+      this.#countEcho(c, inst, this.#selfHex, inst.echo, effects)
     }
-    if (inst.ready != null && !inst.readiedBy.has(this.#selfHex)) {
-      const signature = this.#crypto.signReady(inst.round, inst.creator, inst.ready)
-      effects.push({ type: 'broadcast', message: { type: 'ready', round: inst.round, creator: inst.creator, hash: inst.ready, signature } })
-      this.#countReady(inst, this.#selfHex, inst.ready, signature, effects)
+    if (inst.ready != null && !inst.readiedBy.has(this.#selfHex) && !c.decided.has(inst.round)) {
+      const signature = this.#crypto.signReady(inst.round, c.key, inst.ready)
+      effects.push({ type: 'broadcast', message: { type: 'ready', round: inst.round, creator: c.key, hash: inst.ready, signature } })
+      this.#countReady(c, inst, this.#selfHex, inst.ready, signature, effects)
     }
   }
 
@@ -369,6 +407,26 @@ export class RbcMachine {
     if (!equalBytes(from, header.creator)) {
       effects.push({ type: 'reject', from, reason: 'PROPOSE not sent by the block creator' })
       return
+    }
+    const c = this.#creators.get(toHex(header.creator)) as CreatorState
+    if (c.closed(header.round)) {
+      effects.push({ type: 'reject', from, reason: `round ${header.round} is closed for this creator` })
+      return
+    }
+    const h = toHex(p.hash)
+    // cheap refusals first, before hashing the block: a flood of proposals costs little
+    const existing = c.instances.get(header.round)
+    if (existing != null) {
+      if (existing.invalid.has(h)) {
+        effects.push({ type: 'reject', from, reason: 'block failed validation' })
+        return
+      }
+      if (existing.second != null && existing.proposalFor(p.hash) == null) {
+        effects.push({ type: 'reject', from, reason: 'a third proposal for a slot that already holds equivocation evidence' })
+        return
+      }
+      // a repeat of a block held here, votes already re-sent: nothing new
+      if (existing.blocks.has(h) && existing.resent) return
     }
     const computed = this.#crypto.blockHash(p.block)
     if (computed == null || !equalBytes(computed, p.hash)) {
@@ -379,105 +437,131 @@ export class RbcMachine {
       effects.push({ type: 'reject', from, reason: 'bad proposal signature' })
       return
     }
-    const inst = this.#instance(header.round, header.creator, from, true, effects)
+    const proposal: Proposal = { hash: p.hash, signature: p.signature, header }
+    const decided = c.decided.get(header.round)
+    if (decided != null) {
+      // a late proposal for a decided round: evidence if it conflicts with the one seen before
+      if (!equalBytes(decided.hash, p.hash) && decided.proposal != null && !decided.evidence) {
+        decided.evidence = true
+        effects.push({ type: 'equivocation', round: header.round, creator: header.creator, first: decided.proposal, second: proposal })
+      }
+      return
+    }
+    const inst = this.#instance(c, header.round, from, true, effects)
     if (inst == null) return
-    const h = toHex(p.hash)
-    if (!inst.proposals.has(h)) {
-      const first = inst.proposals.values().next().value
-      const proposal: Proposal = { hash: p.hash, header, signature: p.signature }
-      inst.proposals.set(h, proposal)
-      this.#classify(inst)
-      if (first != null) effects.push({ type: 'equivocation', round: header.round, creator: header.creator, first, second: proposal })
+    if (inst.first == null) {
+      inst.first = proposal
+      c.classify(inst)
+    } else if (toHex(inst.first.hash) !== h && (inst.second == null || toHex(inst.second.hash) !== h)) {
+      if (inst.second != null) {
+        effects.push({ type: 'reject', from, reason: 'a third proposal for a slot that already holds equivocation evidence' })
+        return
+      }
+      inst.second = proposal
+      effects.push({ type: 'equivocation', round: header.round, creator: header.creator, first: inst.first, second: proposal })
     }
-    if (inst.delivered != null) return
-    inst.blocks.set(h, p.block)
-    inst.fetching.delete(h)
-    this.#resend(inst, effects)
-    if (!valid) {
-      effects.push({ type: 'reject', from, reason: 'block failed validation' })
-    } else if (inst.echo == null) {
-      inst.echo = p.hash
-      this.#classify(inst)
-      effects.push({ type: 'persist-vote', vote: { round: inst.round, creator: inst.creator, kind: 'echo', hash: p.hash } })
-      effects.push({ type: 'broadcast', message: { type: 'echo', round: inst.round, creator: inst.creator, hash: p.hash } })
-      this.#countEcho(inst, this.#selfHex, p.hash, effects)
+    this.#resend(c, inst, effects)
+    if (inst.echo == null) {
+      if (!valid) {
+        inst.invalid.add(h)
+        effects.push({ type: 'reject', from, reason: 'block failed validation' })
+      } else if (!c.keepBlock(inst, h, p.block, this.#limits.maxOpenBytesPerCreator)) {
+        effects.push({ type: 'reject', from, reason: `creator holds ${this.#limits.maxOpenBytesPerCreator} bytes of undelivered blocks already` })
+      } else {
+        inst.echo = p.hash
+        c.classify(inst)
+        effects.push({ type: 'persist-vote', vote: { round: inst.round, creator: c.key, kind: 'echo', hash: p.hash } })
+        effects.push({ type: 'broadcast', message: { type: 'echo', round: inst.round, creator: c.key, hash: p.hash } })
+        this.#countEcho(c, inst, this.#selfHex, p.hash, effects)
+      }
+    } else if (valid && (equalBytes(inst.echo, p.hash) || (inst.readies.get(h)?.size ?? 0) > this.f)) {
+      // the block this node echoed before a restart, or one its READYs certify: worth keeping
+      c.keepBlock(inst, h, p.block, this.#limits.maxOpenBytesPerCreator)
     }
-    this.#tryDeliver(inst, p.hash, effects)
+    this.#tryDeliver(c, inst, p.hash, effects)
   }
 
   #onEcho (from: Uint8Array, round: number, creator: Uint8Array, hash: Uint8Array, effects: Effect[]): void {
-    if (!this.isMember(creator)) {
-      effects.push({ type: 'reject', from, reason: 'creator is not a member' })
-      return
-    }
-    const inst = this.#instance(round, creator, from, false, effects)
-    if (inst == null || inst.delivered != null) return
-    this.#resend(inst, effects)
-    this.#countEcho(inst, toHex(from), hash, effects)
+    const c = this.#live(from, round, creator, effects)
+    if (c == null) return
+    const inst = this.#instance(c, round, from, false, effects)
+    if (inst == null) return
+    this.#resend(c, inst, effects)
+    this.#countEcho(c, inst, toHex(from), hash, effects)
   }
 
-  #countEcho (inst: Instance, fromHex: string, hash: Uint8Array, effects: Effect[]): void {
+  #countEcho (c: CreatorState, inst: Instance, fromHex: string, hash: Uint8Array, effects: Effect[]): void {
     if (inst.echoedBy.has(fromHex)) return
     inst.echoedBy.add(fromHex)
     const h = toHex(hash)
     const set = inst.echoes.get(h) ?? new Set<string>()
     set.add(fromHex)
     inst.echoes.set(h, set)
-    if (set.size >= this.q) this.#sendReady(inst, hash, effects)
+    if (set.size >= this.q) this.#sendReady(c, inst, hash, effects)
   }
 
   #onReady (from: Uint8Array, round: number, creator: Uint8Array, hash: Uint8Array, signature: Uint8Array, effects: Effect[]): void {
-    if (!this.isMember(creator)) {
-      effects.push({ type: 'reject', from, reason: 'creator is not a member' })
-      return
-    }
+    const c = this.#live(from, round, creator, effects)
+    if (c == null) return
     if (!this.#crypto.verifyReady(from, round, creator, hash, signature)) {
       effects.push({ type: 'reject', from, reason: 'bad READY signature' })
       return
     }
-    const inst = this.#instance(round, creator, from, false, effects)
-    if (inst == null || inst.delivered != null) return
-    this.#resend(inst, effects)
-    this.#countReady(inst, toHex(from), hash, signature, effects)
+    const inst = this.#instance(c, round, from, false, effects)
+    if (inst == null) return
+    this.#resend(c, inst, effects)
+    this.#countReady(c, inst, toHex(from), hash, signature, effects)
   }
 
-  #countReady (inst: Instance, fromHex: string, hash: Uint8Array, signature: Uint8Array, effects: Effect[]): void {
-    if (inst.readiedBy.has(fromHex)) return
+  #countReady (c: CreatorState, inst: Instance, fromHex: string, hash: Uint8Array, signature: Uint8Array, effects: Effect[]): void {
+    if (inst.readiedBy.has(fromHex) || c.decided.has(inst.round)) return
     inst.readiedBy.add(fromHex)
     const h = toHex(hash)
     const votes = inst.readies.get(h) ?? new Map<string, Uint8Array>()
     votes.set(fromHex, signature)
     inst.readies.set(h, votes)
     // amplification: f+1 READYs include at least one honest node's
-    if (votes.size >= this.f + 1) this.#sendReady(inst, hash, effects)
-    if (votes.size >= this.f + 1 && !inst.blocks.has(h) && !inst.fetching.has(h)) {
+    if (votes.size >= this.f + 1) this.#sendReady(c, inst, hash, effects)
+    if (votes.size >= this.f + 1 && !inst.blocks.has(h) && !inst.fetching.has(h) && !c.decided.has(inst.round)) {
       inst.fetching.add(h)
-      effects.push({ type: 'fetch', round: inst.round, creator: inst.creator, hash, from: this.fetchCandidates(inst.round, inst.creator, hash) })
+      effects.push({ type: 'fetch', round: inst.round, creator: c.key, hash, from: this.fetchCandidates(inst.round, c.key, hash) })
     }
-    this.#tryDeliver(inst, hash, effects)
+    this.#tryDeliver(c, inst, hash, effects)
   }
 
-  #sendReady (inst: Instance, hash: Uint8Array, effects: Effect[]): void {
-    if (inst.readiedBy.has(this.#selfHex)) return
+  #sendReady (c: CreatorState, inst: Instance, hash: Uint8Array, effects: Effect[]): void {
+    if (inst.readiedBy.has(this.#selfHex) || c.decided.has(inst.round)) return
     if (inst.ready != null && !equalBytes(inst.ready, hash)) return // signed another hash before: never conflict
     const persisted = inst.ready != null
     inst.ready = hash
-    this.#classify(inst)
-    if (!persisted) effects.push({ type: 'persist-vote', vote: { round: inst.round, creator: inst.creator, kind: 'ready', hash } })
-    const signature = this.#crypto.signReady(inst.round, inst.creator, hash)
-    effects.push({ type: 'broadcast', message: { type: 'ready', round: inst.round, creator: inst.creator, hash, signature } })
-    this.#countReady(inst, this.#selfHex, hash, signature, effects)
+    c.classify(inst)
+    if (!persisted) effects.push({ type: 'persist-vote', vote: { round: inst.round, creator: c.key, kind: 'ready', hash } })
+    const signature = this.#crypto.signReady(inst.round, c.key, hash)
+    effects.push({ type: 'broadcast', message: { type: 'ready', round: inst.round, creator: c.key, hash, signature } })
+    this.#countReady(c, inst, this.#selfHex, hash, signature, effects)
   }
 
-  #tryDeliver (inst: Instance, hash: Uint8Array, effects: Effect[]): void {
-    if (inst.delivered != null) return
+  #tryDeliver (c: CreatorState, inst: Instance, hash: Uint8Array, effects: Effect[]): void {
+    if (c.decided.has(inst.round)) return
     const h = toHex(hash)
     const votes = inst.readies.get(h)
     const block = inst.blocks.get(h)
     if (votes == null || votes.size < this.q || block == null) return
-    inst.delivered = hash
-    this.#classify(inst)
     const signatures = [...votes].map(([signer, signature]) => ({ signer: this.#members.get(signer) as Uint8Array, signature }))
-    effects.push({ type: 'deliver', block, hash, signatures })
+    const proposal = inst.proposalFor(hash)
+    c.decide(inst.round, hash, proposal)
+    effects.push({ type: 'deliver', block, hash, signatures, proposalSignature: proposal?.signature })
+    this.#trail(c, effects)
+  }
+
+  /** Keeps the creator's floor `decidedWindow` rounds behind its highest decided round. */
+  #trail (c: CreatorState, effects: Effect[]): void {
+    const floor = c.maxDecided - this.#limits.decidedWindow
+    if (floor > c.floor) this.#raise(c, floor, effects)
+  }
+
+  #raise (c: CreatorState, floor: number, effects: Effect[]): void {
+    c.raiseFloor(floor)
+    effects.push({ type: 'floor', creator: c.key, floor })
   }
 }

@@ -1,35 +1,32 @@
-import { peerIdFromPublicKey } from '@libp2p/peer-id'
-import { publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { lpStream } from '@libp2p/utils'
-import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { toHex } from '../codec/bytes.js'
 import type { Block, Certificate } from '../block/types.js'
-import type { NodeLibp2p } from '../network/index.js'
-import { request, serve } from '../network/reqresp.js'
+import type { PeerNetwork } from '../network/peers.js'
 import type { Logger } from '../util/logger.js'
 import { AbortError, errorMessage } from '../util/errors.js'
-import { backoffDelay } from '../util/time.js'
+import { FaultLog } from '../util/fault-log.js'
+import { TokenBucket } from '../util/rate-limit.js'
 import type { RbcMessage } from './machine.js'
+import { Outbox, type OutboxLimits, type Queued } from './outbox.js'
 import {
   CERTIFIED_PROTOCOL, decodeAck, decodeBatch, decodeCertifiedRequest, decodeCertifiedResponse, decodeFetchRequest, decodeFetchResponse,
   decodeSyncRequest, decodeSyncResponse, encodeAck, encodeBatch, encodeCertifiedRequest, encodeCertifiedResponse, encodeFetchRequest,
-  encodeFetchResponse, encodeSyncRequest, encodeSyncResponse, FETCH_PROTOCOL, MAX_FRAME_BYTES, RBC_PROTOCOL, SYNC_PROTOCOL,
-  type Envelope, type SyncList
+  encodeFetchResponse, encodeSyncRequest, encodeSyncResponse, FETCH_PROTOCOL, MAX_BATCH, MAX_FRAME_BYTES, RBC_PROTOCOL, SYNC_PROTOCOL,
+  type SyncList
 } from './wire.js'
 
-export interface TransportOptions {
-  retransmitInitialMs: number
-  retransmitMaxMs: number
-  /** Unacknowledged messages older than this are dropped. */
-  maxAgeMs: number
-  /** Per-peer queue bound; the oldest messages go first when it overflows. */
-  maxQueue: number
+export interface TransportOptions extends OutboxLimits {
   requestTimeoutMs: number
+  /** Inbound RBC bytes accepted per second from one peer (bursts up to two full frames). */
+  peerBytesPerSecond: number
+  /** Inbound RBC messages accepted per second from one peer (bursts up to twice that). */
+  peerMessagesPerSecond: number
 }
+
+export type InboundItem = { id: number, message?: RbcMessage, error?: string }
 
 export interface TransportHandlers {
   /** Processes a batch from member `from`; returns the ids to acknowledge. */
-  onMessages: (from: Uint8Array, items: Array<{ id: number, message?: RbcMessage, error?: string }>) => Promise<number[]>
+  onMessages: (from: Uint8Array, items: InboundItem[]) => Promise<number[]>
   /** Serves a block fetch. */
   onFetch: (from: Uint8Array, round: number, creator: Uint8Array, hash: Uint8Array) => Promise<Block | undefined>
   /** Serves the hashes of delivered blocks after a local height (sync). */
@@ -44,129 +41,98 @@ export interface TransportStats {
   received: number
   bytesSent: number
   queued: number
+  queuedBytes: number
   dropped: number
+  /** Inbound frames refused by the per-peer rate limit. */
+  rateLimited: number
+  /** Inbound frames that did not decode. */
+  undecodable: number
 }
 
-const MAX_BATCH = 256
-
-interface Queued {
-  envelope: Envelope
-  bytes: number
-  enqueuedAt: number
-  attempts: number
-}
+/** Bytes an ECHO or READY takes in a batch (a PROPOSE is measured). */
+const VOTE_BYTES = 160
 
 /**
- * Member-to-member delivery of RBC messages over libp2p streams, with retransmission: each peer
- * has an outbox whose messages are re-sent (batched, exponential backoff) until that peer
- * acknowledges them, they age out, or the transport stops. A reconnect flushes at once.
+ * Member-to-member delivery of RBC messages with retransmission: each peer has an outbox whose
+ * messages are re-sent (batched, with per-message exponential backoff) until that peer
+ * acknowledges them, they age out, or the transport stops; a reconnect sends at once. Inbound
+ * frames are rate-limited per peer, and undecodable ones are logged once per interval with a
+ * count. Runs over any PeerNetwork (libp2p in a node, in memory in tests).
  */
-class Outbox {
-  readonly peer: Uint8Array
-  readonly peerId: PeerId
-  readonly queue = new Map<number, Queued>()
-  #wake: (() => void) | undefined
-  failures = 0
-
-  constructor (peer: Uint8Array) {
-    this.peer = peer
-    this.peerId = peerIdFromPublicKey(publicKeyFromRaw(peer))
-  }
-
-  wake (): void {
-    const wake = this.#wake
-    this.#wake = undefined
-    wake?.()
-  }
-
-  /** Waits for a wake-up, the timeout, or the abort. */
-  async idle (ms: number | undefined, signal: AbortSignal): Promise<void> {
-    if (signal.aborted) throw new AbortError()
-    await new Promise<void>((resolve) => {
-      const timer = ms == null ? undefined : setTimeout(done, ms)
-      function done (): void {
-        clearTimeout(timer)
-        signal.removeEventListener('abort', done)
-        resolve()
-      }
-      this.#wake = done
-      signal.addEventListener('abort', done, { once: true })
-    })
-    if (signal.aborted) throw new AbortError()
-  }
-}
-
 export class RbcTransport {
   readonly #opts: TransportOptions
-  readonly #libp2p: NodeLibp2p
+  readonly #network: PeerNetwork
   readonly #logger: Logger
+  readonly #faults: FaultLog
+  readonly #now: () => number
   readonly #outboxes: Map<string, Outbox>
-  readonly #byPeerId: Map<string, Outbox>
-  readonly #stats: TransportStats = { sent: 0, retransmitted: 0, received: 0, bytesSent: 0, queued: 0, dropped: 0 }
+  readonly #buckets = new Map<string, { bytes: TokenBucket, messages: TokenBucket }>()
+  readonly #stats = { sent: 0, retransmitted: 0, received: 0, bytesSent: 0, dropped: 0, rateLimited: 0, undecodable: 0 }
   #nextId = 1
   #controller: AbortController | undefined
   #loops: Array<Promise<void>> = []
-  readonly #onConnect = (evt: CustomEvent<PeerId>): void => { this.#byPeerId.get(evt.detail.toString())?.wake() }
+  #offConnect: (() => void) | undefined
 
-  constructor (opts: TransportOptions, modules: { libp2p: NodeLibp2p, peers: readonly Uint8Array[], logger: Logger }) {
+  constructor (opts: TransportOptions, modules: { network: PeerNetwork, peers: readonly Uint8Array[], logger: Logger, now?: () => number }) {
     this.#opts = opts
-    this.#libp2p = modules.libp2p
+    this.#network = modules.network
     this.#logger = modules.logger
-    this.#outboxes = new Map(modules.peers.map((p) => [toHex(p), new Outbox(p)]))
-    this.#byPeerId = new Map([...this.#outboxes.values()].map((o) => [o.peerId.toString(), o]))
+    this.#now = modules.now ?? Date.now
+    this.#faults = new FaultLog(modules.logger, { now: this.#now })
+    this.#outboxes = new Map(modules.peers.map((p) => [toHex(p), new Outbox(p, opts, this.#now)]))
+    for (const p of modules.peers) {
+      this.#buckets.set(toHex(p), {
+        bytes: new TokenBucket(opts.peerBytesPerSecond, Math.max(opts.peerBytesPerSecond, 2 * MAX_FRAME_BYTES), this.#now),
+        messages: new TokenBucket(opts.peerMessagesPerSecond, 2 * opts.peerMessagesPerSecond, this.#now)
+      })
+    }
   }
 
   async start (handlers: TransportHandlers): Promise<void> {
     if (this.#controller != null) return
     this.#controller = new AbortController()
     const signal = this.#controller.signal
-    await this.#libp2p.handle(RBC_PROTOCOL, async (stream, connection) => { await this.#serveBatch(stream, connection, handlers) }, { maxInboundStreams: 256, maxOutboundStreams: 256 })
-    await this.#serve(FETCH_PROTOCOL, 1024, async (_from, bytes) => {
+    const timeoutMs = this.#opts.requestTimeoutMs
+    // an honest sender has one batch in flight per peer: a few streams per connection are plenty
+    await this.#network.handle(RBC_PROTOCOL, { maxRequestBytes: MAX_FRAME_BYTES, timeoutMs, maxStreams: 8 }, async (from, frame) => await this.#serveBatch(from, frame, handlers))
+    await this.#network.handle(FETCH_PROTOCOL, { maxRequestBytes: 1024, timeoutMs, maxStreams: 32 }, async (from, bytes) => {
       const request = decodeFetchRequest(bytes)
-      return encodeFetchResponse(await handlers.onFetch(_from, request.round, request.creator, request.hash))
+      return encodeFetchResponse(await handlers.onFetch(from, request.round, request.creator, request.hash))
     })
-    await this.#serve(SYNC_PROTOCOL, 64, async (_from, bytes) => {
+    await this.#network.handle(SYNC_PROTOCOL, { maxRequestBytes: 64, timeoutMs, maxStreams: 8 }, async (_from, bytes) => {
       const request = decodeSyncRequest(bytes)
       return encodeSyncResponse(await handlers.onSyncList(request.afterHeight, request.limit))
     })
-    await this.#serve(CERTIFIED_PROTOCOL, 64, async (_from, bytes) => encodeCertifiedResponse(await handlers.onCertified(decodeCertifiedRequest(bytes))))
-    this.#libp2p.addEventListener('peer:connect', this.#onConnect)
+    await this.#network.handle(CERTIFIED_PROTOCOL, { maxRequestBytes: 64, timeoutMs, maxStreams: 8 }, async (_from, bytes) => encodeCertifiedResponse(await handlers.onCertified(decodeCertifiedRequest(bytes))))
+    this.#offConnect = this.#network.onConnect((peer) => { this.#outboxes.get(toHex(peer))?.reconnected() })
     this.#loops = [...this.#outboxes.values()].map(async (outbox) => { await this.#run(outbox, signal) })
   }
 
   async stop (): Promise<void> {
     if (this.#controller == null) return
     this.#controller.abort()
-    this.#libp2p.removeEventListener('peer:connect', this.#onConnect)
+    this.#offConnect?.()
     await Promise.allSettled(this.#loops)
-    await this.#libp2p.unhandle(RBC_PROTOCOL).catch(() => {})
-    for (const protocol of [FETCH_PROTOCOL, SYNC_PROTOCOL, CERTIFIED_PROTOCOL]) await this.#libp2p.unhandle(protocol).catch(() => {})
+    for (const protocol of [RBC_PROTOCOL, FETCH_PROTOCOL, SYNC_PROTOCOL, CERTIFIED_PROTOCOL]) await this.#network.unhandle(protocol).catch(() => {})
+    this.#faults.flush()
     this.#controller = undefined
   }
 
   stats (): TransportStats {
     let queued = 0
-    for (const o of this.#outboxes.values()) queued += o.queue.size
-    return { ...this.#stats, queued }
+    let queuedBytes = 0
+    for (const o of this.#outboxes.values()) {
+      queued += o.size
+      queuedBytes += o.bytes
+    }
+    return { ...this.#stats, queued, queuedBytes }
   }
 
   /** Queues a message for every other member. */
   broadcast (message: RbcMessage): void {
-    // the size bounds batches; a PROPOSE is measured once, not once per peer
-    const bytes = message.type === 'propose' ? encodeBatch([{ id: 0, message }]).length : 160
-    for (const outbox of this.#outboxes.values()) this.#enqueue(outbox, message, bytes)
-  }
-
-  #enqueue (outbox: Outbox, message: RbcMessage, bytes: number): void {
-    const envelope = { id: this.#nextId++, message }
-    outbox.queue.set(envelope.id, { envelope, bytes, enqueuedAt: Date.now(), attempts: 0 })
-    while (outbox.queue.size > this.#opts.maxQueue) {
-      const oldest = outbox.queue.keys().next().value as number
-      outbox.queue.delete(oldest)
-      this.#stats.dropped++
-    }
-    // while a peer is failing, new messages wait for the backoff (or a reconnect) like the rest
-    if (outbox.failures === 0) outbox.wake()
+    // the size bounds batches and queues; a PROPOSE is measured once, not once per peer
+    const bytes = message.type === 'propose' ? encodeBatch([{ id: 0, message }]).length : VOTE_BYTES
+    for (const outbox of this.#outboxes.values()) this.#stats.dropped += outbox.add({ id: this.#nextId++, message }, bytes)
   }
 
   /** Asks `from` (in order) for a block until one answers with it. */
@@ -194,102 +160,72 @@ export class RbcTransport {
   }
 
   async #request (peer: Uint8Array, protocol: string, payload: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
-    return await request(this.#libp2p, peer, protocol, payload, { signal: () => this.#deadline(signal), maxResponseBytes: MAX_FRAME_BYTES })
-  }
-
-  async #serve (protocol: string, maxRequestBytes: number, handler: (from: Uint8Array, request: Uint8Array) => Promise<Uint8Array>): Promise<void> {
-    await serve(this.#libp2p, protocol, { maxRequestBytes, timeoutMs: this.#opts.requestTimeoutMs }, handler)
-  }
-
-  #deadline (signal?: AbortSignal): AbortSignal {
-    const timeout = AbortSignal.timeout(this.#opts.requestTimeoutMs)
-    return signal == null ? timeout : AbortSignal.any([timeout, signal])
+    return await this.#network.request(peer, protocol, payload, { signal, timeoutMs: this.#opts.requestTimeoutMs, maxResponseBytes: MAX_FRAME_BYTES })
   }
 
   async #run (outbox: Outbox, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
-        this.#expire(outbox)
-        if (outbox.queue.size === 0) {
-          await outbox.idle(undefined, signal)
+        this.#stats.dropped += outbox.expire()
+        const batch = outbox.due(MAX_BATCH, MAX_FRAME_BYTES / 2)
+        if (batch.length === 0) {
+          const next = outbox.nextDue()
+          await outbox.idle(next == null ? undefined : next - this.#now(), signal)
           continue
         }
-        if (outbox.failures > 0) {
-          // a wake-up (new message, reconnect) ends the wait early
-          await outbox.idle(backoffDelay(outbox.failures - 1, this.#opts.retransmitInitialMs, this.#opts.retransmitMaxMs), signal)
-        }
-        await this.#flush(outbox, signal)
-        outbox.failures = 0
+        await this.#flush(outbox, batch, signal)
       } catch (err) {
         if (signal.aborted) return
-        outbox.failures++
         if (outbox.failures === 1 || outbox.failures % 20 === 0) {
-          this.#logger.debug({ peer: outbox.peerId.toString(), failures: outbox.failures, queued: outbox.queue.size, err: errorMessage(err) }, 'rbc send failed, will retransmit')
+          this.#logger.debug({ peer: toHex(outbox.peer).slice(0, 16), failures: outbox.failures, queued: outbox.size, err: errorMessage(err) }, 'rbc send failed, will retransmit')
         }
       }
     }
   }
 
-  #expire (outbox: Outbox): void {
-    const cutoff = Date.now() - this.#opts.maxAgeMs
-    for (const [id, q] of outbox.queue) {
-      if (q.enqueuedAt >= cutoff) break
-      outbox.queue.delete(id)
-      this.#stats.dropped++
-    }
-  }
-
-  async #flush (outbox: Outbox, signal: AbortSignal): Promise<void> {
-    const batch: Queued[] = []
-    let bytes = 0
-    for (const q of outbox.queue.values()) {
-      if (batch.length >= MAX_BATCH || (batch.length > 0 && bytes + q.bytes > MAX_FRAME_BYTES / 2)) break
-      batch.push(q)
-      bytes += q.bytes
-    }
+  async #flush (outbox: Outbox, batch: Queued[], signal: AbortSignal): Promise<void> {
     const frame = encodeBatch(batch.map((q) => q.envelope))
-    let stream: Stream | undefined
+    let acked: number[]
     try {
-      stream = await this.#libp2p.dialProtocol(outbox.peerId, RBC_PROTOCOL, { signal: this.#deadline(signal) })
-      const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
-      await lp.write(frame, { signal: this.#deadline(signal) })
-      const acked = decodeAck((await lp.read({ signal: this.#deadline(signal) })).subarray())
-      await stream.close().catch(() => {})
-      for (const q of batch) {
-        if (q.attempts > 0) this.#stats.retransmitted++
-        q.attempts++
-      }
-      this.#stats.sent += batch.length
-      this.#stats.bytesSent += frame.length
-      for (const id of acked) outbox.queue.delete(id)
+      acked = decodeAck(await this.#request(outbox.peer, RBC_PROTOCOL, frame, signal))
     } catch (err) {
-      stream?.abort(err as Error)
-      for (const q of batch) q.attempts++
+      outbox.failed(batch)
       throw err
     }
+    for (const q of batch) if (q.attempts > 0) this.#stats.retransmitted++
+    this.#stats.sent += batch.length
+    this.#stats.bytesSent += frame.length
+    outbox.settled(batch, new Set(acked))
   }
 
-  async #serveBatch (stream: Stream, connection: Connection, handlers: TransportHandlers): Promise<void> {
-    const from = connection.remotePeer.publicKey?.raw
-    if (from == null) {
-      stream.abort(new Error('peer has no public key'))
-      return
+  async #serveBatch (from: Uint8Array, frame: Uint8Array, handlers: TransportHandlers): Promise<Uint8Array> {
+    const peer = toHex(from)
+    const buckets = this.#buckets.get(peer)
+    if (buckets == null) throw new Error('not a member')
+    if (!buckets.bytes.take(frame.length)) {
+      this.#stats.rateLimited++
+      this.#faults.report(`rate:${peer}`, { peer: peer.slice(0, 16), bytes: frame.length }, 'rbc frames from a peer over its byte rate: refused (it will retransmit later)')
+      throw new Error('rate limited')
     }
-    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
-    const frame = await lp.read({ signal: AbortSignal.timeout(this.#opts.requestTimeoutMs) })
-    let items
+    let items: InboundItem[]
     try {
-      items = decodeBatch(frame.subarray())
+      items = decodeBatch(frame)
     } catch (err) {
-      this.#logger.warn({ peer: connection.remotePeer.toString(), err: errorMessage(err) }, 'undecodable rbc frame')
-      stream.abort(err as Error)
-      return
+      this.#stats.undecodable++
+      this.#faults.report(`undecodable:${peer}`, { peer: peer.slice(0, 16), err: errorMessage(err) }, 'undecodable rbc frame')
+      throw err
+    }
+    if (!buckets.messages.take(items.length)) {
+      this.#stats.rateLimited++
+      this.#faults.report(`rate:${peer}`, { peer: peer.slice(0, 16), messages: items.length }, 'rbc messages from a peer over its message rate: refused (it will retransmit later)')
+      throw new Error('rate limited')
+    }
+    const bad = items.filter((i) => i.message == null)
+    if (bad.length > 0) {
+      this.#stats.undecodable += bad.length
+      this.#faults.report(`undecodable-message:${peer}`, { peer: peer.slice(0, 16), count: bad.length, err: bad[0]?.error }, 'undecodable rbc messages in a frame')
     }
     this.#stats.received += items.length
-    const acked = await handlers.onMessages(from, items)
-    await lp.write(encodeAck(acked), { signal: AbortSignal.timeout(this.#opts.requestTimeoutMs) })
-    await stream.close()
+    return encodeAck(await handlers.onMessages(from, items))
   }
-
-
 }

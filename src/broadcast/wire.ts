@@ -24,7 +24,7 @@ export const CERTIFIED_PROTOCOL = '/ephemera/certified/1.0.0'
 export const MAX_SYNC_ENTRIES = 512
 export const MAX_FRAME_BYTES = LIMITS.blockBytes + 64 * 1024
 const VERSION = 1
-const MAX_BATCH = 512
+export const MAX_BATCH = 512
 
 export interface Envelope {
   id: number

@@ -33,7 +33,9 @@ export const nodeConfigSchema = z.strictObject({
     /** Submit own averages without consensus (the baseline; same as --standalone). */
     standalone: z.boolean().default(false),
     /** TEST ONLY: misbehave. skewed = report 100 % everywhere; silent = keep its report to itself; equivocate = publish two different reports. */
-    fault: z.enum(['none', 'skewed', 'silent', 'equivocate']).default('none')
+    fault: z.enum(['none', 'skewed', 'silent', 'equivocate']).default('none'),
+    /** Pipeline states and report equivocation evidence of epochs this many behind the current one are deleted (official records are kept). */
+    keep_epochs: z.number().int().min(20).max(100_000_000).default(2_000)
   }).prefault({}),
   p2p: z.strictObject({
     /** Multiaddr the libp2p host listens on; it must match this node's address in the peers file. */
@@ -45,7 +47,12 @@ export const nodeConfigSchema = z.strictObject({
     /** Give up a single dial attempt after this long. */
     dial_timeout_ms: msField(100, 120_000).default(5_000),
     /** Gossipsub heartbeat interval. */
-    gossip_heartbeat_ms: msField(50, 60_000).default(700)
+    gossip_heartbeat_ms: msField(50, 60_000).default(700),
+    /**
+     * TEST ONLY: a file of PeerIds (one per line) this node cuts itself off from, polled every
+     * 200 ms (the perturbation suite's network partition). "" = off.
+     */
+    fault_partition_file: z.string().default('').transform((v) => (v === '' ? undefined : v))
   }).prefault({}),
   broadcast: z.strictObject({
     /** Propose a block of pending messages this often (when the mempool has any for this node). */
@@ -64,7 +71,25 @@ export const nodeConfigSchema = z.strictObject({
     /** Deadline of one RBC request or block fetch. */
     request_timeout_ms: msField(100, 120_000).default(10_000),
     /** How often to ask connected members for certified blocks this node lacks (0 = never). */
-    sync_interval_ms: msField(0, 3_600_000).default(5_000)
+    sync_interval_ms: msField(0, 3_600_000).default(5_000),
+    /** Most RBC messages queued for one peer; the oldest are dropped beyond it. */
+    max_queue_messages_per_peer: z.number().int().min(16).max(10_000_000).default(10_000),
+    /** Most bytes of RBC messages queued for one peer; the oldest are dropped beyond it. */
+    max_queue_bytes_per_peer: z.number().int().min(16 * 1024 * 1024).max(4 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+    /** Inbound RBC bytes per second accepted from one peer (bursts of two full frames pass); more is refused and retransmitted later. */
+    peer_rate_bytes_per_s: z.number().int().min(64 * 1024).max(4 * 1024 * 1024 * 1024).default(32 * 1024 * 1024),
+    /** Inbound RBC messages per second accepted from one peer (bursts of twice that pass). */
+    peer_rate_messages_per_s: z.number().int().min(10).max(10_000_000).default(10_000),
+    /** Most undelivered proposals kept per creator; further PROPOSEs are refused until some deliver or close. */
+    max_open_instances_per_creator: z.number().int().min(1).max(100_000).default(16),
+    /** Most bytes of undelivered blocks kept per creator. */
+    max_open_bytes_per_creator: z.number().int().min(8 * 1024 * 1024 + 65_536).max(4 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+    /** Most instances per creator known only from others' votes (their senders retransmit beyond it). */
+    max_orphans_per_creator: z.number().int().min(1).max(100_000).default(256),
+    /** Rounds of a creator at or below its highest decided round minus this are closed and forgotten. */
+    decided_window_rounds: z.number().int().min(1).max(1_000_000).default(64),
+    /** Equivocation evidence slots kept on disk (the oldest rounds go first). */
+    max_evidence: z.number().int().min(1).max(1_000_000).default(1_000)
   }).prefault({}),
   mempool: z.strictObject({
     max_messages: z.number().int().min(1).max(10_000_000).default(10_000),
@@ -78,7 +103,11 @@ export const nodeConfigSchema = z.strictObject({
     /** Interface the HTTP API binds to; 127.0.0.1 unless you mean to expose it. */
     host: z.string().min(1).default('127.0.0.1'),
     /** HTTP API port (0 = any free port). */
-    port: portField.default(8001)
+    port: portField.default(8001),
+    /** Most WebSocket clients on /ephemera/broadcast/ws at once; more are closed with code 1013. */
+    ws_max_clients: z.number().int().min(1).max(10_000).default(64),
+    /** Most bytes queued for one WebSocket client; a client that falls further behind is closed (1008). */
+    ws_max_buffered_bytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024)
   }).prefault({}),
   log: z.strictObject({
     /** trace, debug, info, warn, error, fatal or silent. The LOG_LEVEL variable overrides it. */
@@ -94,7 +123,7 @@ export type NodeConfigInput = z.input<typeof nodeConfigSchema>
 export type NodeConfig = Readonly<Omit<z.output<typeof nodeConfigSchema>, 'data_dir'> & { data_dir: string, config_file: string }>
 
 export const NODE_ENV_PREFIX = 'EPHEMERA_'
-const NODE_PATH_KEYS = ['key_file', 'peers_file', 'data_dir']
+const NODE_PATH_KEYS = ['key_file', 'peers_file', 'data_dir', 'p2p.fault_partition_file']
 
 export type NodeConfigOverrides = ConfigOverrides
 

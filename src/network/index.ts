@@ -2,3 +2,6 @@ export { Network, type NetworkOptions, type NetworkModules, type GroupInfo, type
 export { Membership } from './membership.js'
 export type { NodeLibp2p } from './libp2p.js'
 export { request, serve } from './reqresp.js'
+export { Libp2pPeerNetwork } from './libp2p-peers.js'
+export { Libp2pGossip } from './libp2p-gossip.js'
+export type { PeerNetwork, Gossip, GossipHandlers, GossipVerdict, RequestOptions, ServeOptions, RequestHandler } from './peers.js'

@@ -1,10 +1,10 @@
-import { HttpServer, registerBroadcastRoutes, registerNodeRoutes, registerRewardsRoutes, type NodeHealth } from '../api/index.js'
+import { HttpServer, registerBroadcastRoutes, registerNodeRoutes, registerRewardsRoutes, registerWsRoutes, type NodeHealth } from '../api/index.js'
 import { BlockProducer, BroadcastEngine, DefaultApplication, type Application } from '../broadcast/index.js'
 import { CoordinatorClient } from '../rewards/coordinator-client.js'
 import { RewardsService } from '../rewards/service.js'
 import { loadPeersFile, type NodeConfig } from '../config/index.js'
 import { publicKeyFromPeerId, readKeyFile, type NodeKey } from '../crypto/keys.js'
-import { Membership, Network } from '../network/index.js'
+import { Libp2pGossip, Libp2pPeerNetwork, Membership, Network } from '../network/index.js'
 import { Database, NodeMetaStore } from '../storage/index.js'
 import { EphemeraError, ErrorCode, errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
@@ -16,6 +16,11 @@ export interface NodeModules {
   app?: Application
   /** Injected for tests; defaults to the wall clock. */
   now?: () => Date
+  /**
+   * Called once when the database fails (a write failed: disk full, I/O error), after the one
+   * fatal log line; the CLI exits here (fail-stop). Without it the node stays up answering 503.
+   */
+  onFatal?: (err: EphemeraError) => void
 }
 
 interface Stoppable {
@@ -78,8 +83,18 @@ export class EphemeraNode {
       }
     }
     try {
-      const db = await Database.open(config.data_dir)
+      const db = await Database.open(config.data_dir, {
+        // fail-stop: one line naming the store and the cause, then the CLI exits (nothing more is signed or answered)
+        onFatal: (err) => {
+          logger.fatal({ code: err.code, store: err.details.path, cause: err.details.cause }, `node stopped: ${err.message}`)
+          modules.onFatal?.(err)
+        }
+      })
       stack.push({ name: 'database', stop: async () => { await db.close() } })
+      if (db.recoveryLosses.length > 0) {
+        logger.error({ store: db.path, dropped: db.recoveryLosses },
+          `LevelDB dropped damaged parts of its log while opening ${db.path}: blocks, votes or records written before the last stop may be missing (written by a version without fail-stop storage, or a disk fault); sync re-fetches certified blocks from the other members`)
+      }
       const metaStore = new NodeMetaStore(db)
       const previous = await metaStore.get()
       if (previous != null && previous.peerId !== key.peerId.toString()) {
@@ -94,26 +109,39 @@ export class EphemeraNode {
         initialBackoffMs: config.p2p.dial_backoff_initial_ms,
         maxBackoffMs: config.p2p.dial_backoff_max_ms,
         dialTimeoutMs: config.p2p.dial_timeout_ms,
-        gossipHeartbeatMs: config.p2p.gossip_heartbeat_ms
+        gossipHeartbeatMs: config.p2p.gossip_heartbeat_ms,
+        faultPartitionFile: config.p2p.fault_partition_file
       }, { key, membership, logger: logger.child({ module: 'network' }) })
       await network.start()
       stack.push({ name: 'network', stop: async () => { await network.stop() } })
 
       const b = config.broadcast
+      const peers = new Libp2pPeerNetwork(network.libp2p, key.publicKey)
+      const gossip = new Libp2pGossip(network.libp2p, logger.child({ module: 'gossip' }))
       const broadcast = await BroadcastEngine.create({
         mempool: { maxMessages: config.mempool.max_messages, maxBytes: config.mempool.max_bytes, maxAgeMs: config.mempool.max_age_ms },
         transport: {
           retransmitInitialMs: b.retransmit_initial_ms,
           retransmitMaxMs: b.retransmit_max_ms,
           maxAgeMs: b.retransmit_max_age_ms,
-          maxQueue: 100_000,
-          requestTimeoutMs: b.request_timeout_ms
+          maxMessages: b.max_queue_messages_per_peer,
+          maxBytes: b.max_queue_bytes_per_peer,
+          requestTimeoutMs: b.request_timeout_ms,
+          peerBytesPerSecond: b.peer_rate_bytes_per_s,
+          peerMessagesPerSecond: b.peer_rate_messages_per_s
         },
         syncIntervalMs: b.sync_interval_ms,
         fetchDeadlineMs: b.retransmit_max_age_ms,
-        compactAfterMs: 60_000
+        limits: {
+          maxOpenInstancesPerCreator: b.max_open_instances_per_creator,
+          maxOpenBytesPerCreator: b.max_open_bytes_per_creator,
+          maxOrphansPerCreator: b.max_orphans_per_creator,
+          decidedWindow: b.decided_window_rounds
+        },
+        maxEvidence: b.max_evidence
       }, {
-        libp2p: network.libp2p,
+        network: peers,
+        gossip,
         key,
         members: membership.members.map((m) => ({ name: m.name, publicKey: publicKeyFromPeerId(m.peerId), address: m.address })),
         db,
@@ -130,10 +158,12 @@ export class EphemeraNode {
           mixnodes: r.mixnodes,
           simulator: { networkSeed: r.network_seed, flappingPermille: r.flapping_permille, noise: r.noise },
           fault: r.fault,
-          standalone: r.standalone
+          standalone: r.standalone,
+          keepEpochs: r.keep_epochs
         }, {
           engine: broadcast,
-          libp2p: network.libp2p,
+          network: peers,
+          gossip,
           key,
           members: broadcast.members,
           db,
@@ -161,6 +191,8 @@ export class EphemeraNode {
       }
 
       const http = new HttpServer({ host: config.http.host, port: config.http.port }, logger.child({ module: 'http' }))
+      // once the database has failed nothing is answered: 503 ERR_STORAGE_FAILED
+      http.app.addHook('onRequest', async () => { if (db.failure != null) throw db.failure })
       const node = new EphemeraNode({ config, key, membership, db, network, broadcast, rewards, http, stack }, modules)
       registerNodeRoutes(http.app, {
         health: () => node.health(),
@@ -169,6 +201,7 @@ export class EphemeraNode {
         connections: () => network.connections()
       })
       registerBroadcastRoutes(http.app, broadcast)
+      registerWsRoutes(http.app, broadcast, { maxClients: config.http.ws_max_clients, maxBufferedBytes: config.http.ws_max_buffered_bytes, logger: logger.child({ module: 'ws' }) })
       if (rewards != null) registerRewardsRoutes(http.app, rewards)
       await http.start()
       stack.push({ name: 'http', stop: async () => { await http.stop() } })

@@ -1,28 +1,26 @@
 import { isDeepStrictEqual } from 'node:util'
-import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
 import { compareBytes, equalBytes, toHex } from '../codec/bytes.js'
-import { decodeCbor, DecodeError, encodeCbor, shape } from '../codec/cbor.js'
 import { messageId } from '../block/encoding.js'
 import { peerIdOf } from '../block/json.js'
-import { messageFromWire, messageToWire } from '../block/wire.js'
-import { LIMITS, type Block, type ClientMessage } from '../block/types.js'
+import type { Block, ClientMessage } from '../block/types.js'
 import { ACCEPT, reject, type Application, type DeliveredBlock, type Verdict } from '../broadcast/application.js'
 import type { BroadcastEngine, BroadcastMember } from '../broadcast/index.js'
 import { epochAt, epochWindow } from '../contract/environment.js'
 import { consensusSubmission, standaloneSubmission, verifyRecord, type CommitteeJson, type EpochRecordJson, type SubmissionJson } from '../contract/record.js'
 import { verifySignature, type NodeKey } from '../crypto/keys.js'
-import { request, serve, type NodeLibp2p } from '../network/index.js'
+import type { Gossip, PeerNetwork } from '../network/peers.js'
 import { Bucket, jsonBytes, parseJsonBytes, type Database } from '../storage/index.js'
 import { AbortError, EphemeraError, ErrorCode, errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import type { CrashPoints } from '../util/crash-points.js'
 import { backoffDelay, sleep } from '../util/time.js'
 import type { CoordinatorClient, EpochInfoJson } from './coordinator-client.js'
-import { checkReportMessage, decodeReport, MAX_VALUE, MISSING, mixnodeSetId, reportMessage, type Report } from './report.js'
+import { checkReportMessage, MAX_VALUE, MISSING, mixnodeSetId, reportMessage, type Report } from './report.js'
+import { ReportPool } from './report-pool.js'
 import { MetricsStore, sampleUptimes, seedFromBytes, type SimulatorOptions } from './simulator.js'
 
-export const REPORTS_TOPIC = 'ephemera/rewards/reports/1'
-export const REPORTS_PROTOCOL = '/ephemera/reports/1.0.0'
+import { REPORTS_TOPIC } from './report-pool.js'
+export { REPORTS_TOPIC, REPORTS_PROTOCOL } from './report-pool.js'
 
 export type Fault = 'none' | 'skewed' | 'silent' | 'equivocate'
 export type EpochState = 'idle' | 'computing' | 'gossiping' | 'broadcasting' | 'submitting' | 'committed' | 'failed'
@@ -55,11 +53,14 @@ export interface RewardsOptions {
   simulator: Omit<SimulatorOptions, 'mixnodes' | 'nodeSeed'>
   fault: Fault
   standalone: boolean
+  /** Pipeline states and report evidence of epochs this many behind the current one are deleted. */
+  keepEpochs: number
 }
 
 export interface RewardsModules {
   engine: BroadcastEngine
-  libp2p: NodeLibp2p
+  network: PeerNetwork
+  gossip: Gossip
   key: NodeKey
   members: readonly BroadcastMember[]
   db: Database
@@ -74,6 +75,13 @@ const pad = (n: number): string => String(n).padStart(16, '0')
 const TIMELINE_KEY = 'rewards-timeline'
 /** How many past epochs housekeeping revisits (missed or failed ones adopt the official record). */
 const CATCH_UP_EPOCHS = 10
+/** Epochs kept in memory (reports, delivered blocks, echo marks) behind the current one. */
+const MEMORY_EPOCHS = 5
+/**
+ * RBC rounds (= epochs) this many behind the current epoch are closed in the broadcast engine: no
+ * vote is cast or state kept for them any more (their blocks still arrive by sync).
+ */
+const OPEN_ROUNDS = CATCH_UP_EPOCHS + 2
 const TERMINAL: ReadonlySet<EpochState> = new Set(['committed', 'failed'])
 
 /**
@@ -93,11 +101,10 @@ export class RewardsService implements Application {
   readonly #names: Map<string, string>
   readonly #selfIndex: number
   readonly #setId: Uint8Array
-  readonly #reports = new Map<number, Map<string, { message: ClientMessage, id: string }>>()
+  readonly #pool: ReportPool
   readonly #delivered = new Map<number, DeliveredBlock>()
   readonly #echoedValid = new Set<number>()
   readonly #progress = new Map<number, EpochProgress>()
-  readonly #evidenceKept = new Set<string>()
   readonly #waiters = new Set<() => void>()
   #info: EpochInfoJson | undefined
   #misconfigured: string | undefined
@@ -121,14 +128,27 @@ export class RewardsService implements Application {
     this.#names = new Map(sorted.map((m) => [toHex(m.publicKey), m.name]))
     this.#selfIndex = sorted.findIndex((m) => equalBytes(m.publicKey, modules.key.publicKey))
     this.#setId = mixnodeSetId(opts.mixnodes)
+    this.#pool = new ReportPool({
+      mixnodes: opts.mixnodes,
+      keepInMemoryEpochs: MEMORY_EPOCHS,
+      keepStoredEpochs: CATCH_UP_EPOCHS + MEMORY_EPOCHS,
+      keepEvidenceEpochs: opts.keepEpochs
+    }, {
+      gossip: modules.gossip,
+      network: modules.network,
+      db: modules.db,
+      key: modules.key,
+      members: modules.members,
+      committee: this.#committeeSet,
+      names: this.#names,
+      acceptsEpoch: (epoch) => this.#acceptsEpoch(epoch),
+      onChange: () => { this.#notify() },
+      logger: modules.logger
+    })
   }
 
   get #threshold (): number {
     return this.#info?.parameters.rewardsThreshold ?? this.#m.engine.quorum
-  }
-
-  get #pubsub (): GossipSub {
-    return this.#m.libp2p.services.pubsub as unknown as GossipSub
   }
 
   // ---- lifecycle --------------------------------------------------------------------------
@@ -137,12 +157,7 @@ export class RewardsService implements Application {
     if (this.#controller != null) return
     this.#controller = new AbortController()
     const signal = this.#controller.signal
-    if (!this.#opts.standalone) {
-      this.#pubsub.topicValidators.set(REPORTS_TOPIC, async (_peer, message) => this.#validateGossip(message))
-      this.#pubsub.addEventListener('message', this.#onGossip)
-      this.#pubsub.subscribe(REPORTS_TOPIC)
-      await serve(this.#m.libp2p, REPORTS_PROTOCOL, { maxRequestBytes: 64, timeoutMs: 10_000 }, async (_from, bytes) => await this.#serveReports(bytes))
-    }
+    if (!this.#opts.standalone) await this.#pool.start()
     if (this.#opts.fault !== 'none') this.#m.logger.warn({ fault: this.#opts.fault }, 'TEST FAULT MODE: this node misbehaves on purpose')
     await this.#loadProgress()
     this.#tasks.push(this.#run(signal))
@@ -153,11 +168,7 @@ export class RewardsService implements Application {
     this.#controller.abort()
     clearInterval(this.#sampler)
     this.#notify()
-    if (!this.#opts.standalone) {
-      this.#pubsub.removeEventListener('message', this.#onGossip)
-      this.#pubsub.topicValidators.delete(REPORTS_TOPIC)
-      await this.#m.libp2p.unhandle(REPORTS_PROTOCOL).catch(() => {})
-    }
+    if (!this.#opts.standalone) await this.#pool.stop()
     await Promise.allSettled(this.#tasks)
     this.#controller = undefined
   }
@@ -257,17 +268,24 @@ export class RewardsService implements Application {
     this.#sampler.unref()
   }
 
+  /** Everything kept per epoch stays bounded: memory to the last few epochs, storage to the retention. */
   async #prune (epoch: number): Promise<void> {
     if (this.#info == null) return
     const keepFrom = epochWindow(this.#info.genesisMs, this.#info.epochMs, Math.max(1, epoch - 3)).startMs
-    await this.#metrics.prune(keepFrom).catch(() => {})
-    for (const e of this.#reports.keys()) if (e < epoch - 5) this.#reports.delete(e)
-    // stored reports are kept as long as the catch-up window needs them
-    const stale: string[] = []
-    for await (const key of this.#m.db.bucket(Bucket.report).keys({ lt: pad(Math.max(0, epoch - CATCH_UP_EPOCHS - 5)) })) stale.push(key)
-    if (stale.length > 0) await this.#m.db.write(stale.map((key) => ({ type: 'del' as const, bucket: Bucket.report, key })))
-    for (const e of this.#delivered.keys()) if (e < epoch - 5) this.#delivered.delete(e)
+    await this.#metrics.prune(keepFrom)
+    await this.#pool.prune(epoch)
+    for (const e of this.#delivered.keys()) if (e < epoch - MEMORY_EPOCHS) this.#delivered.delete(e)
+    for (const e of this.#echoedValid) if (e < epoch - MEMORY_EPOCHS) this.#echoedValid.delete(e)
     for (const e of this.#progress.keys()) if (e < epoch - 50) this.#progress.delete(e)
+    const stale: string[] = []
+    for await (const key of this.#m.db.bucket(Bucket.epoch).keys({ lt: pad(Math.max(0, epoch - this.#opts.keepEpochs)) })) stale.push(key)
+    if (stale.length > 0) await this.#m.db.write(stale.map((key) => ({ type: 'del' as const, bucket: Bucket.epoch, key })))
+    if (!this.#opts.standalone) await this.#m.engine.closeRoundsBelow(epoch - OPEN_ROUNDS)
+  }
+
+  /** Sizes of what this service keeps, for diagnostics and tests of the bounds. */
+  memoryStats (): { delivered: number, echoed: number, progress: number, pool: ReturnType<ReportPool['stats']> } {
+    return { delivered: this.#delivered.size, echoed: this.#echoedValid.size, progress: this.#progress.size, pool: this.#pool.stats() }
   }
 
   // ---- waiting ------------------------------------------------------------------------------
@@ -308,21 +326,7 @@ export class RewardsService implements Application {
       if (!TERMINAL.has(p.state)) await this.#advance(p, 'failed', { reason: `interrupted in state ${p.state} by a restart` })
     }
     const newest = Math.max(0, ...this.#progress.keys())
-    for await (const [key, value] of this.#m.db.bucket(Bucket.report).entries({ gte: pad(Math.max(0, newest - 5)) })) {
-      const epoch = Number(key.split(':')[0])
-      try {
-        const message = messageFromWire(decodeCbor(value, LIMITS.dataBytes + 4096, 'stored report'))
-        let map = this.#reports.get(epoch)
-        if (map == null) this.#reports.set(epoch, map = new Map())
-        map.set(toHex(message.publicKey), { message, id: toHex(messageId(message)) })
-      } catch {
-        // a record from an older version: skip it
-      }
-    }
-    for await (const key of this.#m.db.bucket(Bucket.reportEvidence).keys({ gte: pad(Math.max(0, newest - 50)) })) {
-      const [epoch, sender] = key.split(':')
-      this.#evidenceKept.add(`${Number(epoch)}:${sender ?? ''}`)
-    }
+    await this.#pool.load(newest - MEMORY_EPOCHS)
   }
 
   async #save (p: EpochProgress): Promise<void> {
@@ -393,7 +397,7 @@ export class RewardsService implements Application {
   }
 
   reports (epoch: number): ClientMessage[] {
-    return [...(this.#reports.get(epoch)?.values() ?? [])].map((r) => r.message)
+    return this.#pool.messages(epoch)
   }
 
   // ---- the pipeline -------------------------------------------------------------------------
@@ -413,7 +417,8 @@ export class RewardsService implements Application {
       const message = reportMessage(report, (b) => this.#m.key.sign(b), this.#clock())
       const own = toHex(messageId(message))
       // a silent node keeps its report to itself: not published, served, nor put in its blocks
-      if (this.#opts.fault !== 'silent') this.#addReport(epoch, message, own)
+      // persisted (synced) before it is published: a restart never signs a second one
+      if (this.#opts.fault !== 'silent') await this.#pool.add(epoch, message, own, { own: true })
       await this.#advance(p, this.#opts.standalone ? 'submitting' : 'gossiping', { samples, ownReport: own, times: { ...p.times, computedAt: this.#clock() } })
       if (this.#opts.standalone) {
         await this.#submitAndAdopt(p, standaloneSubmission(message, info.parameters), 0, window.endMs + env.epochDeadlineMs, signal)
@@ -421,15 +426,15 @@ export class RewardsService implements Application {
       }
 
       // gossiping: publish, collect reports from `threshold` members (ask peers directly when slow)
-      await this.#publish(message)
+      if (this.#opts.fault !== 'silent') await this.#pool.publish(message)
       if (this.#opts.fault === 'equivocate') {
         const twin = reportMessage({ ...report, values: report.values.map((v) => (v === MISSING || v === 0 ? v : v - 1)) }, (b) => this.#m.key.sign(b), this.#clock())
-        await this.#publish(twin)
+        await this.#pool.publish(twin)
       }
       const reportDeadline = window.endMs + env.reportDeadlineMs
-      const enough = (): boolean => (this.#reports.get(epoch)?.size ?? 0) >= this.#threshold
+      const enough = (): boolean => this.#pool.count(epoch) >= this.#threshold
       if (!await this.#until(enough, window.endMs + Math.round(env.reportDeadlineMs * 0.5), signal)) {
-        await this.#fetchMissingReports(epoch, AbortSignal.any([signal, AbortSignal.timeout(Math.max(100, reportDeadline - this.#clock()))]))
+        await this.#pool.fetchMissing(epoch, AbortSignal.any([signal, AbortSignal.timeout(Math.max(100, reportDeadline - this.#clock()))]))
       }
       const rank = this.#rank(epoch)
       let shortOfReports: string | undefined
@@ -444,7 +449,7 @@ export class RewardsService implements Application {
         if (!delivered() && this.#opts.propose) await this.#propose(p, epoch)
       } else {
         // too few reports here to propose, but others may still certify a block: keep voting and waiting
-        shortOfReports = `only ${this.#reports.get(epoch)?.size ?? 0} of ${this.#threshold} reports by the report deadline`
+        shortOfReports = `only ${this.#pool.count(epoch)} of ${this.#threshold} reports by the report deadline`
         this.#m.logger.info({ epoch, reason: shortOfReports }, 'not proposing; waiting for a block from the other members')
         await this.#advance(p, 'broadcasting', { reporters: this.#reporters(epoch), reason: shortOfReports })
       }
@@ -481,13 +486,11 @@ export class RewardsService implements Application {
   }
 
   #reporters (epoch: number): string[] {
-    return [...(this.#reports.get(epoch)?.keys() ?? [])].map((k) => this.#names.get(k) ?? k).sort()
+    return this.#pool.reporters(epoch)
   }
 
   async #propose (p: EpochProgress, epoch: number): Promise<void> {
-    const messages = [...(this.#reports.get(epoch)?.values() ?? [])]
-      .sort((a, b) => compareBytes(a.message.publicKey, b.message.publicKey))
-      .map((r) => r.message)
+    const messages = this.#pool.messages(epoch)
     try {
       const { hash } = await this.#m.engine.proposeBlock({ round: epoch, messages })
       await this.#advance(p, 'broadcasting', { proposedBlock: toHex(hash) })
@@ -553,7 +556,8 @@ export class RewardsService implements Application {
       refuse(`malformed (${errorMessage(err)})`)
     }
     if (report?.ok !== true) refuse(`it does not verify: ${report?.failure ?? ''}`)
-    await this.#m.db.bucket(Bucket.official).put(pad(record.epoch), jsonBytes(record))
+    // durable (synced) before the epoch counts as committed here
+    await this.#m.db.write([{ type: 'put', bucket: Bucket.official, key: pad(record.epoch), value: jsonBytes(record) }], { sync: true })
     const committedAt = this.#clock()
     await this.#advance(p, 'committed', {
       reason: undefined,
@@ -575,126 +579,9 @@ export class RewardsService implements Application {
     return epoch >= current - 3 && epoch <= current
   }
 
-  #addReport (epoch: number, message: ClientMessage, id: string): 'added' | 'duplicate' | 'equivocation' {
-    const sender = toHex(message.publicKey)
-    let map = this.#reports.get(epoch)
-    if (map == null) this.#reports.set(epoch, map = new Map())
-    const existing = map.get(sender)
-    if (existing != null) {
-      if (existing.id === id) return 'duplicate'
-      void this.#saveEvidence(epoch, sender, existing, { message, id })
-      return 'equivocation'
-    }
-    map.set(sender, { message, id })
-    void this.#m.db.bucket(Bucket.report).put(`${pad(epoch)}:${sender}`, encodeCbor(messageToWire(message))).catch(() => {})
-    this.#notify()
-    return 'added'
-  }
-
-  /** Keeps one pair of conflicting reports per (epoch, member): enough to prove it, bounded against a flood. */
-  async #saveEvidence (epoch: number, sender: string, first: { message: ClientMessage, id: string }, second: { message: ClientMessage, id: string }): Promise<void> {
-    const key = `${epoch}:${sender}`
-    if (this.#evidenceKept.has(key)) return
-    this.#evidenceKept.add(key)
-    this.#m.logger.warn({ epoch, sender: this.#names.get(sender) ?? sender }, 'equivocation: two different reports from one member for one epoch')
-    for (const r of [first, second]) {
-      await this.#m.db.bucket(Bucket.reportEvidence).put(`${pad(epoch)}:${sender}:${r.id}`, encodeCbor(messageToWire(r.message))).catch(() => {})
-    }
-  }
-
-  /** The most recent equivocation evidence, newest first (at most `limit` reports). */
+  /** The most recent report equivocation evidence, newest first. */
   async evidence (limit = 100): Promise<Array<{ epoch: number, sender: string, message: ClientMessage }>> {
-    const out = []
-    for await (const [key, value] of this.#m.db.bucket(Bucket.reportEvidence).entries({ reverse: true, limit })) {
-      const [epoch, sender] = key.split(':')
-      out.push({ epoch: Number(epoch), sender: this.#names.get(sender ?? '') ?? sender ?? '', message: messageFromWire(decodeCbor(value, LIMITS.dataBytes + 4096, 'evidence')) })
-    }
-    return out
-  }
-
-  /** Validates a report message for its own epoch; the epoch, or the reason it is refused. */
-  #checkIncoming (message: ClientMessage): { ok: true, epoch: number, id: string } | { ok: false, reason: string } {
-    let epoch: number
-    try {
-      epoch = decodeReport(message.data).epoch
-    } catch (err) {
-      return { ok: false, reason: `malformed report: ${errorMessage(err)}` }
-    }
-    if (!this.#acceptsEpoch(epoch)) return { ok: false, reason: `report for epoch ${epoch} is outside the window of epochs being collected` }
-    const checked = checkReportMessage(message, { epoch, committee: this.#committeeSet, mixnodes: this.#opts.mixnodes, verify: verifySignature })
-    return checked.ok ? { ok: true, epoch, id: checked.id } : { ok: false, reason: checked.reason }
-  }
-
-  #validateGossip (gossip: Message): TopicValidatorResult {
-    let message: ClientMessage
-    try {
-      message = messageFromWire(decodeCbor(gossip.data, LIMITS.dataBytes + 4096, 'report'))
-    } catch {
-      return TopicValidatorResult.Reject
-    }
-    const checked = this.#checkIncoming(message)
-    if (!checked.ok) {
-      this.#m.logger.debug({ reason: checked.reason }, 'gossiped report refused')
-      return TopicValidatorResult.Reject
-    }
-    const existing = this.#reports.get(checked.epoch)?.get(toHex(message.publicKey))
-    if (existing == null) return TopicValidatorResult.Accept
-    if (existing.id === checked.id) return TopicValidatorResult.Ignore
-    this.#addReport(checked.epoch, message, checked.id) // records the equivocation evidence
-    return TopicValidatorResult.Reject
-  }
-
-  readonly #onGossip = (evt: CustomEvent<Message>): void => {
-    if (evt.detail.topic !== REPORTS_TOPIC) return
-    try {
-      const message = messageFromWire(decodeCbor(evt.detail.data, LIMITS.dataBytes + 4096, 'report'))
-      const checked = this.#checkIncoming(message)
-      if (checked.ok) this.#addReport(checked.epoch, message, checked.id)
-    } catch {
-      // refused by the validator already
-    }
-  }
-
-  async #publish (message: ClientMessage): Promise<void> {
-    if (this.#opts.fault === 'silent') return
-    try {
-      await this.#pubsub.publish(REPORTS_TOPIC, encodeCbor(messageToWire(message)))
-    } catch (err) {
-      // gossip is the fast path; peers still get the report by asking (fetchMissingReports)
-      this.#m.logger.debug({ err: errorMessage(err) }, 'report publish failed')
-    }
-  }
-
-  async #serveReports (bytes: Uint8Array): Promise<Uint8Array> {
-    const [version, epoch] = shape.array(decodeCbor(bytes, 64, 'reports request'), 'reports request', 2)
-    if (version !== 1) throw new DecodeError('reports request: unsupported version')
-    const wanted = shape.uint(epoch, 'reports request.epoch')
-    const reports = [...(this.#reports.get(wanted)?.values() ?? [])].map((r) => messageToWire(r.message))
-    return encodeCbor([1, reports])
-  }
-
-  /** Asks each connected member for the reports of `epoch` this node is missing. */
-  async #fetchMissingReports (epoch: number, signal: AbortSignal): Promise<void> {
-    const have = this.#reports.get(epoch)
-    const missing = this.#m.members.filter((m) => !equalBytes(m.publicKey, this.#m.key.publicKey) && have?.has(toHex(m.publicKey)) !== true)
-    if (missing.length === 0) return
-    this.#m.logger.info({ epoch, missing: missing.map((m) => m.name) }, 'asking members directly for missing reports')
-    await Promise.all(this.#m.members.filter((m) => !equalBytes(m.publicKey, this.#m.key.publicKey)).map(async (peer) => {
-      try {
-        const response = await request(this.#m.libp2p, peer.publicKey, REPORTS_PROTOCOL, encodeCbor([1, epoch]), {
-          signal: () => AbortSignal.any([signal, AbortSignal.timeout(5_000)]),
-          maxResponseBytes: 1024 * (LIMITS.dataBytes / 1024 + 4) * this.#m.members.length
-        })
-        const [, list] = shape.array(decodeCbor(response, 64 * 1024 * 1024, 'reports response'), 'reports response', 2)
-        for (const item of shape.array(list, 'reports', undefined, this.#m.members.length * 2)) {
-          const message = messageFromWire(item)
-          const checked = this.#checkIncoming(message)
-          if (checked.ok && checked.epoch === epoch) this.#addReport(epoch, message, checked.id)
-        }
-      } catch (err) {
-        this.#m.logger.debug({ peer: peer.name, err: errorMessage(err) }, 'reports request failed')
-      }
-    }))
+    return await this.#pool.evidence(limit)
   }
 
   // ---- Application (hooks of the broadcast engine) ------------------------------------------
@@ -724,15 +611,14 @@ export class RewardsService implements Application {
     this.#notify()
   }
 
-  deliverBlock (delivered: DeliveredBlock): void {
+  async deliverBlock (delivered: DeliveredBlock): Promise<void> {
     const epoch = delivered.block.header.round
     if (this.#delivered.has(epoch)) return
     this.#delivered.set(epoch, delivered)
+    this.#notify()
     // reports carried by the block count as collected too
     for (const m of delivered.block.messages) {
-      const sender = toHex(m.publicKey)
-      if (this.#reports.get(epoch)?.has(sender) !== true) this.#addReport(epoch, m, toHex(messageId(m)))
+      if (!this.#pool.has(epoch, m.publicKey)) await this.#pool.add(epoch, m, toHex(messageId(m)))
     }
-    this.#notify()
   }
 }

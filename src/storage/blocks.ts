@@ -26,6 +26,13 @@ export interface StoredBlock {
   info: BlockInfo
 }
 
+export interface MessageLocation {
+  /** Block hash (hex). */
+  block: string
+  /** Position in the block. */
+  index: number
+}
+
 export interface DeliveredRecord {
   hash: Uint8Array
   block: Block
@@ -70,16 +77,17 @@ export class BlockStore {
   }
 
   /**
-   * Stores a delivered block; returns its local height (the existing one if already stored).
-   * Calls are serialised, so concurrent deliveries get distinct, gap-free heights.
+   * Stores a delivered block, with `extra` operations in the same atomic, synced write; returns
+   * its local height (the existing one if already stored). Calls are serialised, so concurrent
+   * deliveries get distinct, gap-free heights, and a height once answered is never reused.
    */
-  async deliver (record: DeliveredRecord): Promise<number> {
-    const run = this.#writes.then(async () => await this.#deliver(record))
+  async deliver (record: DeliveredRecord, extra: WriteOp[] = []): Promise<number> {
+    const run = this.#writes.then(async () => await this.#deliver(record, extra))
     this.#writes = run.then(() => {}, () => {})
     return await run
   }
 
-  async #deliver (record: DeliveredRecord): Promise<number> {
+  async #deliver (record: DeliveredRecord, extra: WriteOp[]): Promise<number> {
     const hash = toHex(record.hash)
     const existing = await this.info(hash)
     if (existing != null) return existing.localHeight
@@ -93,10 +101,11 @@ export class BlockStore {
       { type: 'put', bucket: Bucket.height, key: pad(height), value: utf8.encode(hash) },
       { type: 'put', bucket: Bucket.membership, key: mid, value: jsonBytes(record.members) }
     ]
+    // every location of every message: a message may be in several blocks (at least once)
     for (const [index, m] of record.block.messages.entries()) {
-      ops.push({ type: 'put', bucket: Bucket.messageIndex, key: toHex(messageId(m)), value: jsonBytes({ block: hash, index }) })
+      ops.push({ type: 'put', bucket: Bucket.messageLocation, key: `${toHex(messageId(m))}:${hash}`, value: utf8.encode(String(index)) })
     }
-    await this.#db.write(ops)
+    await this.#db.write([...ops, ...extra], { sync: true })
     this.#lastHeight = height
     return height
   }
@@ -146,9 +155,25 @@ export class BlockStore {
     return raw == null ? undefined : parseJsonBytes<StoredMember[]>(raw)
   }
 
-  /** Where a message was delivered (block hash and index), if it was. */
-  async messageLocation (id: string): Promise<{ block: string, index: number } | undefined> {
-    const raw = await this.#db.bucket(Bucket.messageIndex).get(id)
-    return raw == null ? undefined : parseJsonBytes<{ block: string, index: number }>(raw)
+  /**
+   * Where a message was delivered: its canonical location (the block with the lowest hash among
+   * those holding it), if any. Every honest node that delivered the same blocks names the same one.
+   */
+  async messageLocation (id: string): Promise<MessageLocation | undefined> {
+    return (await this.messageLocations(id, 1))[0]
+  }
+
+  /** Up to `limit` blocks holding a message, canonical (lowest hash) first. */
+  async messageLocations (id: string, limit: number): Promise<MessageLocation[]> {
+    const out: MessageLocation[] = []
+    for await (const [key, value] of this.#db.bucket(Bucket.messageLocation).entries({ gt: `${id}:`, lt: `${id};`, limit })) {
+      out.push({ block: key.slice(id.length + 1), index: Number(fromUtf8.decode(value)) })
+    }
+    if (out.length === 0) {
+      // delivered by a version that kept one location per message
+      const raw = await this.#db.bucket(Bucket.messageIndex).get(id)
+      if (raw != null) out.push(parseJsonBytes<MessageLocation>(raw))
+    }
+    return out
   }
 }

@@ -4,7 +4,7 @@
  */
 import { blockHash, buildBlock, membershipId, messagesRoot, proposalSigningBytes, readySigningBytes } from '../../src/block/encoding.js'
 import type { Block, ReadySignature } from '../../src/block/types.js'
-import { RbcMachine, type Effect, type PersistedVote, type RbcCrypto, type RbcMessage } from '../../src/broadcast/machine.js'
+import { RbcMachine, type Effect, type PersistedVote, type RbcCrypto, type RbcLimits, type RbcMessage, type RestoredState } from '../../src/broadcast/machine.js'
 import { equalBytes, toHex } from '../../src/codec/bytes.js'
 import { NodeKey, verifySignature } from '../../src/crypto/keys.js'
 
@@ -46,9 +46,9 @@ export function rbcCrypto (key: NodeKey): RbcCrypto {
   }
 }
 
-export function newMachine (keys: readonly NodeKey[], self: number, persisted?: PersistedVote[]): RbcMachine {
+export function newMachine (keys: readonly NodeKey[], self: number, persisted?: PersistedVote[], decided?: RestoredState['decided'], limits?: Partial<RbcLimits>): RbcMachine {
   const key = keys[self] as NodeKey
-  return new RbcMachine({ members: keys.map((k) => k.publicKey), self: key.publicKey, crypto: rbcCrypto(key), persisted })
+  return new RbcMachine({ members: keys.map((k) => k.publicKey), self: key.publicKey, crypto: rbcCrypto(key), persisted, restored: { decided }, limits })
 }
 
 /** An empty block; two blocks of one (round, creator) differ by `createdAt`. */

@@ -7,7 +7,7 @@
 import { proposalSigningBytes, readySigningBytes } from '../../src/block/encoding.js'
 import type { Block, ReadySignature } from '../../src/block/types.js'
 import { thresholds, type Effect, type PersistedVote, type RbcMachine, type RbcMessage } from '../../src/broadcast/machine.js'
-import { equalBytes, toHex } from '../../src/codec/bytes.js'
+import { equalBytes, fromHex, toHex } from '../../src/codec/bytes.js'
 import { verifySignature, type NodeKey } from '../../src/crypto/keys.js'
 import { checkedBlockHash, makeBlock, newMachine, proposal, readyMsg, testKeys, type SignedProposal } from '../helpers/rbc-fixtures.js'
 
@@ -85,13 +85,14 @@ export interface SimStats {
   duplicates: number
   delays: number
   forged: number
+  /** Forged messages for instances the receiver had settled: ignored unread. */
+  forgedIgnored: number
   rejects: number
   fetches: number
   fetchesAnswered: number
   fetchesUnanswered: number
   junkBlocks: number
   equivocations: number
-  compactions: number
 }
 
 export interface SimResult {
@@ -120,7 +121,6 @@ type Event =
   | { kind: 'msg', from: number, to: number, message: RbcMessage, forged: boolean, copies: number, notBefore: number }
   | { kind: 'propose', node: number, p: SignedProposal, notBefore: number }
   | { kind: 'fetch', node: number, incarnation: number, round: number, creator: Uint8Array, hash: Uint8Array, from: Uint8Array[], junkTried: boolean, notBefore: number }
-  | { kind: 'compact', node: number, incarnation: number, round: number, creator: Uint8Array, notBefore: number }
 
 const MAX_STEPS = 3_000_000
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i)
@@ -151,7 +151,7 @@ export function runSim (options: SimOptions): SimResult {
   const deliveries: DeliveryRecord[] = []
   const readyHashes = new Map<string, Set<string>>()
   const echoHashes = new Map<string, Set<string>>()
-  const stats: SimStats = { steps: 0, received: 0, duplicates: 0, delays: 0, forged: 0, rejects: 0, fetches: 0, fetchesAnswered: 0, fetchesUnanswered: 0, junkBlocks: 0, equivocations: 0, compactions: 0 }
+  const stats: SimStats = { steps: 0, received: 0, duplicates: 0, delays: 0, forged: 0, forgedIgnored: 0, rejects: 0, fetches: 0, fetchesAnswered: 0, fetchesUnanswered: 0, junkBlocks: 0, equivocations: 0 }
   const pool: Event[] = []
   let step = 0
   const window = 30 * n
@@ -289,7 +289,6 @@ export function runSim (options: SimOptions): SimResult {
           if (e.signatures.length < q) violations.push(`node ${node} delivered with ${e.signatures.length} < q signatures`)
           deliveries.push({ step, node, incarnation: incarnation[node] as number, round, creator: idx(creator), hash: toHex(e.hash), block: e.block, signatures: e.signatures })
           store[node]?.set(`${round}/${toHex(creator)}/${toHex(e.hash)}`, e.block)
-          if (rng.chance(0.6)) pool.push({ kind: 'compact', node, incarnation: incarnation[node] as number, round, creator, notBefore: step + rng.int(window) })
           break
         }
         case 'fetch': {
@@ -322,11 +321,13 @@ export function runSim (options: SimOptions): SimResult {
   const doCrash = (): void => {
     const node = crashNode
     incarnation[node] = (incarnation[node] as number) + 1
-    machines[node] = newMachine(keys, node, [...(persisted[node] ?? [])])
+    // what the engine restores: the persisted votes, and the decided instances (stored with their blocks)
+    const decided = deliveries.filter((d) => d.node === node).map((d) => ({ round: d.round, creator: members[d.creator] as Uint8Array, hash: fromHex(d.hash, 32) as Uint8Array }))
+    machines[node] = newMachine(keys, node, [...(persisted[node] ?? [])], decided)
     const dropped: Array<Extract<Event, { kind: 'msg' }>> = []
     for (let i = pool.length - 1; i >= 0; i--) {
       const e = pool[i] as Event
-      if ((e.kind === 'msg' && e.to === node) || ((e.kind === 'fetch' || e.kind === 'compact') && e.node === node)) {
+      if ((e.kind === 'msg' && e.to === node) || (e.kind === 'fetch' && e.node === node)) {
         if (e.kind === 'msg') dropped.push(e)
         pool.splice(i, 1)
       }
@@ -367,12 +368,15 @@ export function runSim (options: SimOptions): SimResult {
       }
       case 'msg': {
         const m = machines[ev.to] as RbcMachine
+        // a message for an instance this node has settled (delivered or closed) is ignored unread
+        const settled = ev.message.type !== 'propose' && m.settled(ev.message.round, ev.message.creator)
         const effects = m.receive(members[ev.from] as Uint8Array, ev.message)
         stats.received++
         const rejects = effects.filter((e) => e.type === 'reject').length
         if (ev.forged) {
           stats.forged++
-          if (rejects !== 1 || effects.length !== 1) violations.push(`node ${ev.to}: forged ${ev.message.type} from ${ev.from} gave [${effects.map((e) => e.type).join(',')}], not one reject`)
+          if (settled) stats.forgedIgnored++
+          if (settled ? effects.length !== 0 : (rejects !== 1 || effects.length !== 1)) violations.push(`node ${ev.to}: forged ${ev.message.type} from ${ev.from} gave [${effects.map((e) => e.type).join(',')}], not one reject`)
         } else if (rejects > 0) {
           violations.push(`node ${ev.to}: a well-formed ${ev.message.type} from ${ev.from} was rejected`)
         }
@@ -382,14 +386,6 @@ export function runSim (options: SimOptions): SimResult {
           stats.duplicates++
         } else {
           remove(i)
-        }
-        break
-      }
-      case 'compact': {
-        remove(i)
-        if (ev.incarnation === incarnation[ev.node]) {
-          (machines[ev.node] as RbcMachine).compact(ev.round, ev.creator)
-          stats.compactions++
         }
         break
       }

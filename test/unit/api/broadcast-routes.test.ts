@@ -364,7 +364,7 @@ describe('GET /ephemera/messages/:id', () => {
     const delivered = msgs[4] as ClientMessage
     const dres = await get(h, `/ephemera/messages/${toHex(messageId(delivered))}`)
     expect(dres.status).toBe(200)
-    expect(dres.body).toEqual({ id: toHex(messageId(delivered)), status: 'delivered', blockHash: toHex(bx(1).hash), index: 1 })
+    expect(dres.body).toEqual({ id: toHex(messageId(delivered)), status: 'delivered', blockHash: toHex(bx(1).hash), index: 1, locations: [{ blockHash: toHex(bx(1).hash), index: 1 }] })
 
     const pending = signedMessage(client, { label: 'waiting' })
     const pid = toHex(messageId(pending))
@@ -378,7 +378,8 @@ describe('GET /ephemera/messages/:id', () => {
   })
 })
 
-describe('status and websocket', () => {
+describe('status', () => {
+  // WS /ephemera/broadcast/ws is registerWsRoutes: test/unit/api/ws-routes.test.ts
   it('GET status merges engine stats with store and membership facts', async () => {
     const h = await setup()
     const res = await get(h, '/ephemera/broadcast/status')
@@ -392,20 +393,5 @@ describe('status and websocket', () => {
       membershipId: toHex(bx(0).membershipId),
       quorum: 3
     })
-  })
-
-  it('the websocket pushes delivered blocks', async () => {
-    const h = await setup()
-    const ws = await h.server.app.injectWS('/ephemera/broadcast/ws')
-    try {
-      const received = new Promise<string>((resolve) => { ws.once('message', (data: Buffer) => { resolve(data.toString()) }) })
-      const c = bx(1)
-      h.emit({ hash: c.hash, block: c.block, certificate: c.certificate, localHeight: 2 })
-      const msg = JSON.parse(await received) as { type: string, block: { hash: string, localHeight: number } }
-      expect(msg.type).toBe('block')
-      expect(msg.block).toEqual({ ...json(blockToJson(c.block, c.hash)) as object, localHeight: 2 })
-    } finally {
-      ws.terminate()
-    }
   })
 })

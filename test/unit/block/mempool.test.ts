@@ -42,6 +42,19 @@ describe('Mempool', () => {
     expect(p.peek(10)[0]?.receivedAt).toBe(0)
   })
 
+  it('a delivered message cannot come back (a gossip copy validated before the delivery), within a bounded memory of deliveries', () => {
+    const p = pool({ maxMessages: 3 })
+    const [a, b, c, d] = [msg(1), msg(2), msg(3), msg(4)]
+    p.add(a.id, a.message, 0)
+    expect(p.delivered([a.id])).toBe(1)
+    expect(p.add(a.id, a.message, 1)).toBe('duplicate')
+    expect(p.size).toBe(0)
+    // the memory of deliveries holds at most maxMessages ids: the oldest is forgotten first
+    p.delivered([b.id, c.id, d.id])
+    expect(p.add(a.id, a.message, 2)).toBe('added')
+    expect(p.add(d.id, d.message, 2)).toBe('duplicate')
+  })
+
   it('is full by count', () => {
     const p = pool({ maxMessages: 2 })
     const [a, b, c] = [msg(1), msg(2), msg(3)]

@@ -541,15 +541,22 @@ describe('rejection', () => {
     // the same members' valid READYs still count, from the first one on
     for (let j = 1; j <= f; j++) expect(readyBroadcasts(m.receive((ks[j] as NodeKey).publicKey, readyMsg(ks[j] as NodeKey, 1, creator.publicKey, b.hash)))).toEqual([])
     expect(readyBroadcasts(m.receive((ks[f + 1] as NodeKey).publicKey, readyMsg(ks[f + 1] as NodeKey, 1, creator.publicKey, b.hash)))).toHaveLength(1)
-    expect(m.status(1, creator.publicKey)?.readies[hex(b.hash)]).toBe(f + 2)
-    if (f + 2 < q) expect(m.delivered(1, creator.publicKey)).toBeUndefined()
+    if (f + 2 < q) {
+      expect(m.status(1, creator.publicKey)?.readies[hex(b.hash)]).toBe(f + 2)
+      expect(m.delivered(1, creator.publicKey)).toBeUndefined()
+    } else {
+      // the f+1 valid READYs and its own make q: delivered (the block was proposed to it)
+      expect(hex(m.delivered(1, creator.publicKey) ?? new Uint8Array())).toBe(hex(b.hash))
+    }
   })
 
-  it('a PROPOSE that failed block validation: rejected, not echoed, but its content is kept', () => {
+  it('a PROPOSE that failed block validation: rejected, not echoed, and its content not kept (nor validated again)', () => {
     const m = newMachine(keys, 0)
     const effects = m.receive(k1.publicKey, p.message, false)
     expect(effects.map((e) => e.type)).toEqual(['reject'])
-    expect(m.knownBlock(1, k1.publicKey, p.hash)).toBeDefined()
+    expect(m.knownBlock(1, k1.publicKey, p.hash)).toBeUndefined()
+    expect(m.wantsProposal(1, k1.publicKey, p.hash)).toBe(false)
+    expect(m.stats().blockBytes).toBe(0)
   })
 })
 
@@ -572,18 +579,22 @@ describe('equivocation', () => {
     expect(hex(e.first.signature)).toBe(hex(a.signature))
     expect(hex(e.second.signature)).toBe(hex(b.signature))
     expect(canon(e.second.header)).toEqual(canon(b.block.header))
-    // repeats are not new evidence; a third proposal is
+    // repeats are not new evidence, and the slot keeps one pair: a third proposal is refused
     expect(m.receive(creator.publicKey, b.message)).toEqual([])
     expect(m.receive(creator.publicKey, a.message)).toEqual([])
-    const third = ofType(m.receive(creator.publicKey, c.message), 'equivocation')
-    expect(third.map((x) => [hex(x.first.hash), hex(x.second.hash)])).toEqual([[hex(a.hash), hex(c.hash)]])
-    // if the others certify b, this node can deliver it (it kept b's content) without a fetch
+    expect(m.wantsProposal(6, creator.publicKey, c.hash)).toBe(false)
+    const third = m.receive(creator.publicKey, c.message)
+    expect(ofType(third, 'equivocation')).toEqual([])
+    expect(ofType(third, 'reject')[0]?.reason).toMatch(/third proposal/)
+    // only the echoed block's content is kept: if the others certify b, this node fetches it
+    expect(m.knownBlock(6, creator.publicKey, b.hash)).toBeUndefined()
     const all: Effect[] = []
     for (let j = 1; j < n; j++) all.push(...m.receive((keys[j] as NodeKey).publicKey, readyMsg(keys[j] as NodeKey, 6, creator.publicKey, b.hash)))
-    expect(ofType(all, 'fetch')).toEqual([])
+    expect(ofType(all, 'fetch')).toHaveLength(1)
     expect(readyBroadcasts(all, a.hash)).toEqual([])
     expect(readyBroadcasts(all, b.hash)).toHaveLength(1)
-    expect(ofType(all, 'deliver').map((d) => hex(d.hash))).toEqual([hex(b.hash)])
+    expect(ofType(all, 'deliver')).toEqual([])
+    expect(ofType(m.blockContent(b.block), 'deliver').map((d) => hex(d.hash))).toEqual([hex(b.hash)])
   })
 })
 
@@ -672,20 +683,19 @@ describe('fetching a block known only by its hash', () => {
 })
 
 describe('after delivery', () => {
-  for (const compact of [false, true]) {
-    it(`late messages for a delivered instance produce no effects${compact ? ' (compacted)' : ''}`, () => {
+  {
+    it('late messages for a delivered instance produce no effects; the instance shrinks to its hash at once', () => {
       const keys = testKeys(4)
       const creator = keys[1] as NodeKey
       const p = proposal(keys, creator, 1)
       const run = runCluster(keys, [{ creator: 1, p }], [])
       const m = run.machines[0] as RbcMachine
       expect(hex(m.delivered(1, creator.publicKey) ?? new Uint8Array())).toBe(hex(p.hash))
-      if (compact) {
-        m.compact(1, creator.publicKey)
-        expect(m.status(1, creator.publicKey)).toEqual({ echoes: {}, readies: {}, delivered: hex(p.hash) })
-        expect(m.knownBlock(1, creator.publicKey, p.hash)).toBeUndefined()
-      }
-      // a conflicting proposal is still evidence (compaction keeps the proposals), but is not echoed
+      expect(m.status(1, creator.publicKey)).toEqual({ echoes: {}, readies: {}, delivered: hex(p.hash) })
+      expect(m.knownBlock(1, creator.publicKey, p.hash)).toBeUndefined()
+      expect(m.openInstances).toBe(0)
+      expect(m.stats()).toMatchObject({ open: 0, orphans: 0, decided: 1, blockBytes: 0 })
+      // a conflicting proposal is still evidence (the decided round keeps the proposal signature), but is not echoed
       const other = proposal(keys, creator, 1, 9)
       expect(m.receive(creator.publicKey, other.message).map((e) => e.type)).toEqual(['equivocation'])
       for (const { step } of (run.log[0] ?? [])) {
@@ -703,7 +713,7 @@ describe('after delivery', () => {
       expect(m.receive(creator.publicKey, other.message)).toEqual([])
     })
 
-    it(`late votes from members not heard before, and a late PROPOSE, after a delivery through a fetch (n = 10)${compact ? ' (compacted)' : ''}`, () => {
+    it('late votes from members not heard before, and a late PROPOSE, after a delivery through a fetch (n = 10)', () => {
       const keys = testKeys(10)
       const { f, q } = thresholds(10)
       const creator = keys[1] as NodeKey
@@ -714,7 +724,6 @@ describe('after delivery', () => {
       expect(ofType(all, 'fetch')).toHaveLength(1)
       expect(readyBroadcasts(all)).toHaveLength(1)
       expect(ofType(m.blockContent(p.block), 'deliver')).toHaveLength(1)
-      if (compact) m.compact(1, creator.publicKey)
       const late = Array.from({ length: 10 - q }, (_, i) => keys[q + i] as NodeKey)
       expect(late).toHaveLength(f)
       const decoy = proposal(keys, creator, 1, 9)
@@ -729,17 +738,6 @@ describe('after delivery', () => {
     })
   }
 
-  it('compact() before delivery does nothing', () => {
-    const keys = testKeys(4)
-    const creator = keys[1] as NodeKey
-    const p = proposal(keys, creator, 1)
-    const m = newMachine(keys, 0)
-    m.receive(creator.publicKey, p.message)
-    const before = canon(m.status(1, creator.publicKey))
-    m.compact(1, creator.publicKey)
-    expect(canon(m.status(1, creator.publicKey))).toEqual(before)
-    expect(m.knownBlock(1, creator.publicKey, p.hash)).toBeDefined()
-  })
 })
 
 describe('bounded memory under a flood of rounds', () => {
@@ -784,7 +782,7 @@ describe('bounded memory under a flood of rounds', () => {
   })
 
   it('rejects PROPOSEs of a creator that already has the maximum of undelivered proposals', () => {
-    const m = new RbcMachine({ members: keys.map((k) => k.publicKey), self: keys[0]!.publicKey, crypto: rbcCrypto(keys[0]!), maxOpenInstancesPerCreator: 3 })
+    const m = new RbcMachine({ members: keys.map((k) => k.publicKey), self: keys[0]!.publicKey, crypto: rbcCrypto(keys[0]!), limits: { maxOpenInstancesPerCreator: 3 } })
     const results = [1, 2, 3, 4].map((round) => {
       const p = proposal(keys, k3, round)
       return m.receive(k3.publicKey, { type: 'propose', block: p.block, hash: p.hash, signature: p.signature })

@@ -37,7 +37,7 @@ describe('loadNodeConfig: a valid file', () => {
     expect(config.peers_file).toBe(resolve(dir, '..', 'peers.toml'))
     expect(config.data_dir).toBe(join(dir, 'data', 'node1'))
     expect(config.config_file).toBe(file)
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 8001 })
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 8001, ws_max_clients: 64, ws_max_buffered_bytes: 4 * 1024 * 1024 })
     expect(config.p2p.listen).toBe('/ip4/127.0.0.1/tcp/4001')
     expect(config.p2p.dial_backoff_initial_ms).toBe(250)
     expect(config.p2p.dial_backoff_max_ms).toBe(5_000)
@@ -59,7 +59,7 @@ describe('loadNodeConfig: a valid file', () => {
     expect(config.coordinator_url).toBe('http://127.0.0.1:7000')
     expect(config.p2p.listen).toBe('/ip4/0.0.0.0/tcp/4100')
     expect(config.p2p.dial_backoff_max_ms).toBe(100)
-    expect(config.http).toEqual({ host: '0.0.0.0', port: 0 })
+    expect(config.http).toEqual({ host: '0.0.0.0', port: 0, ws_max_clients: 64, ws_max_buffered_bytes: 4 * 1024 * 1024 })
     expect(config.log.level).toBe('warn')
   })
 

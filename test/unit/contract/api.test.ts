@@ -73,7 +73,7 @@ describe('coordinator API: reads', () => {
     const a = await api()
     const res = await get(a, '/contract/health')
     expect(res.statusCode).toBe(200)
-    expect(res.json()).toEqual({ status: 'ok', genesisMs: GENESIS, epoch: 4 })
+    expect(res.json()).toEqual({ status: 'ok', pid: process.pid, genesisMs: GENESIS, epoch: 4 })
   })
 
   it('GET /contract/epoch: the running epoch, environment, parameters and committee size', async () => {

@@ -202,6 +202,26 @@ describe('BlockStore', () => {
     }
   })
 
+  it('a message in several blocks keeps every location; the canonical one (lowest block hash) does not depend on delivery order', async () => {
+    const shared = signedMessage(client, { label: 'twice', data: 'at least once' })
+    const x = certifiedBlock({ members: keys, creator: 1, round: 7, messages: [signedMessage(client, { label: 'x' }), shared], signers: [0, 1, 2] })
+    const y = certifiedBlock({ members: keys, creator: 2, round: 7, messages: [shared], signers: [0, 1, 2] })
+    const id = toHex(messageId(shared))
+    const [low, high] = toHex(x.hash) < toHex(y.hash) ? [x, y] : [y, x]
+    const expected = [{ block: toHex(low.hash), index: low === x ? 1 : 0 }, { block: toHex(high.hash), index: high === x ? 1 : 0 }]
+    for (const order of [[x, y], [y, x]]) {
+      const { db, store } = await openStore()
+      try {
+        await store.deliver(record(order[0] as Certified))
+        await store.deliver(record(order[1] as Certified))
+        expect(await store.messageLocations(id, 16)).toEqual(expected)
+        expect(await store.messageLocation(id)).toEqual(expected[0])
+      } finally {
+        await db.close()
+      }
+    }
+  })
+
   it('certificate round trip keeps signer order and bytes', async () => {
     const { db, store } = await openStore()
     try {

@@ -1,0 +1,64 @@
+import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import type { Logger } from '../util/logger.js'
+import { errorMessage } from '../util/errors.js'
+import type { NodeLibp2p } from './libp2p.js'
+import type { Gossip, GossipHandlers, GossipVerdict } from './peers.js'
+
+const VERDICT: Record<GossipVerdict, TopicValidatorResult> = {
+  accept: TopicValidatorResult.Accept,
+  ignore: TopicValidatorResult.Ignore,
+  reject: TopicValidatorResult.Reject
+}
+
+/**
+ * Gossip over gossipsub. A validator that throws is a local problem (e.g. storage), not the
+ * sender's fault: the message is ignored, never rejected, so honest peers are not penalised.
+ */
+export class Libp2pGossip implements Gossip {
+  readonly #pubsub: GossipSub
+  readonly #logger: Logger
+  readonly #topics = new Map<string, GossipHandlers>()
+  readonly #onMessage = (evt: CustomEvent<Message>): void => {
+    const handlers = this.#topics.get(evt.detail.topic)
+    const from = evt.detail.type === 'signed' ? evt.detail.from.publicKey?.raw : undefined
+    if (handlers == null || from == null) return
+    try {
+      handlers.deliver(from, evt.detail.data)
+    } catch (err) {
+      this.#logger.warn({ topic: evt.detail.topic, err: errorMessage(err) }, 'gossip handler failed')
+    }
+  }
+
+  constructor (libp2p: NodeLibp2p, logger: Logger) {
+    this.#pubsub = libp2p.services.pubsub as unknown as GossipSub
+    this.#logger = logger
+  }
+
+  subscribe (topic: string, handlers: GossipHandlers): void {
+    if (this.#topics.size === 0) this.#pubsub.addEventListener('message', this.#onMessage)
+    this.#topics.set(topic, handlers)
+    this.#pubsub.topicValidators.set(topic, async (peer: PeerId, message: Message) => {
+      const from = message.type === 'signed' ? message.from.publicKey?.raw : peer.publicKey?.raw
+      if (from == null) return TopicValidatorResult.Reject
+      try {
+        return VERDICT[await handlers.validate(from, message.data)]
+      } catch (err) {
+        this.#logger.debug({ topic, err: errorMessage(err) }, 'gossip validation failed locally; ignoring the message')
+        return TopicValidatorResult.Ignore
+      }
+    })
+    this.#pubsub.subscribe(topic)
+  }
+
+  unsubscribe (topic: string): void {
+    if (!this.#topics.delete(topic)) return
+    this.#pubsub.topicValidators.delete(topic)
+    this.#pubsub.unsubscribe(topic)
+    if (this.#topics.size === 0) this.#pubsub.removeEventListener('message', this.#onMessage)
+  }
+
+  async publish (topic: string, data: Uint8Array): Promise<void> {
+    await this.#pubsub.publish(topic, data)
+  }
+}
