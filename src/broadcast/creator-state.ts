@@ -1,6 +1,6 @@
 import { equalBytes, toHex } from '../codec/bytes.js'
 import type { Block } from '../block/types.js'
-import type { Proposal } from './machine.js'
+import type { Proposal } from './rbc-types.js'
 
 /** Bytes a block holds in memory, roughly its wire size (header, and per message its data, label, key and signature). */
 export function blockBytes (block: Block): number {
