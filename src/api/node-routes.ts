@@ -11,6 +11,8 @@ export interface NodeHealth {
   startedAt: string
   connectedMembers: number
   members: number
+  /** How long each part took to start (state loading included), and `process`: process start → serving. */
+  startupMs: Readonly<Record<string, number>>
 }
 
 /** What the node's HTTP routes read; the composition root provides it. */

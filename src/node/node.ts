@@ -46,9 +46,11 @@ export class EphemeraNode {
   readonly #logger: Logger
   readonly #now: () => Date
   readonly #stack: Stoppable[]
+  /** Milliseconds each part took to start, and `process`: from the process's start to serving. */
+  readonly startupMs: Readonly<Record<string, number>>
   #status: 'running' | 'stopping' | 'stopped' = 'running'
 
-  private constructor (parts: { config: NodeConfig, key: NodeKey, membership: Membership, db: Database, network: Network, broadcast: BroadcastEngine, rewards: RewardsService | undefined, http: HttpServer, stack: Stoppable[] }, modules: NodeModules) {
+  private constructor (parts: { config: NodeConfig, key: NodeKey, membership: Membership, db: Database, network: Network, broadcast: BroadcastEngine, rewards: RewardsService | undefined, http: HttpServer, stack: Stoppable[], startupMs: Record<string, number> }, modules: NodeModules) {
     this.config = parts.config
     this.key = parts.key
     this.membership = parts.membership
@@ -58,6 +60,7 @@ export class EphemeraNode {
     this.rewards = parts.rewards
     this.http = parts.http
     this.#stack = parts.stack
+    this.startupMs = parts.startupMs
     this.#logger = modules.logger
     this.#now = modules.now ?? (() => new Date())
     this.startedAt = this.#now()
@@ -73,6 +76,15 @@ export class EphemeraNode {
         'p2p.listen differs from this node\'s address in the peers file; other members dial the peers-file address')
     }
     const stack: Stoppable[] = []
+    // how long each part took to start (its state loaded from disk included), for operators and the soak
+    const startupMs: Record<string, number> = {}
+    let mark = performance.now()
+    const started = (part: Stoppable): void => {
+      const now = performance.now()
+      startupMs[part.name] = Math.round(now - mark)
+      mark = now
+      stack.push(part)
+    }
     const stopAll = async (): Promise<void> => {
       for (const part of stack.splice(0).reverse()) {
         try {
@@ -90,7 +102,7 @@ export class EphemeraNode {
           modules.onFatal?.(err)
         }
       })
-      stack.push({ name: 'database', stop: async () => { await db.close() } })
+      started({ name: 'database', stop: async () => { await db.close() } })
       if (db.recoveryLosses.length > 0) {
         logger.error({ store: db.path, dropped: db.recoveryLosses },
           `LevelDB dropped damaged parts of its log while opening ${db.path}: blocks, votes or records written before the last stop may be missing (written by a version without fail-stop storage, or a disk fault); sync re-fetches certified blocks from the other members`)
@@ -113,7 +125,7 @@ export class EphemeraNode {
         faultPartitionFile: config.p2p.fault_partition_file
       }, { key, membership, logger: logger.child({ module: 'network' }) })
       await network.start()
-      stack.push({ name: 'network', stop: async () => { await network.stop() } })
+      started({ name: 'network', stop: async () => { await network.stop() } })
 
       const b = config.broadcast
       const peers = new Libp2pPeerNetwork(network.libp2p, key.publicKey)
@@ -176,24 +188,24 @@ export class EphemeraNode {
         broadcast.setApplication(new DefaultApplication({ maxClockSkewMs: config.mempool.max_clock_skew_ms }))
       }
       await broadcast.start()
-      stack.push({ name: 'broadcast', stop: async () => { await broadcast.stop() } })
+      started({ name: 'broadcast', stop: async () => { await broadcast.stop() } })
       if (rewards != null) {
         const service = rewards
         await service.start()
-        stack.push({ name: 'rewards', stop: async () => { await service.stop() } })
+        started({ name: 'rewards', stop: async () => { await service.stop() } })
       }
       // the generic producer serves client messages; the rewards application proposes its own blocks
       if (b.produce_blocks && config.app === 'messages' && modules.app == null) {
         const producer = new BlockProducer({ intervalMs: b.block_interval_ms, maxMessages: b.max_messages_per_block, designatedFallbackMs: b.designated_fallback_ms },
           { engine: broadcast, logger: logger.child({ module: 'producer' }) })
         producer.start()
-        stack.push({ name: 'producer', stop: async () => { producer.stop() } })
+        started({ name: 'producer', stop: async () => { producer.stop() } })
       }
 
       const http = new HttpServer({ host: config.http.host, port: config.http.port }, logger.child({ module: 'http' }))
       // once the database has failed nothing is answered: 503 ERR_STORAGE_FAILED
       http.app.addHook('onRequest', async () => { if (db.failure != null) throw db.failure })
-      const node = new EphemeraNode({ config, key, membership, db, network, broadcast, rewards, http, stack }, modules)
+      const node = new EphemeraNode({ config, key, membership, db, network, broadcast, rewards, http, stack, startupMs }, modules)
       registerNodeRoutes(http.app, {
         health: () => node.health(),
         publicConfig: () => node.publicConfig(),
@@ -204,8 +216,9 @@ export class EphemeraNode {
       registerWsRoutes(http.app, broadcast, { maxClients: config.http.ws_max_clients, maxBufferedBytes: config.http.ws_max_buffered_bytes, logger: logger.child({ module: 'ws' }) })
       if (rewards != null) registerRewardsRoutes(http.app, rewards)
       await http.start()
-      stack.push({ name: 'http', stop: async () => { await http.stop() } })
-      logger.info({ peerId: key.peerId.toString(), http: http.url, members: membership.size, quorum: membership.quorum }, 'node started')
+      started({ name: 'http', stop: async () => { await http.stop() } })
+      startupMs.process = Math.round(process.uptime() * 1000)
+      logger.info({ peerId: key.peerId.toString(), http: http.url, members: membership.size, quorum: membership.quorum, startupMs }, 'node started')
       return node
     } catch (err) {
       await stopAll()
@@ -223,7 +236,8 @@ export class EphemeraNode {
       uptimeSeconds: Math.round((this.#now().getTime() - this.startedAt.getTime()) / 1000),
       startedAt: this.startedAt.toISOString(),
       connectedMembers: group.members.filter((m) => !m.self && m.connected).length,
-      members: group.size
+      members: group.size,
+      startupMs: this.startupMs
     }
   }
 

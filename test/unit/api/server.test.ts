@@ -12,7 +12,8 @@ const health: NodeHealth = {
   uptimeSeconds: 12,
   startedAt: '2024-01-01T00:00:00.000Z',
   connectedMembers: 2,
-  members: 3
+  members: 3,
+  startupMs: { database: 5, network: 20, broadcast: 3, http: 4, process: 900 }
 }
 const publicConfig = { name: 'node1', http: { host: '127.0.0.1', port: 8001 }, p2p: { listen: '/ip4/127.0.0.1/tcp/4001' } }
 const groupInfo: GroupInfo = {
