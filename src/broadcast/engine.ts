@@ -9,6 +9,7 @@ import type { Gossip, PeerNetwork } from '../network/peers.js'
 import { BlockStore, VoteStore, type Database } from '../storage/index.js'
 import { errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
+import { FaultLog } from '../util/fault-log.js'
 import { SerialQueue } from '../util/serial.js'
 import { ClientAdmission, type SubmitResult } from './admission.js'
 import type { Application } from './application.js'
@@ -98,6 +99,7 @@ export class BroadcastEngine {
   readonly #sync: CertifiedSync
   readonly #timers = new Set<NodeJS.Timeout>()
   readonly #echoListeners = new Set<(block: Block) => void>()
+  readonly #faults: FaultLog
   #machine: RbcMachine | undefined
   #app: Application | undefined
   #controller: AbortController | undefined
@@ -120,6 +122,7 @@ export class BroadcastEngine {
     this.mempool = new Mempool(opts.mempool)
     const app = (): Application => this.#application
     const logger = modules.logger
+    this.#faults = new FaultLog(logger, { now: this.#now })
     this.#transport = new RbcTransport(opts.transport, { network: modules.network, peers: this.#memberKeys.filter((p) => !equalBytes(p, this.#self)), logger, now: modules.now })
     this.#admission = new ClientAdmission({ mempool: this.mempool, store, gossip: modules.gossip, app, logger, now: this.#now })
     this.#own = new OwnProposals({ key: modules.key, votes: this.votes, store, app, now: this.#now, members: this.#memberSet, membershipId: this.membershipId })
@@ -217,6 +220,7 @@ export class BroadcastEngine {
     await this.#fetcher.stop()
     await this.#transport.stop()
     await this.#queue.drained()
+    this.#faults.flush()
     this.#controller = undefined
   }
 
@@ -326,7 +330,8 @@ export class BroadcastEngine {
         const problem = checkBlock(message.block, { members: this.#memberSet, membershipId: this.membershipId, verify: verifySignature }) ??
           await this.#appBlockProblem(message.block)
         valid = problem == null
-        if (problem != null) this.#m.logger.warn({ round: message.block.header.round, hash: toHex(message.hash), reason: problem }, 'refusing to echo a proposal')
+        // one line per creator per minute, with a count: a member proposing junk cannot flood the log
+        if (problem != null) this.#faults.report(`invalid-proposal:${toHex(message.block.header.creator)}`, { creator: toHex(message.block.header.creator).slice(0, 16), round: message.block.header.round, hash: toHex(message.hash), reason: problem }, 'refusing to echo a proposal')
       }
       const deferred = await this.#queue.run(async () => {
         const effects = this.#machineOrThrow.receive(from, message, valid)
@@ -383,7 +388,7 @@ export class BroadcastEngine {
         }
         case 'equivocation':
           this.#stats.equivocations++
-          log.warn({ round: effect.round, creator: toHex(effect.creator), first: toHex(effect.first.hash), second: toHex(effect.second.hash) }, 'equivocation: two signed proposals for one round')
+          this.#faults.report(`equivocation:${toHex(effect.creator)}`, { round: effect.round, creator: toHex(effect.creator), first: toHex(effect.first.hash), second: toHex(effect.second.hash) }, 'equivocation: two signed proposals for one round')
           await this.votes.saveEvidence({ round: effect.round, creator: effect.creator, first: effect.first, second: effect.second }, this.#opts.maxEvidence)
           break
         case 'floor':
