@@ -139,7 +139,7 @@ function broadcastRoutes (app: FastifyInstance, engine: BroadcastEngine): void {
   }))
 
   app.get('/ephemera/broadcast/votes', async () => ({
-    votes: (await engine.votes.votes()).map((v) => ({ round: v.round, creator: peerIdOf(v.creator), kind: v.kind, hash: toHex(v.hash) }))
+    votes: (await engine.ownVotes()).map((v) => ({ round: v.round, creator: peerIdOf(v.creator), kind: v.kind, hash: toHex(v.hash) }))
   }))
 
   app.get('/ephemera/broadcast/status', async () => ({

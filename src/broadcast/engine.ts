@@ -6,7 +6,7 @@ import { verifyCertifiedBlock } from '../block/verify.js'
 import type { Block, Certificate, ClientMessage } from '../block/types.js'
 import { verifySignature, type NodeKey } from '../crypto/keys.js'
 import type { Gossip, PeerNetwork } from '../network/peers.js'
-import { BlockStore, VoteStore, type Database } from '../storage/index.js'
+import { BlockStore, VoteStore, type Database, type Vote } from '../storage/index.js'
 import { errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import { FaultLog } from '../util/fault-log.js'
@@ -177,7 +177,7 @@ export class BroadcastEngine {
       blockHash: (block) => block.messages.length === block.header.messageCount && equalBytes(messagesRoot(block.messages), block.header.messagesRoot) ? blockHash(block.header) : undefined
     }
     const window = this.#opts.limits?.decidedWindow ?? 64
-    const restored = await this.votes.load(window)
+    const restored = await this.votes.load(window, this.#memberKeys)
     this.#machine = new RbcMachine({ members: this.#memberKeys, self: this.#self, crypto, restored, limits: this.#opts.limits })
     await this.#queue.run(async () => { await this.#execute(this.#machine?.enforceWindow() ?? []) })
     const again = await this.#own.load()
@@ -222,6 +222,11 @@ export class BroadcastEngine {
     await this.#queue.drained()
     this.#faults.flush()
     this.#controller = undefined
+  }
+
+  /** This node's own persisted RBC votes (above the creators' floors). */
+  async ownVotes (): Promise<Vote[]> {
+    return await this.votes.votes(this.#memberKeys)
   }
 
   onDelivered (listener: DeliveredListener): () => void {
@@ -392,7 +397,7 @@ export class BroadcastEngine {
           await this.votes.saveEvidence({ round: effect.round, creator: effect.creator, first: effect.first, second: effect.second }, this.#opts.maxEvidence)
           break
         case 'floor':
-          await this.votes.raiseFloor(effect.creator, effect.floor, equalBytes(effect.creator, this.#self) ? this.#own.forgetBelow(effect.floor) : [])
+          await this.votes.raiseFloor(effect.creator, effect.floor, effect.previous, equalBytes(effect.creator, this.#self) ? this.#own.forgetBelow(effect.floor) : [])
           break
         case 'reject':
           this.#stats.rejected++

@@ -460,7 +460,8 @@ export class RbcMachine {
   }
 
   #raise (c: CreatorState, floor: number, effects: Effect[]): void {
+    const previous = c.floor
     c.raiseFloor(floor)
-    effects.push({ type: 'floor', creator: c.key, floor })
+    effects.push({ type: 'floor', creator: c.key, floor, previous })
   }
 }

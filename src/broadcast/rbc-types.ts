@@ -35,7 +35,7 @@ export type Effect =
   /** Two proposals by one creator for one round, both signed by it (the first such pair only). */
   | { type: 'equivocation', round: number, creator: Uint8Array, first: Proposal, second: Proposal }
   /** Every round ≤ `floor` of `creator` is now closed: persist it and forget what lies below. */
-  | { type: 'floor', creator: Uint8Array, floor: number }
+  | { type: 'floor', creator: Uint8Array, floor: number, previous: number }
   /** A message that was dropped, and why (for logs and metrics). */
   | { type: 'reject', from: Uint8Array, reason: string }
   /** A message that cannot be taken now: do not acknowledge it, so that it is retransmitted. */

@@ -6,7 +6,7 @@ import { LIMITS, type ClientMessage } from '../block/types.js'
 import type { BroadcastMember } from '../broadcast/index.js'
 import { verifySignature } from '../crypto/keys.js'
 import type { Gossip, GossipVerdict, PeerNetwork } from '../network/peers.js'
-import { Bucket, type Database } from '../storage/index.js'
+import { Bucket, RangePruner, type Database } from '../storage/index.js'
 import { errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import { checkReportMessage, decodeReport } from './report.js'
@@ -62,10 +62,14 @@ export class ReportPool {
   readonly #reports = new Map<number, Map<string, Entry>>()
   /** `epoch:sender` pairs with evidence stored (pruned with the evidence). */
   readonly #evidenceKept = new Set<string>()
+  readonly #storedPruner: RangePruner
+  readonly #evidencePruner: RangePruner
 
   constructor (opts: ReportPoolOptions, modules: ReportPoolModules) {
     this.#opts = opts
     this.#m = modules
+    this.#storedPruner = new RangePruner(modules.db, Bucket.report)
+    this.#evidencePruner = new RangePruner(modules.db, Bucket.reportEvidence)
   }
 
   async start (): Promise<void> {
@@ -198,15 +202,8 @@ export class ReportPool {
   /** Forgets what is older than the retention options allow, relative to epoch `current`. */
   async prune (current: number): Promise<void> {
     for (const e of this.#reports.keys()) if (e < current - this.#opts.keepInMemoryEpochs) this.#reports.delete(e)
-    const db = this.#m.db
-    const del = async (bucket: typeof Bucket.report | typeof Bucket.reportEvidence, before: number): Promise<string[]> => {
-      const keys: string[] = []
-      for await (const key of db.bucket(bucket).keys({ lt: pad(Math.max(0, before)) })) keys.push(key)
-      if (keys.length > 0) await db.write(keys.map((key) => ({ type: 'del' as const, bucket, key })))
-      return keys
-    }
-    await del(Bucket.report, current - this.#opts.keepStoredEpochs)
-    for (const key of await del(Bucket.reportEvidence, current - this.#opts.keepEvidenceEpochs)) {
+    await this.#storedPruner.pruneBelow(pad(Math.max(0, current - this.#opts.keepStoredEpochs)))
+    for (const key of await this.#evidencePruner.pruneBelow(pad(Math.max(0, current - this.#opts.keepEvidenceEpochs)))) {
       const [epoch, sender] = key.split(':')
       this.#evidenceKept.delete(`${Number(epoch)}:${sender ?? ''}`)
     }

@@ -9,7 +9,7 @@ import { epochAt, epochWindow } from '../contract/environment.js'
 import { consensusSubmission, standaloneSubmission, verifyRecord, type CommitteeJson, type EpochRecordJson, type SubmissionJson } from '../contract/record.js'
 import { verifySignature, type NodeKey } from '../crypto/keys.js'
 import type { Gossip, PeerNetwork } from '../network/peers.js'
-import { Bucket, jsonBytes, parseJsonBytes, type Database } from '../storage/index.js'
+import { Bucket, jsonBytes, parseJsonBytes, RangePruner, type Database } from '../storage/index.js'
 import { AbortError, EphemeraError, ErrorCode, errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import type { CrashPoints } from '../util/crash-points.js'
@@ -102,6 +102,7 @@ export class RewardsService implements Application {
   readonly #selfIndex: number
   readonly #setId: Uint8Array
   readonly #pool: ReportPool
+  readonly #progressPruner: RangePruner
   readonly #delivered = new Map<number, DeliveredBlock>()
   readonly #echoedValid = new Set<number>()
   readonly #progress = new Map<number, EpochProgress>()
@@ -119,6 +120,7 @@ export class RewardsService implements Application {
     this.#m = modules
     this.#clock = modules.clock ?? Date.now
     this.#metrics = new MetricsStore(modules.db)
+    this.#progressPruner = new RangePruner(modules.db, Bucket.epoch)
     const sorted = [...modules.members].sort((a, b) => compareBytes(a.publicKey, b.publicKey))
     this.#committee = {
       membershipId: toHex(modules.engine.membershipId),
@@ -277,9 +279,7 @@ export class RewardsService implements Application {
     for (const e of this.#delivered.keys()) if (e < epoch - MEMORY_EPOCHS) this.#delivered.delete(e)
     for (const e of this.#echoedValid) if (e < epoch - MEMORY_EPOCHS) this.#echoedValid.delete(e)
     for (const e of this.#progress.keys()) if (e < epoch - 50) this.#progress.delete(e)
-    const stale: string[] = []
-    for await (const key of this.#m.db.bucket(Bucket.epoch).keys({ lt: pad(Math.max(0, epoch - this.#opts.keepEpochs)) })) stale.push(key)
-    if (stale.length > 0) await this.#m.db.write(stale.map((key) => ({ type: 'del' as const, bucket: Bucket.epoch, key })))
+    await this.#progressPruner.pruneBelow(pad(Math.max(0, epoch - this.#opts.keepEpochs)))
     if (!this.#opts.standalone) await this.#m.engine.closeRoundsBelow(epoch - OPEN_ROUNDS)
   }
 

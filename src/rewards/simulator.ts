@@ -1,4 +1,4 @@
-import { Bucket, type Database } from '../storage/index.js'
+import { Bucket, RangePruner, type Database } from '../storage/index.js'
 import { MAX_VALUE, MISSING } from './report.js'
 
 /**
@@ -76,9 +76,11 @@ const pad = (n: number): string => String(n).padStart(16, '0')
  */
 export class MetricsStore {
   readonly #db: Database
+  readonly #pruner: RangePruner
 
   constructor (db: Database) {
     this.#db = db
+    this.#pruner = new RangePruner(db, Bucket.metrics)
   }
 
   async record (ms: number, sample: Uint8Array): Promise<void> {
@@ -111,10 +113,6 @@ export class MetricsStore {
 
   /** Deletes samples older than `beforeMs`; returns how many. */
   async prune (beforeMs: number): Promise<number> {
-    const bucket = this.#db.bucket(Bucket.metrics)
-    const keys: string[] = []
-    for await (const key of bucket.keys({ lt: pad(beforeMs) })) keys.push(key)
-    if (keys.length > 0) await this.#db.write(keys.map((key) => ({ type: 'del' as const, bucket: Bucket.metrics, key })))
-    return keys.length
+    return (await this.#pruner.pruneBelow(pad(beforeMs))).length
   }
 }

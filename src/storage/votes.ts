@@ -101,25 +101,31 @@ export class VoteStore {
     this.#db = db
   }
 
-  /** Loads the durable state (migrating a pre-floor database once). */
-  async load (window: number): Promise<RbcDurableState> {
+  /**
+   * Loads the durable state of `creators` (migrating a pre-floor database once). Each creator's
+   * entries are read from its floor up: what lies below (deleted, possibly not yet compacted
+   * away by LevelDB) is never scanned, so loading does not slow down with history.
+   */
+  async load (window: number, creators: readonly Uint8Array[]): Promise<RbcDurableState> {
     await this.#migrate(window)
     const floors = new Map<string, number>()
-    for await (const [creator, value] of this.#db.bucket(Bucket.rbcFloor).entries()) floors.set(creator, Number(new TextDecoder().decode(value)))
     const votes: Vote[] = []
-    for await (const [key, value] of this.#db.bucket(Bucket.rbcVote).entries()) {
-      const [creator, round, kind] = key.split(':')
-      const creatorBytes = fromHex(creator ?? '', 32)
-      if (creatorBytes == null || (kind !== 'echo' && kind !== 'ready') || value.length !== 32) continue
-      votes.push({ round: Number(round), creator: creatorBytes, kind, hash: value })
-    }
     const decided: Decided[] = []
-    for await (const [key, value] of this.#db.bucket(Bucket.rbcDecided).entries()) {
-      const [creator, round] = key.split(':')
-      const creatorBytes = fromHex(creator ?? '', 32)
-      if (creatorBytes == null) continue
-      const [hash, signature] = shape.array(decodeCbor(value, 256, 'decided'), 'decided', 2)
-      decided.push({ round: Number(round), creator: creatorBytes, hash: shape.bytes(hash, 'decided.hash', 32), proposalSignature: signature === null ? undefined : shape.bytes(signature, 'decided.signature', 64) })
+    for (const creator of creators) {
+      const c = toHex(creator)
+      const raw = await this.#db.bucket(Bucket.rbcFloor).get(c)
+      const floor = raw == null ? 0 : Number(new TextDecoder().decode(raw))
+      if (floor > 0) floors.set(c, floor)
+      const range = { gte: `${c}:${pad(floor + 1)}`, lt: `${c};` }
+      for await (const [key, value] of this.#db.bucket(Bucket.rbcVote).entries(range)) {
+        const [, round, kind] = key.split(':')
+        if ((kind !== 'echo' && kind !== 'ready') || value.length !== 32) continue
+        votes.push({ round: Number(round), creator, kind, hash: value })
+      }
+      for await (const [key, value] of this.#db.bucket(Bucket.rbcDecided).entries(range)) {
+        const [hash, signature] = shape.array(decodeCbor(value, 256, 'decided'), 'decided', 2)
+        decided.push({ round: Number(key.split(':')[1]), creator, hash: shape.bytes(hash, 'decided.hash', 32), proposalSignature: signature === null ? undefined : shape.bytes(signature, 'decided.signature', 64) })
+      }
     }
     return { floors, votes, decided }
   }
@@ -134,20 +140,23 @@ export class VoteStore {
     return [{ type: 'put', bucket: Bucket.rbcDecided, key: decidedKey(d.creator, d.round), value: encodeCbor([d.hash, d.proposalSignature ?? null]) }]
   }
 
-  /** Closes every round ≤ `floor` of `creator` and forgets its votes and decisions there, atomically. */
-  async raiseFloor (creator: Uint8Array, floor: number, extra: WriteOp[] = []): Promise<void> {
+  /**
+   * Closes every round ≤ `floor` of `creator` and forgets its votes and decisions there,
+   * atomically. Only rounds above `previous` (the floor before) are scanned: below it all is gone.
+   */
+  async raiseFloor (creator: Uint8Array, floor: number, previous: number, extra: WriteOp[] = []): Promise<void> {
     const c = toHex(creator)
     const ops: WriteOp[] = [...extra, { type: 'put', bucket: Bucket.rbcFloor, key: c, value: new TextEncoder().encode(String(floor)) }]
-    const range = { gte: `${c}:`, lte: `${c}:${pad(floor)};` }
+    const range = { gte: `${c}:${pad(previous + 1)}`, lte: `${c}:${pad(floor)};` }
     for (const bucket of [Bucket.rbcVote, Bucket.rbcDecided] as const) {
       for await (const key of this.#db.bucket(bucket).keys(range)) ops.push({ type: 'del', bucket, key })
     }
     await this.#db.write(ops)
   }
 
-  /** This node's persisted votes (above the floors), in (creator, round) order. */
-  async votes (): Promise<Vote[]> {
-    return (await this.load(Number.MAX_SAFE_INTEGER)).votes
+  /** This node's persisted votes for `creators` (above their floors), in (creator, round) order. */
+  async votes (creators: readonly Uint8Array[]): Promise<Vote[]> {
+    return (await this.load(Number.MAX_SAFE_INTEGER, creators)).votes
   }
 
   /**

@@ -11,6 +11,7 @@ import { tempDir } from '../tmp.js'
 const keys = members(4)
 const [k0, k1] = keys as [(typeof keys)[number], (typeof keys)[number]]
 const h = (byte: number): Uint8Array => new Uint8Array(32).fill(byte)
+const creators = keys.map((k) => k.publicKey)
 const voteId = (v: Vote): string => `${v.round}:${toHex(v.creator)}:${v.kind}:${toHex(v.hash)}`
 
 async function withStore<T> (dir: string, fn: (votes: VoteStore, db: Database) => Promise<T>): Promise<T> {
@@ -32,10 +33,10 @@ describe('VoteStore votes', () => {
       { round: 10, creator: k1.publicKey, kind: 'ready', hash: h(0xc3) }
     ]
     await withStore(dir, async (store) => {
-      expect((await store.load(64)).votes).toEqual([])
+      expect((await store.load(64, creators)).votes).toEqual([])
       for (const v of votes) await store.saveVote(v)
     })
-    const loaded = (await withStore(dir, async (store) => await store.load(64))).votes
+    const loaded = (await withStore(dir, async (store) => await store.load(64, creators))).votes
     expect(loaded.map(voteId).sort()).toEqual(votes.map(voteId).sort())
     for (const v of loaded) {
       expect(v.creator).toHaveLength(32)
@@ -51,9 +52,9 @@ describe('VoteStore votes', () => {
         await store.saveVote({ round, creator: k1.publicKey, kind: 'echo', hash: h(round) })
         await db.write(store.decidedOps({ round, creator: k0.publicKey, hash: h(round) }))
       }
-      await store.raiseFloor(k0.publicKey, 7)
+      await store.raiseFloor(k0.publicKey, 7, 0)
     })
-    const state = await withStore(dir, async (store) => await store.load(64))
+    const state = await withStore(dir, async (store) => await store.load(64, creators))
     expect(state.floors.get(toHex(k0.publicKey))).toBe(7)
     expect(state.floors.has(toHex(k1.publicKey))).toBe(false)
     expect(state.votes.filter((v) => toHex(v.creator) === toHex(k0.publicKey)).map((v) => v.round)).toEqual([8, 9, 10])
@@ -68,10 +69,10 @@ describe('VoteStore votes', () => {
       for (let round = 1; round <= 400; round++) {
         await db.write([...store.decidedOps({ round, creator: k0.publicKey, hash: h(round % 256) })])
         await store.saveVote({ round, creator: k0.publicKey, kind: 'ready', hash: h(round % 256) })
-        if (round > window) await store.raiseFloor(k0.publicKey, round - window)
+        if (round > window) await store.raiseFloor(k0.publicKey, round - window, round - window - 1)
       }
     })
-    const state = await withStore(dir, async (store) => await store.load(window))
+    const state = await withStore(dir, async (store) => await store.load(window, creators))
     expect(state.votes).toHaveLength(window)
     expect(state.decided).toHaveLength(window)
     expect(state.floors.get(toHex(k0.publicKey))).toBe(400 - window)
@@ -97,7 +98,7 @@ describe('VoteStore migration from the layout without floors', () => {
       }
       await db.write(ops)
     })
-    const state = await withStore(dir, async (store) => await store.load(64))
+    const state = await withStore(dir, async (store) => await store.load(64, creators))
     expect(state.floors.get(toHex(k1.publicKey))).toBe(300 - 64)
     expect(state.votes.map((v) => v.round)).toEqual(Array.from({ length: 64 }, (_, i) => 237 + i))
     expect(state.decided.map((d) => [d.round, toHex(d.hash)])).toEqual([[299, toHex(delivered.hash)]])
@@ -108,7 +109,7 @@ describe('VoteStore migration from the layout without floors', () => {
       const legacy: string[] = []
       for await (const k of db.bucket(Bucket.vote).keys()) legacy.push(k)
       expect(legacy).toEqual([])
-      return await store.load(64)
+      return await store.load(64, creators)
     })
     expect(again.votes.map(voteId)).toEqual(state.votes.map(voteId))
   })
@@ -195,6 +196,25 @@ describe('VoteStore producer state and own proposals', () => {
       expect((await store.pendingOwnProposals()).map((p) => p.block.header.round)).toEqual([2, 10])
       await store.clearOwnProposals([2, 10])
       expect(await store.pendingOwnProposals()).toEqual([])
+    })
+  })
+})
+
+describe('RangePruner', () => {
+  it('deletes keys below a moving bound, resuming where it stopped', async () => {
+    const { RangePruner } = await import('../../../src/storage/index.js')
+    const dir = await tempDir()
+    await withStore(dir, async (_store, db) => {
+      const pad = (n: number): string => String(n).padStart(16, '0')
+      await db.write(Array.from({ length: 10 }, (_, i) => ({ type: 'put' as const, bucket: Bucket.metrics, key: pad(i), value: new Uint8Array([i]) })))
+      const pruner = new RangePruner(db, Bucket.metrics)
+      expect(await pruner.pruneBelow(pad(4))).toEqual([0, 1, 2, 3].map(pad))
+      expect(await pruner.pruneBelow(pad(4))).toEqual([])
+      expect(await pruner.pruneBelow(pad(2))).toEqual([])
+      expect(await pruner.pruneBelow(pad(7))).toEqual([4, 5, 6].map(pad))
+      const left: string[] = []
+      for await (const k of db.bucket(Bucket.metrics).keys()) left.push(k)
+      expect(left).toEqual([7, 8, 9].map(pad))
     })
   })
 })
