@@ -17,8 +17,9 @@ export function signedMessage (key: NodeKey, label: string, data: string | Uint8
   return { timestamp, label, data: toBase64(bytes), publicKey: toHex(key.publicKey), signature: toHex(signature) }
 }
 
-export async function postJson (url: string, body: unknown): Promise<{ status: number, json: any }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body), signal: AbortSignal.timeout(5_000) })
+/** POSTs JSON (a string is sent as is); the status and the parsed body (the text when it is not JSON). */
+export async function postJson (url: string, body: unknown, timeoutMs = 5_000): Promise<{ status: number, json: any }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) })
   const text = await res.text()
   let json: unknown
   try {
