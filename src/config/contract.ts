@@ -2,7 +2,7 @@ import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import { loadLayeredConfig, type ConfigOverrides } from './loader.js'
 import { logLevelField, msField, nameField, portField } from './fields.js'
-import { MAX_MIXNODES } from '../rewards/report.js'
+import { MAX_MIXNODES } from '../epochs/report.js'
 
 /** The coordinator's configuration file (TOML). README "Coordinator configuration" lists every key. */
 export const contractConfigSchema = z.strictObject({

@@ -1,9 +1,9 @@
 import { fromHex, toHex } from '../codec/bytes.js'
 import type { VerifyFn } from '../block/validate.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
-import { HEADERS, verifyRequest } from './auth.js'
-import { epochAt, epochWindow, type Environment, type EpochWindow } from './environment.js'
-import { canonicalSubmission, verifySubmission, type CommitteeJson, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from './record.js'
+import { HEADERS, verifyRequest } from '../epochs/auth.js'
+import { epochAt, epochWindow, type Environment, type EpochWindow } from '../epochs/environment.js'
+import { canonicalSubmission, verifySubmission, type CommitteeJson, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../epochs/record.js'
 import type { CoordinatorStore } from './store.js'
 import type { CrashPoints } from '../util/crash-points.js'
 

@@ -1,5 +1,5 @@
 import { Bucket, jsonBytes, parseJsonBytes, type Database } from '../storage/index.js'
-import type { EpochRecordJson } from './record.js'
+import type { EpochRecordJson } from '../epochs/record.js'
 
 /** Where the coordinator keeps its state; a level implementation below, in-memory ones in tests. */
 export interface CoordinatorStore {

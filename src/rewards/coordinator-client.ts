@@ -1,6 +1,6 @@
-import { signRequest } from '../contract/auth.js'
-import type { Environment } from '../contract/environment.js'
-import type { CommitteeJson, EpochRecordJson, ParametersJson, SubmissionJson } from '../contract/record.js'
+import { signRequest } from '../epochs/auth.js'
+import type { Environment } from '../epochs/environment.js'
+import type { CommitteeJson, EpochRecordJson, ParametersJson, SubmissionJson } from '../epochs/record.js'
 import type { NodeKey } from '../crypto/keys.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 

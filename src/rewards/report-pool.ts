@@ -9,7 +9,7 @@ import type { Gossip, GossipVerdict, PeerNetwork } from '../network/peers.js'
 import { Bucket, RangePruner, type Database } from '../storage/index.js'
 import { errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
-import { checkReportMessage, decodeReport } from './report.js'
+import { checkReportMessage, decodeReport } from '../epochs/report.js'
 
 export const REPORTS_TOPIC = 'ephemera/rewards/reports/1'
 export const REPORTS_PROTOCOL = '/ephemera/reports/1.0.0'

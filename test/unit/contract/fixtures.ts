@@ -7,11 +7,11 @@
 import { blockHash, buildBlock, membershipId, readySigningBytes } from '../../../src/block/encoding.js'
 import type { Certificate, ClientMessage } from '../../../src/block/types.js'
 import { compareBytes, toHex } from '../../../src/codec/bytes.js'
-import { committeeOf } from '../../../src/contract/committee.js'
-import { consensusSubmission as buildConsensusSubmission, standaloneSubmission as buildStandaloneSubmission, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../../../src/contract/record.js'
+import { committeeOf } from '../../../src/epochs/committee.js'
+import { consensusSubmission as buildConsensusSubmission, standaloneSubmission as buildStandaloneSubmission, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../../../src/epochs/record.js'
 import type { CoordinatorStore } from '../../../src/contract/store.js'
 import type { NodeKey } from '../../../src/crypto/keys.js'
-import { MISSING, mixnodeSetId, reportMessage } from '../../../src/rewards/report.js'
+import { MISSING, mixnodeSetId, reportMessage } from '../../../src/epochs/report.js'
 import { key, members } from '../block/fixtures.js'
 
 export const MIXNODES = 20

@@ -6,8 +6,8 @@ import type { VerifyFn } from '../block/validate.js'
 import { verifyCertifiedBlock, type Check, type VerifyReport } from '../block/verify.js'
 import type { Block, Certificate, ClientMessage } from '../block/types.js'
 import { inclusionProof, verifyInclusion } from '../crypto/merkle.js'
-import { aggregateReports, diffRewardTables, type AggregationMethod, type AggregationParams, type RewardRow } from '../rewards/aggregate.js'
-import { checkReportMessage, decodeReport, MAX_MIXNODES, mixnodeSetId, type Report } from '../rewards/report.js'
+import { aggregateReports, diffRewardTables, type AggregationMethod, type AggregationParams, type RewardRow } from './aggregate.js'
+import { checkReportMessage, decodeReport, MAX_MIXNODES, mixnodeSetId, type Report } from './report.js'
 
 /**
  * What a node submits for an epoch and what the coordinator keeps (JSON, as served over HTTP), and

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, it, expect } from 'vitest'
-import { ENVIRONMENTS, environmentWithEpoch, epochAt, epochWindow, type EnvironmentName } from '../../../src/contract/environment.js'
+import { ENVIRONMENTS, environmentWithEpoch, epochAt, epochWindow, type EnvironmentName } from '../../../src/epochs/environment.js'
 
 describe('environment presets', () => {
   it.each([

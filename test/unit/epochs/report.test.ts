@@ -9,7 +9,7 @@ import { verifyPortable } from '../../../src/crypto/portable.js'
 import {
   checkReportMessage, decodeReport, encodeReport, MAX_MIXNODES, MAX_VALUE, MISSING, mixnodeSetId, REPORT_LABEL, REPORT_TAG, reportMessage,
   type Report, type ReportContext
-} from '../../../src/rewards/report.js'
+} from '../../../src/epochs/report.js'
 import { key, members } from '../block/fixtures.js'
 
 const keys = members(4)
