@@ -15,6 +15,8 @@ export const contractConfigSchema = z.strictObject({
   environment: z.enum(['testing', 'development', 'production']).default('development'),
   /** Overrides the preset's epoch length (the timeouts scale along). */
   epoch_ms: msField(500, 86_400_000).optional(),
+  /** Overrides the preset's chunk size: mixnodes per chunk of the reward table. */
+  chunk_size: z.number().int().min(1).max(30_000).optional(),
   /**
    * Accept uncertified submissions from `node run --standalone` (the baseline without consensus).
    * Off by default: with it on, any single member could decide an epoch on its own.

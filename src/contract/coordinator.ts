@@ -6,8 +6,15 @@ import { epochAt, epochWindow, type Environment, type EpochWindow } from '../epo
 import { canonicalSubmission, verifySubmission, type CommitteeJson, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../epochs/record.js'
 import type { CoordinatorStore } from './store.js'
 import type { CrashPoints } from '../util/crash-points.js'
+import { diffRewardTables, type RewardRow } from '../epochs/aggregate.js'
+import { chunkRanges, contributionSigningBytes, rowsHash, verificationSigningBytes, type ChunkRange } from '../epochs/chunks.js'
+import { anchorTable, checkAnchor } from './anchor.js'
+import type { ContributionBody, LockGrant, VerificationBody } from './requests.js'
+import { acquireLease, addContribution, addVerification, assertHolder, chunkRecord, expire, openRound, readyToAdvance, withoutData, type Anchor, type ChunkState, type RoundEvent, type RoundState, type RoundTiming } from './round.js'
 
 export interface CoordinatorDeps {
+  /** Told about every lease expiry, verification failure, rollback, failure and commit (for logs). */
+  onEvent?: (epoch: number, event: RoundEvent) => void
   store: CoordinatorStore
   /** Injected clock (ms since the Unix epoch). */
   clock: () => number
@@ -16,7 +23,7 @@ export interface CoordinatorDeps {
   verify: VerifyFn
   /** Accept `standalone` submissions (the baseline without consensus). */
   allowStandalone: boolean
-  /** TEST ONLY: kill -9 at `submission` / `commit` of an epoch (src/util/crash-points.ts). */
+  /** TEST ONLY: kill -9 at `submission` / `advance` (prepared, before the commit) / `commit` of an epoch (src/util/crash-points.ts). */
   crash?: CrashPoints
 }
 
@@ -38,8 +45,17 @@ export class Coordinator {
   readonly parameters: ParametersJson
   readonly #deps: CoordinatorDeps
   readonly #members: Map<string, CommitteeMemberJson>
+  /** Committee public keys (hex), sorted: the order of every rotation. */
+  readonly #sorted: string[]
+  readonly #ranges: ChunkRange[]
+  readonly #timing: RoundTiming
+  /** Open rounds (bounded: an epoch is open from its end to its finalization deadline). */
+  readonly #rounds = new Map<number, RoundState>()
+  /** The reward table of each open round's anchor (every chunk is a slice of it). */
+  readonly #tables = new Map<number, RewardRow[]>()
   #genesisMs: number | undefined
   #queue: Promise<unknown> = Promise.resolve()
+  #noncesPrunedAt = 0
 
   constructor (environment: Environment, deps: CoordinatorDeps) {
     this.environment = environment
@@ -47,6 +63,16 @@ export class Coordinator {
     this.committee = deps.committee
     this.parameters = deps.parameters
     this.#members = new Map(deps.committee.members.map((m) => [m.publicKey, m]))
+    this.#sorted = deps.committee.members.map((m) => m.publicKey).sort()
+    this.#ranges = chunkRanges(deps.parameters.mixnodes, environment.chunkSize)
+    this.#timing = { leaseTimeoutMs: environment.leaseTimeoutMs, attemptTimeoutMs: environment.attemptTimeoutMs, verifiersPerChunk: environment.verifiersPerChunk }
+  }
+
+  /** Runs `task` after every earlier one: submissions, locks, contributions, verifications, update. */
+  async #serial<T> (task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task)
+    this.#queue = run.catch(() => {})
+    return await run
   }
 
   /**
@@ -68,6 +94,17 @@ export class Coordinator {
     } else if (epochMs !== this.environment.epochMs) {
       throw new EphemeraError(ErrorCode.CONFIG_INVALID,
         `this coordinator's data was made with ${epochMs} ms epochs; it cannot run with ${this.environment.epochMs} ms (every epoch number would change). Use the original length, or clear the data of the coordinator and the nodes (ephemera cluster clear) to start over`)
+    }
+    // round 0: the genesis, with the committee and parameters it started with (kept once)
+    if (await store.genesisRound() == null) {
+      await store.setGenesisRound({ round: 0, genesisMs: genesis, committee: this.committee, parameters: this.parameters, environment: this.environment.name })
+    }
+    // the rounds that were open when the process stopped, as they were last stored
+    this.#rounds.clear()
+    this.#tables.clear()
+    for (const round of await store.openRounds()) {
+      this.#rounds.set(round.epoch, round)
+      if (round.anchor != null) this.#tables.set(round.epoch, anchorTable(round.anchor, this.parameters))
     }
     this.#genesisMs = genesis
     return genesis
@@ -115,9 +152,7 @@ export class Coordinator {
    * the failed check otherwise.
    */
   async submit (epoch: number, submission: SubmissionJson, submitter: CommitteeMemberJson): Promise<EpochRecordJson> {
-    const run = this.#queue.then(async () => await this.#submit(epoch, submission, submitter))
-    this.#queue = run.catch(() => {})
-    return await run
+    return await this.#serial(async () => await this.#submit(epoch, submission, submitter))
   }
 
   async #submit (epoch: number, submission: SubmissionJson, submitter: CommitteeMemberJson): Promise<EpochRecordJson> {
@@ -148,7 +183,13 @@ export class Coordinator {
       acceptedAt: now,
       latencyMs: now - window.endMs
     }
-    await this.#deps.store.commit(record)
+    const round = this.#rounds.get(epoch)
+    if (round != null) {
+      await this.#deps.store.commitRound(record, round)
+      this.#close(round, 'committed', `a whole submission by ${submitter.name}`)
+    } else {
+      await this.#deps.store.commit(record)
+    }
     this.#deps.crash?.reached('commit', epoch)
     return record
   }
@@ -161,8 +202,201 @@ export class Coordinator {
     return await this.#deps.store.records(opts)
   }
 
-  /** Periodic housekeeping: forgets nonces too old to be replayed (the timestamp check refuses them). */
+  /**
+   * The periodic driver, in a fixed order: open the round of the epoch that just ended; apply each
+   * open round's timeouts (finalization → failed, attempt → rollback, leases → next member);
+   * advance every round that is ready; forget nonces too old to be replayed (every 10 s).
+   */
   async update (): Promise<void> {
-    await this.#deps.store.pruneNonces(this.#deps.clock() - 2 * this.environment.requestSkewMs)
+    await this.#serial(async () => {
+      const now = this.#deps.clock()
+      const ended = this.epochInfo(now).epoch - 1
+      if (ended >= 1 && !this.#rounds.has(ended)) await this.#roundFor(ended, now).catch(() => undefined)
+      for (const round of [...this.#rounds.values()]) {
+        const attempt = round.attempt
+        const seen = round.events.at(-1)
+        if (!expire(round, now, this.#sorted, this.#timing)) continue
+        this.#report(round, seen)
+        if (round.status === 'failed') {
+          // the reason stays; the rows and the block are dropped (nothing will be built on them)
+          await this.#deps.store.saveRound(withoutData(round), { anchor: true, rows: round.chunks.map((c) => c.index) })
+          this.#close(round)
+        } else {
+          await this.#deps.store.saveRound(round, round.attempt !== attempt ? { anchor: true, rows: round.chunks.map((c) => c.index) } : {})
+          if (round.anchor == null) this.#tables.delete(round.epoch)
+        }
+      }
+      for (const round of [...this.#rounds.values()]) if (readyToAdvance(round)) await this.#advance(round, now)
+      if (now - this.#noncesPrunedAt >= 10_000) {
+        this.#noncesPrunedAt = now
+        await this.#deps.store.pruneNonces(now - 2 * this.environment.requestSkewMs)
+      }
+    })
+  }
+
+  // ---- the round lifecycle (tryLock, tryContribute, tryVerify, tryAdvance) ------------------
+
+  /**
+   * The round of an epoch that has ended: the open one, or a new one (stored) while the epoch is
+   * within its finalization window. Throws EPOCH_NOT_READY, EPOCH_DECIDED or EPOCH_FAILED.
+   */
+  async #roundFor (epoch: number, now: number): Promise<RoundState> {
+    if (!Number.isSafeInteger(epoch) || epoch < 1) throw new EphemeraError(ErrorCode.BAD_REQUEST, `epoch must be a positive integer, got ${epoch}`)
+    const open = this.#rounds.get(epoch)
+    if (open != null) return open
+    const window = epochWindow(this.genesisMs, this.environment.epochMs, epoch)
+    if (now < window.endMs) throw new EphemeraError(ErrorCode.EPOCH_NOT_READY, `epoch ${epoch} ends at ${new Date(window.endMs).toISOString()}; its round opens then`)
+    const record = await this.#deps.store.record(epoch)
+    if (record != null) throw new EphemeraError(ErrorCode.EPOCH_DECIDED, `epoch ${epoch} is already committed`, { response: { record } })
+    const stored = await this.#deps.store.round(epoch)
+    if (stored?.status === 'failed') throw new EphemeraError(ErrorCode.EPOCH_FAILED, `epoch ${epoch} failed: ${stored.failure ?? ''}`)
+    const finalizationDeadline = window.endMs + this.environment.finalizationEpochs * this.environment.epochMs
+    if (now > finalizationDeadline) throw new EphemeraError(ErrorCode.EPOCH_FAILED, `epoch ${epoch} ended more than ${this.environment.finalizationEpochs} epochs ago without being committed`)
+    const round = openRound({ epoch, chunks: this.#ranges, members: this.#sorted, now, finalizationDeadline, timing: this.#timing })
+    await this.#deps.store.saveRound(round, {})
+    this.#rounds.set(epoch, round)
+    return round
+  }
+
+  /** tryLock: the member offered chunk `index`'s lease acquires it; answers the lease and the round's block. */
+  async tryLock (epoch: number, index: number, node: CommitteeMemberJson): Promise<LockGrant> {
+    return await this.#serial(async () => {
+      const now = this.#deps.clock()
+      const round = await this.#roundFor(epoch, now)
+      const fresh = round.chunks[index]?.lease.lockedAt == null
+      const lease = acquireLease(round, index, node.publicKey, now)
+      if (fresh) await this.#deps.store.saveRound(round, {})
+      const chunk = round.chunks[index] as ChunkState
+      return { epoch, attempt: round.attempt, chunk: { index, from: chunk.from, to: chunk.to }, lease, blockHash: round.anchor?.blockHash ?? null }
+    })
+  }
+
+  /**
+   * tryContribute: the lease holder's rows for a chunk. The first contribution of an attempt
+   * carries the certified block (checked like a whole submission) and fixes it for the epoch;
+   * every chunk must be derived from that block, equal the aggregation of its reports for the
+   * chunk's mixnodes, and be signed by the holder.
+   */
+  async tryContribute (epoch: number, index: number, node: CommitteeMemberJson, body: ContributionBody): Promise<{ verifiers: string[] }> {
+    return await this.#serial(async () => {
+      this.#deps.crash?.reached('submission', epoch)
+      const now = this.#deps.clock()
+      const round = await this.#roundFor(epoch, now)
+      assertHolder(round, index, node.publicKey, now)
+      const range = round.chunks[index] as ChunkState
+      let anchor: Anchor | undefined
+      let table = this.#tables.get(epoch)
+      if (round.anchor == null) {
+        if (body.block == null) throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `epoch ${epoch} has no block yet: the first contribution must carry its certified block`)
+        const checked = checkAnchor({ epoch, blockHash: body.blockHash, body: body.block, by: node.publicKey, at: now, committee: this.committee, parameters: this.parameters, verify: this.#deps.verify })
+        anchor = checked.anchor
+        table = checked.table
+      }
+      const rows = (table as RewardRow[]).slice(range.from, range.to)
+      const difference = diffRewardTables(rows, body.rows)
+      if (difference != null) throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `chunk ${index} of epoch ${epoch} refused: ${difference}`)
+      const hash = rowsHash(rows)
+      const blockHash = fromHex(body.blockHash, 32)
+      const signature = fromHex(body.signature, 64)
+      const key = fromHex(node.publicKey, 32) as Uint8Array
+      if (blockHash == null || signature == null || !this.#deps.verify(key, contributionSigningBytes({ epoch, blockHash, chunk: range, rowsHash: hash }), signature)) {
+        throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `chunk ${index} of epoch ${epoch} refused: the contributor's signature does not verify`)
+      }
+      const chunk = addContribution(round, index, { contributor: node.publicKey, rows, rowsHash: toHex(hash), signature: body.signature.toLowerCase(), at: now, anchor }, body.blockHash.toLowerCase(), this.#sorted, this.#timing)
+      if (anchor != null) this.#tables.set(epoch, table as RewardRow[])
+      await this.#deps.store.saveRound(round, { anchor: anchor != null, rows: [index] })
+      return { verifiers: chunk.verifiers }
+    })
+  }
+
+  /**
+   * tryVerify: an assigned verifier's signed finding for a contributed chunk. When it completes
+   * the round, the epoch is advanced (committed) at once.
+   */
+  async tryVerify (epoch: number, index: number, verifier: CommitteeMemberJson, body: VerificationBody): Promise<{ committed: boolean }> {
+    return await this.#serial(async () => {
+      const now = this.#deps.clock()
+      const round = await this.#roundFor(epoch, now)
+      const chunk = round.chunks[index]
+      const contribution = chunk?.contribution
+      if (chunk == null || contribution == null || round.anchor == null) throw new EphemeraError(ErrorCode.EPOCH_NOT_READY, `chunk ${index} of epoch ${epoch} has not been contributed`)
+      if (body.ok !== (body.ownRowsHash.toLowerCase() === contribution.rowsHash)) throw new EphemeraError(ErrorCode.BAD_REQUEST, `a verification says ok = ${String(body.ok)} but its rows hash ${body.ownRowsHash} ${body.ok ? 'differs from' : 'equals'} the contributed one`)
+      const own = fromHex(body.ownRowsHash, 32)
+      const signature = fromHex(body.signature, 64)
+      const claim = { epoch, blockHash: fromHex(round.anchor.blockHash, 32) as Uint8Array, chunk, rowsHash: fromHex(contribution.rowsHash, 32) as Uint8Array }
+      if (own == null || signature == null || !this.#deps.verify(fromHex(verifier.publicKey, 32) as Uint8Array, verificationSigningBytes({ ...claim, ownRowsHash: own, ok: body.ok }), signature)) {
+        throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `verification of chunk ${index} of epoch ${epoch} refused: the verifier's signature does not verify`)
+      }
+      const seen = round.events.at(-1)
+      addVerification(round, index, { verifier: verifier.publicKey, ok: body.ok, ownRowsHash: toHex(own), signature: toHex(signature), at: now, ...(body.detail != null ? { detail: body.detail.slice(0, 500) } : {}) })
+      this.#report(round, seen)
+      await this.#deps.store.saveRound(round, {})
+      if (!readyToAdvance(round)) return { committed: false }
+      await this.#advance(round, now)
+      return { committed: true }
+    })
+  }
+
+  /** tryAdvance: commits the epoch when every chunk is contributed and verified; the record, if it did. */
+  async tryAdvance (epoch: number): Promise<EpochRecordJson | undefined> {
+    return await this.#serial(async () => {
+      const round = this.#rounds.get(epoch)
+      return round != null && readyToAdvance(round) ? await this.#advance(round, this.#deps.clock()) : undefined
+    })
+  }
+
+  /**
+   * Prepare (the round is complete; nothing else runs meanwhile: this is inside the queue), then
+   * aggregate the chunks into the record and commit it and the end of the round in one atomic,
+   * synced batch: a crash leaves either the open round (advanced again by the next update) or
+   * the committed record, never half of each.
+   */
+  async #advance (round: RoundState, now: number): Promise<EpochRecordJson> {
+    const anchor = round.anchor as Anchor
+    const window = epochWindow(this.genesisMs, this.environment.epochMs, round.epoch)
+    const rewards = round.chunks.flatMap((c) => c.contribution?.rows ?? [])
+    const winner = this.#members.get(anchor.by) as CommitteeMemberJson
+    const record: EpochRecordJson = {
+      epoch: round.epoch,
+      startMs: window.startMs,
+      endMs: window.endMs,
+      committee: this.committee,
+      parameters: this.parameters,
+      submission: { mode: 'consensus', blockHash: anchor.blockHash, header: anchor.header, certificate: anchor.certificate, reports: anchor.reports, rewards },
+      winner,
+      acceptedAt: now,
+      latencyMs: now - window.endMs,
+      chunks: round.chunks.map((c) => chunkRecord(c)),
+      attempt: round.attempt
+    }
+    this.#deps.crash?.reached('advance', round.epoch)
+    await this.#deps.store.commitRound(record, round)
+    this.#close(round, 'committed', `${round.chunks.length} chunks, attempt ${round.attempt}`)
+    this.#deps.crash?.reached('commit', round.epoch)
+    return record
+  }
+
+  #close (round: RoundState, kind?: 'committed', detail?: string): void {
+    if (kind != null) {
+      round.status = kind
+      this.#deps.onEvent?.(round.epoch, { at: this.#deps.clock(), kind, detail: detail ?? '' })
+    }
+    this.#rounds.delete(round.epoch)
+    this.#tables.delete(round.epoch)
+  }
+
+  /** Tells onEvent about the events after `last` (the newest event before a transition). */
+  #report (round: RoundState, last: RoundEvent | undefined): void {
+    const from = last == null ? 0 : round.events.indexOf(last) + 1
+    for (const e of round.events.slice(from)) this.#deps.onEvent?.(round.epoch, e)
+  }
+
+  /** The open rounds, or one epoch's (open or failed), for the status view; rows left out. */
+  async round (epoch: number): Promise<RoundState | undefined> {
+    return this.#rounds.get(epoch) ?? await this.#deps.store.round(epoch)
+  }
+
+  openRounds (): RoundState[] {
+    return [...this.#rounds.values()].sort((a, b) => a.epoch - b.epoch)
   }
 }

@@ -8,7 +8,7 @@ import { ConfigError, errorMessage, type EphemeraError } from '../util/errors.js
 import type { Logger } from '../util/logger.js'
 import { registerContractRoutes } from './api.js'
 import { Coordinator } from './coordinator.js'
-import { environmentWithEpoch } from '../epochs/environment.js'
+import { environmentProblems, environmentWithEpoch } from '../epochs/environment.js'
 import type { ParametersJson } from '../epochs/record.js'
 import { committeeOf } from '../epochs/committee.js'
 import { LevelCoordinatorStore } from './store.js'
@@ -64,7 +64,9 @@ export class ContractService {
   static async start (config: ContractConfig, modules: ContractModules): Promise<ContractService> {
     const clock = modules.clock ?? Date.now
     const committee = committeeOf(await loadPeersFile(config.peers_file))
-    const environment = environmentWithEpoch(config.environment, config.epoch_ms)
+    const environment = environmentWithEpoch(config.environment, config.epoch_ms, config.chunk_size)
+    const problems = environmentProblems(environment, committee.members.length, config.rewards.mixnodes)
+    if (problems.length > 0) throw new ConfigError(`${config.config_file}: environment "${environment.name}" cannot run this committee: ${problems.join('; ')}`)
     const db = await Database.open(config.data_dir, {
       // fail-stop: one line naming the store and the cause, then the CLI exits (nothing more is answered)
       onFatal: (err) => {

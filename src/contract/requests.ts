@@ -1,0 +1,57 @@
+import { z } from 'zod'
+import type { RewardRow } from '../epochs/aggregate.js'
+import type { ChunkRange } from '../epochs/chunks.js'
+import { rewardRowSchema } from '../epochs/record.js'
+import type { AnchorBody } from './anchor.js'
+import type { Lease } from './round.js'
+
+/** The bodies and answers of the round lifecycle's requests (README "Coordinator API"). */
+
+/** What tryLock answers. */
+export interface LockGrant {
+  epoch: number
+  /** The round attempt (rotations depend on it). */
+  attempt: number
+  chunk: ChunkRange
+  lease: Lease
+  /** The block the epoch's chunks derive from, once the first contribution fixed it. */
+  blockHash: string | null
+}
+
+/** A chunk upload: its rows, derived from `blockHash`, signed; the block itself when it is the epoch's first. */
+export interface ContributionBody {
+  blockHash: string
+  rows: RewardRow[]
+  signature: string
+  block?: AnchorBody
+}
+
+/** A verifier's finding for a chunk. */
+export interface VerificationBody {
+  ok: boolean
+  ownRowsHash: string
+  signature: string
+  detail?: string
+}
+
+const hex = (bytes: number): z.ZodString => z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `must be ${bytes} bytes of hex`)
+
+/** Shape check of a contribution body (content is checked by tryContribute). */
+export const contributionSchema = z.object({
+  blockHash: hex(32),
+  rows: z.array(rewardRowSchema).max(30_000),
+  signature: hex(64),
+  block: z.object({
+    header: z.record(z.string(), z.unknown()),
+    certificate: z.record(z.string(), z.unknown()),
+    reports: z.array(z.object({ message: z.record(z.string(), z.unknown()), proof: z.object({ index: z.number().int().min(0), treeSize: z.number().int().min(1), path: z.array(z.string()).max(64) }).nullable() })).max(1000)
+  }).optional()
+})
+
+/** Shape check of a verification body. */
+export const verificationSchema = z.object({
+  ok: z.boolean(),
+  ownRowsHash: hex(32),
+  signature: hex(64),
+  detail: z.string().max(500).optional()
+})
