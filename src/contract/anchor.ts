@@ -1,26 +1,15 @@
-import { aggregateReports, type RewardRow } from '../epochs/aggregate.js'
-import { aggregationParams, verifySubmission, canonicalSubmission, type CommitteeJson, type ParametersJson, type ReportEntryJson, type SubmissionJson } from '../epochs/record.js'
-import { decodeReport } from '../epochs/report.js'
-import { messageFromJson, type CertificateJson, type HeaderJson } from '../block/json.js'
+import type { RewardRow } from '../epochs/aggregate.js'
+import { tableOfReports } from '../epochs/table.js'
+import { verifySubmission, canonicalSubmission, type CommitteeJson, type ParametersJson, type SubmissionJson } from '../epochs/record.js'
+import type { CertificateJson, HeaderJson } from '../block/json.js'
 import type { VerifyFn } from '../block/validate.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import type { Anchor } from './round.js'
-
-/** The certified block a first contribution carries: sent once per epoch, not per chunk. */
-export interface AnchorBody {
-  header: HeaderJson
-  certificate: CertificateJson
-  reports: ReportEntryJson[]
-}
+import type { AnchorBody } from '../epochs/requests.js'
 
 /** The whole reward table an anchor's reports give (every chunk is a slice of it). */
 export function anchorTable (anchor: Pick<Anchor, 'reports'>, parameters: ParametersJson): RewardRow[] {
-  const values = anchor.reports.map((r, i) => {
-    const parsed = messageFromJson(r.message)
-    if (!parsed.ok) throw new RangeError(`report ${i}: ${parsed.error}`)
-    return decodeReport(parsed.value.data).values
-  })
-  return aggregateReports(values, parameters.mixnodes, aggregationParams(parameters))
+  return tableOfReports(anchor.reports, parameters)
 }
 
 /**

@@ -1,12 +1,33 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { verifyRecord, submissionSchema, type EpochRecordJson, type SubmissionJson } from '../epochs/record.js'
+import type { z } from 'zod'
+import { verifyRecord, submissionSchema, type CommitteeMemberJson, type EpochRecordJson, type SubmissionJson } from '../epochs/record.js'
+import { contributionSchema, verificationSchema, type ContributionBody, type RoundViewJson, type VerificationBody } from '../epochs/requests.js'
+import { chunkDone, type RoundState } from './round.js'
 import type { Coordinator } from './coordinator.js'
 import { epochWindow } from '../epochs/environment.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import type { VerifyFn } from '../block/validate.js'
-import { parseEpoch, parsePositiveInt } from '../api/params.js'
+import { parseEpoch, parseIndex, parsePositiveInt } from '../api/params.js'
+import { MAX_CHUNKS } from '../epochs/chunks.js'
 
 type RawRequest = FastifyRequest & { rawBody?: Buffer }
+
+
+/** A round as served: every lease, contribution (rows left out) and verification, the block's hash. */
+function roundView (round: RoundState): RoundViewJson {
+  const { anchor, chunks, ...rest } = round
+  return {
+    ...rest,
+    blockHash: anchor?.blockHash ?? null,
+    blockBy: anchor?.by ?? null,
+    progress: { chunks: chunks.length, contributed: chunks.filter((c) => c.contribution != null).length, verified: chunks.filter(chunkDone).length },
+    chunks: chunks.map((c) => {
+      if (c.contribution == null) return { ...c, contribution: null }
+      const { rows: _rows, ...contribution } = c.contribution
+      return { ...c, contribution }
+    })
+  }
+}
 
 export interface EpochSummary {
   epoch: number
@@ -97,6 +118,51 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
     app.addHook('onRequest', async (request) => {
       if (request.method !== 'POST') return
       coordinator.precheck(request.headers)
+    })
+
+    app.get('/contract/rounds', async () => ({ rounds: coordinator.openRounds().map(roundView) }))
+
+    app.get<{ Params: { epoch: string } }>('/contract/epochs/:epoch/round', async (request) => {
+      const epoch = parseEpoch(request.params.epoch)
+      const round = await coordinator.round(epoch)
+      if (round == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no open or failed round${await coordinator.record(epoch) != null ? ' (it is committed: GET /contract/epochs/' + String(epoch) + ')' : ''}`)
+      return roundView(round)
+    })
+
+    /** The certified block an open round's chunks derive from (verifiers that lack it read it here and check it). */
+    app.get<{ Params: { epoch: string } }>('/contract/epochs/:epoch/round/block', async (request) => {
+      const epoch = parseEpoch(request.params.epoch)
+      const anchor = (await coordinator.round(epoch))?.anchor
+      if (anchor == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no block fixed in an open round`)
+      return anchor
+    })
+
+    const signed = async (request: FastifyRequest): Promise<CommitteeMemberJson> => {
+      const raw = (request as RawRequest).rawBody ?? Buffer.alloc(0)
+      return await coordinator.authorize(request.headers, 'POST', request.url.split('?')[0] as string, new Uint8Array(raw))
+    }
+    const parse = <T>(schema: z.ZodType<T>, body: unknown, what: string): T => {
+      const parsed = schema.safeParse(body)
+      if (parsed.success) return parsed.data
+      const issue = parsed.error.issues[0]
+      throw new EphemeraError(ErrorCode.BAD_REQUEST, `malformed ${what}: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`)
+    }
+
+    app.post<{ Params: { epoch: string, chunk: string } }>('/contract/epochs/:epoch/chunks/:chunk/lock', async (request) => {
+      const node = await signed(request)
+      return await coordinator.tryLock(parseEpoch(request.params.epoch), parseIndex(request.params.chunk, 'chunk', MAX_CHUNKS - 1), node)
+    })
+
+    app.post<{ Params: { epoch: string, chunk: string } }>('/contract/epochs/:epoch/chunks/:chunk/contribution', async (request) => {
+      const node = await signed(request)
+      const body = parse(contributionSchema, request.body, 'contribution') as ContributionBody
+      return { status: 'contributed', ...await coordinator.tryContribute(parseEpoch(request.params.epoch), parseIndex(request.params.chunk, 'chunk', MAX_CHUNKS - 1), node, body) }
+    })
+
+    app.post<{ Params: { epoch: string, chunk: string } }>('/contract/epochs/:epoch/chunks/:chunk/verification', async (request) => {
+      const node = await signed(request)
+      const body = parse(verificationSchema, request.body, 'verification') as VerificationBody
+      return { status: 'recorded', ...await coordinator.tryVerify(parseEpoch(request.params.epoch), parseIndex(request.params.chunk, 'chunk', MAX_CHUNKS - 1), node, body) }
     })
 
     app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/submissions', async (request) => {

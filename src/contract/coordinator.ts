@@ -9,7 +9,7 @@ import type { CrashPoints } from '../util/crash-points.js'
 import { diffRewardTables, type RewardRow } from '../epochs/aggregate.js'
 import { chunkRanges, contributionSigningBytes, rowsHash, verificationSigningBytes, type ChunkRange } from '../epochs/chunks.js'
 import { anchorTable, checkAnchor } from './anchor.js'
-import type { ContributionBody, LockGrant, VerificationBody } from './requests.js'
+import type { ContributionBody, LockGrant, VerificationBody } from '../epochs/requests.js'
 import { acquireLease, addContribution, addVerification, assertHolder, chunkRecord, expire, openRound, readyToAdvance, withoutData, type Anchor, type ChunkState, type RoundEvent, type RoundState, type RoundTiming } from './round.js'
 
 export interface CoordinatorDeps {
@@ -56,6 +56,7 @@ export class Coordinator {
   #genesisMs: number | undefined
   #queue: Promise<unknown> = Promise.resolve()
   #noncesPrunedAt = 0
+  #timer: NodeJS.Timeout | undefined
 
   constructor (environment: Environment, deps: CoordinatorDeps) {
     this.environment = environment
@@ -66,6 +67,26 @@ export class Coordinator {
     this.#sorted = deps.committee.members.map((m) => m.publicKey).sort()
     this.#ranges = chunkRanges(deps.parameters.mixnodes, environment.chunkSize)
     this.#timing = { leaseTimeoutMs: environment.leaseTimeoutMs, attemptTimeoutMs: environment.attemptTimeoutMs, verifiersPerChunk: environment.verifiersPerChunk }
+  }
+
+  /**
+   * Runs update() on a tick, often enough that a lease passes on within a quarter of its timeout.
+   * `onError` hears a failed tick (the next one tries again); `paused` skips ticks (a failed store).
+   */
+  start (opts: { onError: (err: unknown) => void, paused?: () => boolean }): void {
+    if (this.#timer != null) return
+    this.#timer = setInterval(() => {
+      if (opts.paused?.() === true) return
+      this.update().catch(opts.onError)
+    }, Math.max(50, Math.min(10_000, Math.round(this.environment.leaseTimeoutMs / 4))))
+    this.#timer.unref()
+  }
+
+  /** Stops the tick and waits for a running update to finish. */
+  async stop (): Promise<void> {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    await this.#queue
   }
 
   /** Runs `task` after every earlier one: submissions, locks, contributions, verifications, update. */

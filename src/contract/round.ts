@@ -1,9 +1,9 @@
-import type { RewardRow } from '../epochs/aggregate.js'
 import type { ChunkRange, ChunkRecordJson } from '../epochs/chunks.js'
-import type { CertificateJson, HeaderJson } from '../block/json.js'
-import type { ReportEntryJson } from '../epochs/record.js'
+import type { Anchor, ChunkState, Contribution, Lease, RoundEvent, RoundState, Verification } from '../epochs/round-types.js'
 import { chunkVerifiers, leaseHolder } from '../epochs/rotation.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
+
+export type { Anchor, ChunkState, Contribution, Lease, RoundEvent, RoundState, RoundStatus, Verification } from '../epochs/round-types.js'
 
 /**
  * One epoch's round at the coordinator, as data (JSON, stored as is), and its transitions. Pure:
@@ -17,8 +17,6 @@ import { EphemeraError, ErrorCode } from '../util/errors.js'
  *     └──(finalization deadline passed)──▶ failed (with the reason)
  */
 
-export type RoundStatus = 'open' | 'committed' | 'failed'
-
 export interface RoundTiming {
   /** A lease holder must contribute within this long of acquiring (or being offered) the lease. */
   leaseTimeoutMs: number
@@ -26,77 +24,6 @@ export interface RoundTiming {
   attemptTimeoutMs: number
   /** Verifiers assigned to each contributed chunk. */
   verifiersPerChunk: number
-}
-
-export interface Lease {
-  holder: string
-  /** Lease attempt within the round attempt: +1 each time a holder misses its deadline. */
-  attempt: number
-  /** When the lease was offered (its holder may acquire it from then on). */
-  offeredAt: number
-  /** When the holder acquired it (tryLock), if it did. */
-  lockedAt?: number
-  deadline: number
-}
-
-export interface Contribution {
-  contributor: string
-  rows: RewardRow[]
-  rowsHash: string
-  signature: string
-  at: number
-}
-
-export interface Verification {
-  verifier: string
-  ok: boolean
-  /** The hash of the rows the verifier derived from its own copy of the block. */
-  ownRowsHash: string
-  signature: string
-  at: number
-  /** A failed verification's reason, as the verifier gave it. */
-  detail?: string
-}
-
-export interface ChunkState extends ChunkRange {
-  lease: Lease
-  contribution?: Contribution
-  /** Assigned when the chunk is contributed. */
-  verifiers: string[]
-  verifications: Verification[]
-}
-
-/** The certified block an epoch's chunks are derived from: fixed by the first contribution. */
-export interface Anchor {
-  blockHash: string
-  header: HeaderJson
-  certificate: CertificateJson
-  reports: ReportEntryJson[]
-  /** The member whose contribution fixed it. */
-  by: string
-  at: number
-}
-
-export interface RoundEvent {
-  at: number
-  kind: 'lease-expired' | 'rollback' | 'verification-failed' | 'failed' | 'committed'
-  detail: string
-}
-
-export interface RoundState {
-  epoch: number
-  status: RoundStatus
-  /** Round attempt: +1 at each rollback. */
-  attempt: number
-  attemptStartedAt: number
-  attemptDeadline: number
-  /** After this the epoch is marked failed if it has not committed. */
-  finalizationDeadline: number
-  anchor?: Anchor
-  chunks: ChunkState[]
-  /** The most recent events (bounded by MAX_EVENTS), oldest first. */
-  events: RoundEvent[]
-  failure?: string
 }
 
 /** Events kept per round (the newest). */
@@ -274,6 +201,7 @@ export function chunkRecord (c: ChunkState): ChunkRecordJson {
     contributor: contribution.contributor,
     rowsHash: contribution.rowsHash,
     signature: contribution.signature,
-    verifications: c.verifications.map((v) => ({ verifier: v.verifier, ok: v.ok, ownRowsHash: v.ownRowsHash, signature: v.signature }))
+    // in the order the rotation assigned them
+    verifications: [...c.verifications].sort((a, b) => c.verifiers.indexOf(a.verifier) - c.verifiers.indexOf(b.verifier)).map((v) => ({ verifier: v.verifier, ok: v.ok, ownRowsHash: v.ownRowsHash, signature: v.signature }))
   }
 }

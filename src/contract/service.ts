@@ -47,18 +47,13 @@ export class ContractService {
   readonly http: HttpServer
   readonly #db: Database
   readonly #logger: Logger
-  readonly #timer: NodeJS.Timeout
 
   private constructor (coordinator: Coordinator, http: HttpServer, db: Database, logger: Logger) {
     this.coordinator = coordinator
     this.http = http
     this.#db = db
     this.#logger = logger
-    this.#timer = setInterval(() => {
-      if (db.failure != null) return
-      coordinator.update().catch((err: unknown) => { logger.warn({ err: errorMessage(err) }, 'coordinator update failed') })
-    }, 10_000)
-    this.#timer.unref()
+    coordinator.start({ onError: (err) => { logger.warn({ err: errorMessage(err) }, 'coordinator update failed') }, paused: () => db.failure != null })
   }
 
   static async start (config: ContractConfig, modules: ContractModules): Promise<ContractService> {
@@ -86,7 +81,11 @@ export class ContractService {
         parameters: parametersOf(config, committee.members.length),
         verify: verifySignature,
         allowStandalone: config.allow_standalone,
-        crash: new CrashPoints(process.env, modules.logger)
+        crash: new CrashPoints(process.env, modules.logger),
+        onEvent: (epoch, event) => {
+          const level = event.kind === 'committed' || event.kind === 'lease-expired' ? 'info' : 'warn'
+          modules.logger[level]({ epoch, kind: event.kind, detail: event.detail }, `epoch ${epoch}: ${event.kind}`)
+        }
       })
       // genesis and epoch length are synced writes, done before anything is served
       const genesis = await coordinator.initialize()
@@ -106,8 +105,8 @@ export class ContractService {
   }
 
   async close (): Promise<void> {
-    clearInterval(this.#timer)
     await this.http.stop()
+    await this.coordinator.stop()
     await this.#db.close()
     this.#logger.info('coordinator stopped')
   }

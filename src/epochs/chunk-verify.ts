@@ -53,7 +53,7 @@ function chunkProblem (c: ChunkRecordJson, ctx: ChunkContext, members: readonly 
   if (!signedBy(c.contributor, c.signature, contributionSigningBytes(claim), ctx.verify)) return `chunk ${c.index}: the contributor's signature does not verify`
   const assigned = chunkVerifiers(members, c.contributor, ctx.attempt, c.verifications.length)
   const named = c.verifications.map((v) => v.verifier)
-  if (c.verifications.length === 0 || named.join(',') !== assigned.join(',')) return `chunk ${c.index}: verified by [${named.join(', ')}], the rotation assigns [${assigned.join(', ')}] in attempt ${ctx.attempt}`
+  if (c.verifications.length === 0 || [...named].sort().join(',') !== [...assigned].sort().join(',')) return `chunk ${c.index}: verified by [${named.join(', ')}], the rotation assigns [${assigned.join(', ')}] in attempt ${ctx.attempt}`
   for (const v of c.verifications) {
     if (!v.ok || v.ownRowsHash !== c.rowsHash) return `chunk ${c.index}: verifier ${v.verifier} did not find the same rows`
     if (!signedBy(v.verifier, v.signature, verificationSigningBytes({ ...claim, ownRowsHash: hash, ok: true }), ctx.verify)) return `chunk ${c.index}: the signature of verifier ${v.verifier} does not verify`

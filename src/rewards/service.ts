@@ -6,7 +6,7 @@ import type { Block, ClientMessage } from '../block/types.js'
 import { ACCEPT, reject, type Application, type DeliveredBlock, type Verdict } from '../broadcast/application.js'
 import type { BroadcastEngine, BroadcastMember } from '../broadcast/index.js'
 import { epochAt, epochWindow } from '../epochs/environment.js'
-import { consensusSubmission, standaloneSubmission, verifyRecord, type CommitteeJson, type EpochRecordJson, type SubmissionJson } from '../epochs/record.js'
+import { standaloneSubmission, verifyRecord, type CommitteeJson, type EpochRecordJson, type SubmissionJson } from '../epochs/record.js'
 import { verifySignature, type NodeKey } from '../crypto/keys.js'
 import type { Gossip, PeerNetwork } from '../network/peers.js'
 import { Bucket, jsonBytes, parseJsonBytes, RangePruner, type Database } from '../storage/index.js'
@@ -17,6 +17,7 @@ import { backoffDelay, sleep } from '../util/time.js'
 import type { CoordinatorClient, EpochInfoJson } from './coordinator-client.js'
 import { checkReportMessage, MAX_VALUE, MISSING, mixnodeSetId, reportMessage, type Report } from '../epochs/report.js'
 import { ReportPool } from './report-pool.js'
+import { ChunkDuties, type ChunkProgress } from './chunk-duties.js'
 import { MetricsStore, sampleUptimes, seedFromBytes, type SimulatorOptions } from './simulator.js'
 
 import { REPORTS_TOPIC } from './report-pool.js'
@@ -37,11 +38,13 @@ export interface EpochProgress {
   reporters: string[]
   proposedBlock?: string
   block?: { hash: string, creator: string, reports: number }
-  /** accepted: this node won; decided-by-another: its submission got 409; already-decided: the record existed before it submitted; learned-from-coordinator: it had no certified block and adopted the record. */
+  /** accepted: this node's contribution fixed the record's block (or its whole submission won); decided-by-another: its submission got 409; already-decided: the record existed before it submitted; learned-from-coordinator: it had no certified block and adopted the record. */
   submission?: 'accepted' | 'decided-by-another' | 'already-decided' | 'learned-from-coordinator'
   winner?: string
   officialBlockHash?: string | null
   times: { computedAt?: number, thresholdAt?: number, deliveredAt?: number, submittedAt?: number, committedAt?: number }
+  /** The epoch's round at the coordinator, as this node last saw it (chunks contributed and verified, and its own part). */
+  chunks?: ChunkProgress
   /** committedAt − endMs */
   latencyMs?: number
 }
@@ -102,6 +105,7 @@ export class RewardsService implements Application {
   readonly #selfIndex: number
   readonly #setId: Uint8Array
   readonly #pool: ReportPool
+  readonly #duties: ChunkDuties
   readonly #progressPruner: RangePruner
   readonly #delivered = new Map<number, DeliveredBlock>()
   readonly #echoedValid = new Set<number>()
@@ -130,6 +134,7 @@ export class RewardsService implements Application {
     this.#names = new Map(sorted.map((m) => [toHex(m.publicKey), m.name]))
     this.#selfIndex = sorted.findIndex((m) => equalBytes(m.publicKey, modules.key.publicKey))
     this.#setId = mixnodeSetId(opts.mixnodes)
+    this.#duties = new ChunkDuties({ client: modules.client, key: modules.key, committee: this.#committee, logger: modules.logger, clock: this.#clock })
     this.#pool = new ReportPool({
       mixnodes: opts.mixnodes,
       keepInMemoryEpochs: MEMORY_EPOCHS,
@@ -360,8 +365,8 @@ export class RewardsService implements Application {
         if (record != null) {
           await this.#adopt(progress, record, 'learned-from-coordinator')
         } else if (p != null && !this.#opts.standalone && this.#delivered.has(epoch)) {
-          this.#m.logger.info({ epoch }, 'submitting a certified block again after a failed epoch')
-          await this.#submitAndAdopt(progress, consensusSubmission(this.#delivered.get(epoch) as DeliveredBlock, info.parameters), 0, this.#clock() + info.environment.epochDeadlineMs, signal)
+          this.#m.logger.info({ epoch }, 'taking part in the epoch\'s round again after a failure here')
+          await this.#commitByChunks(progress, this.#delivered.get(epoch) as DeliveredBlock, signal)
         }
       } catch (err) {
         if (signal.aborted) return
@@ -470,8 +475,8 @@ export class RewardsService implements Application {
         times: { ...p.times, deliveredAt: this.#clock() }
       })
 
-      // submitting: staggered too; whoever is first wins, everyone adopts the coordinator's record
-      await this.#submitAndAdopt(p, consensusSubmission(delivered, info.parameters), rank * env.submitStaggerMs, epochDeadline, signal)
+      // submitting: the round at the coordinator (leased chunks, assigned verifiers); everyone adopts its record
+      await this.#commitByChunks(p, delivered, signal)
     } catch (err) {
       if (err instanceof AbortError || signal.aborted) return
       await this.#advance(p, 'failed', { reason: errorMessage(err) })
@@ -499,6 +504,29 @@ export class RewardsService implements Application {
       this.#m.logger.info({ epoch, err: errorMessage(err) }, 'not proposing a block for the epoch')
       await this.#advance(p, 'broadcasting', { reason: `did not propose: ${errorMessage(err)}` })
     }
+  }
+
+  /**
+   * The epoch's round at the coordinator: this node uploads the chunks it is leased and verifies
+   * those it is assigned until the coordinator commits the epoch (or its finalization deadline
+   * passes), then adopts the record.
+   */
+  async #commitByChunks (p: EpochProgress, delivered: DeliveredBlock, signal: AbortSignal): Promise<void> {
+    const info = this.#info as EpochInfoJson
+    const env = info.environment
+    const record = await this.#duties.run({
+      epoch: p.epoch,
+      delivered,
+      parameters: info.parameters,
+      deadline: p.endMs + env.finalizationEpochs * info.epochMs,
+      pollMs: Math.max(50, Math.min(1_000, Math.round(env.leaseTimeoutMs / 8))),
+      onProgress: (chunks) => {
+        if (isDeepStrictEqual(chunks, p.chunks)) return
+        p.chunks = chunks
+        this.#save(p).catch(() => {})
+      }
+    }, signal)
+    await this.#adopt(p, record, record.winner.publicKey === toHex(this.#m.key.publicKey) ? 'accepted' : 'decided-by-another')
   }
 
   async #submitAndAdopt (p: EpochProgress, submission: SubmissionJson, delayMs: number, deadline: number, signal: AbortSignal): Promise<void> {

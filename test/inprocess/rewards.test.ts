@@ -74,6 +74,7 @@ async function start (): Promise<Harness> {
   const parameters: ParametersJson = { mixnodes: MIXNODES, mixnodeSetId: toHex(mixnodeSetId(MIXNODES)), aggregation: 'median', trimPermille: 200, minValues: 2, rewardPool: '1000000', rewardsThreshold: 3 }
   const coordinator = new Coordinator(environmentWithEpoch('testing', EPOCH_MS), { store: new LevelCoordinatorStore(db), clock: Date.now, committee, parameters, verify: verifySignature, allowStandalone: false })
   await coordinator.initialize()
+  coordinator.start({ onError: () => {} })
   const http = new HttpServer({ host: '127.0.0.1', port: 0, bodyLimit: 32 * 1024 * 1024 }, pino({ level: 'silent' }))
   registerContractRoutes(http.app, coordinator, Date.now, verifySignature)
   await http.start()
@@ -87,6 +88,7 @@ async function start (): Promise<Harness> {
     close: async () => {
       await cluster.stop()
       await http.stop()
+      await coordinator.stop()
       await db.close()
       await rm(dir, { recursive: true, force: true })
     }

@@ -1,11 +1,20 @@
 import { z } from 'zod'
-import type { RewardRow } from '../epochs/aggregate.js'
-import type { ChunkRange } from '../epochs/chunks.js'
-import { rewardRowSchema } from '../epochs/record.js'
-import type { AnchorBody } from './anchor.js'
-import type { Lease } from './round.js'
+import type { RewardRow } from './aggregate.js'
+import type { ChunkRange } from './chunks.js'
+import { rewardRowSchema } from './record.js'
+import type { CertificateJson, HeaderJson } from '../block/json.js'
+import type { ReportEntryJson } from './record.js'
+import type { Contribution, Lease, RoundState } from './round-types.js'
 
 /** The bodies and answers of the round lifecycle's requests (README "Coordinator API"). */
+
+/** The certified block a first contribution carries: sent once per epoch, not per chunk. */
+export interface AnchorBody {
+  header: HeaderJson
+  certificate: CertificateJson
+  reports: ReportEntryJson[]
+}
+
 
 /** What tryLock answers. */
 export interface LockGrant {
@@ -55,3 +64,11 @@ export const verificationSchema = z.object({
   signature: hex(64),
   detail: z.string().max(500).optional()
 })
+
+/** A round as served (GET /contract/epochs/{e}/round): rows and the block left out. */
+export type RoundViewJson = Omit<RoundState, 'anchor' | 'chunks'> & {
+  blockHash: string | null
+  blockBy: string | null
+  progress: { chunks: number, contributed: number, verified: number }
+  chunks: Array<Omit<RoundState['chunks'][number], 'contribution'> & { contribution: Omit<Contribution, 'rows'> | null }>
+}
