@@ -388,7 +388,8 @@ export class Coordinator {
       acceptedAt: now,
       latencyMs: now - window.endMs,
       chunks: round.chunks.map((c) => chunkRecord(c)),
-      attempt: round.attempt
+      attempt: round.attempt,
+      verifiersPerChunk: this.#timing.verifiersPerChunk
     }
     this.#deps.crash?.reached('advance', round.epoch)
     await this.#deps.store.commitRound(record, round)

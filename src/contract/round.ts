@@ -100,6 +100,7 @@ export function addContribution (round: RoundState, index: number, c: Contributi
   }
   chunk.contribution = { contributor: c.contributor, rows: c.rows, rowsHash: c.rowsHash, signature: c.signature, at: c.at }
   chunk.verifiers = chunkVerifiers(members, c.contributor, round.attempt, timing.verifiersPerChunk)
+  chunk.verifyDeadline = c.at + timing.leaseTimeoutMs
   return chunk
 }
 
@@ -158,6 +159,14 @@ export function expire (round: RoundState, now: number, members: readonly string
   }
   let changed = false
   for (const chunk of round.chunks) {
+    if (chunk.contribution != null && chunk.verifyDeadline != null && now > chunk.verifyDeadline && !chunkDone(chunk) && chunk.verifications.every((v) => v.ok)) {
+      const replaced = replaceVerifiers(chunk, members)
+      chunk.verifyDeadline = now + timing.leaseTimeoutMs
+      if (replaced != null) {
+        event(round, now, 'verifier-expired', `chunk ${chunk.index}: ${replaced}`)
+        changed = true
+      }
+    }
     if (chunk.contribution != null || now <= chunk.lease.deadline) continue
     const missed = chunk.lease
     chunk.lease = offer(members, round.epoch, chunk.index, missed.attempt + 1, round.attempt, now, timing)
@@ -165,6 +174,31 @@ export function expire (round: RoundState, now: number, members: readonly string
     changed = true
   }
   return changed
+}
+
+/**
+ * A verifier that misses its deadline (down, or slow) is replaced by the next member after the
+ * chunk's verifiers in the committee order that is neither the contributor nor already assigned;
+ * what it did not do passes on, as a lease does. Returns what changed, if anything could.
+ */
+function replaceVerifiers (chunk: ChunkState, members: readonly string[]): string | undefined {
+  const contributor = (chunk.contribution as Contribution).contributor
+  const done = new Set(chunk.verifications.map((v) => v.verifier))
+  const pending = chunk.verifiers.filter((v) => !done.has(v))
+  const last = members.indexOf(chunk.verifiers.at(-1) ?? contributor)
+  const candidates: string[] = []
+  for (let j = 1; j < members.length; j++) {
+    const m = members[(last + j) % members.length] as string
+    if (m !== contributor && !chunk.verifiers.includes(m)) candidates.push(m)
+  }
+  const swaps: string[] = []
+  chunk.verifiers = chunk.verifiers.map((v) => {
+    if (done.has(v) || candidates.length === 0 || !pending.includes(v)) return v
+    const next = candidates.shift() as string
+    swaps.push(`${v} did not verify; assigned to ${next}`)
+    return next
+  })
+  return swaps.length > 0 ? swaps.join('; ') : undefined
 }
 
 /**
@@ -179,6 +213,7 @@ export function rollback (round: RoundState, now: number, reason: string, member
   for (const chunk of round.chunks) {
     delete chunk.contribution
     chunk.verifiers = []
+    delete chunk.verifyDeadline
     chunk.verifications = []
     chunk.lease = offer(members, round.epoch, chunk.index, 0, round.attempt, now, timing)
   }

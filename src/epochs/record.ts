@@ -73,6 +73,8 @@ export interface EpochRecordJson {
    */
   chunks?: ChunkRecordJson[]
   attempt?: number
+  /** Verifications each chunk needed (the environment's verifiers per chunk, at most n − 1). */
+  verifiersPerChunk?: number
 }
 
 const proofSchema = z.object({ index: z.number().int().min(0), treeSize: z.number().int().min(1), path: z.array(z.string()).max(64) }).nullable()
@@ -229,7 +231,7 @@ export function verifyRecord (record: EpochRecordJson, verify: VerifyFn, trusted
       blockHash: record.submission.blockHash,
       rewards: record.submission.rewards,
       members: committee.members.map((m) => m.publicKey),
-      attempt: record.attempt ?? 0,
+      verifiersPerChunk: record.verifiersPerChunk ?? 1,
       verify
     }))
   } else if (record.chunks != null && record.submission.blockHash == null) {

@@ -45,6 +45,8 @@ export interface ChunkState extends ChunkRange {
   contribution?: Contribution
   /** Assigned when the chunk is contributed. */
   verifiers: string[]
+  /** The assigned verifiers that have not verified by then are replaced by the next members. */
+  verifyDeadline?: number
   verifications: Verification[]
 }
 
@@ -61,7 +63,7 @@ export interface Anchor {
 
 export interface RoundEvent {
   at: number
-  kind: 'lease-expired' | 'rollback' | 'verification-failed' | 'failed' | 'committed'
+  kind: 'lease-expired' | 'verifier-expired' | 'rollback' | 'verification-failed' | 'failed' | 'committed'
   detail: string
 }
 

@@ -266,6 +266,57 @@ describe('tryVerify and tryAdvance', () => {
     expect(h.events.find((e) => e.kind === 'rollback')?.detail).toMatch(/chunk 2 failed verification/)
   })
 
+  it('an assigned verifier that does not verify in time is replaced by the next member; the epoch still commits', async () => {
+    const h = await harness()
+    h.clock.now = endOf(1) + 10
+    const b = blockOf(1)
+    await contributeAll(h, 1, b)
+    const round = await roundOf(h, 1)
+    const silent = round.chunks[1]?.verifiers[1] as string
+    for (const chunk of round.chunks) {
+      for (const v of chunk.verifiers) if (v !== silent) await h.coordinator.tryVerify(1, chunk.index, memberOf(v), b.verification(chunk.index, v))
+    }
+    expect(await h.store.record(1)).toBeUndefined()
+    h.clock.now += ENV.leaseTimeoutMs + 1
+    await h.coordinator.update()
+    const after = await roundOf(h, 1)
+    for (const chunk of after.chunks) {
+      expect(chunk.verifiers).not.toContain(silent)
+      expect(chunk.verifiers).not.toContain(chunk.contribution?.contributor)
+    }
+    expect(h.events.filter((e) => e.kind === 'verifier-expired').map((e) => e.detail).join('\n')).toContain(`${silent} did not verify; assigned to`)
+    await refused(h.coordinator.tryVerify(1, 1, memberOf(silent), b.verification(1, silent)), ErrorCode.FORBIDDEN)
+    for (const chunk of after.chunks) {
+      for (const v of chunk.verifiers) if (!chunk.verifications.some((x) => x.verifier === v)) await h.coordinator.tryVerify(1, chunk.index, memberOf(v), b.verification(chunk.index, v))
+    }
+    const record = await h.store.record(1)
+    expect(record?.verifiersPerChunk).toBe(2)
+    expect(verifyRecord(record!, verifySignature).ok).toBe(true)
+  })
+
+  it('a committed record fails verification, naming the chunk, when a chunk, a signature or a verification is changed', async () => {
+    const h = await harness()
+    h.clock.now = endOf(1) + 10
+    const b = blockOf(1)
+    await contributeAll(h, 1, b)
+    await verifyAll(h, 1, b)
+    const record = (await h.store.record(1))!
+    const failure = (edit: (r: typeof record) => void): string | undefined => {
+      const r = clone(record)
+      edit(r)
+      return verifyRecord(r, verifySignature).failure
+    }
+    const flip = (hex: string): string => (hex[0] === '0' ? '1' : '0') + hex.slice(1)
+    expect(failure((r) => { r.chunks![2]!.rowsHash = flip(r.chunks![2]!.rowsHash) })).toMatch(/^chunk signatures: chunk 2: rowsHash .* is not the hash of rows 10–14/)
+    expect(failure((r) => { r.chunks![1]!.signature = flip(r.chunks![1]!.signature) })).toBe('chunk signatures: chunk 1: the contributor\'s signature does not verify')
+    expect(failure((r) => { r.chunks![3]!.verifications[0]!.signature = flip(r.chunks![3]!.verifications[0]!.signature) })).toMatch(/^chunk signatures: chunk 3: the signature of verifier \w+ does not verify$/)
+    expect(failure((r) => { r.chunks![0]!.verifications.pop() })).toBe('chunk signatures: chunk 0: 1 distinct verifiers, 2 needed')
+    expect(failure((r) => { r.chunks![0]!.verifications[0]!.verifier = r.chunks![0]!.contributor })).toMatch(/chunk 0: verifier \w+ is its contributor/)
+    expect(failure((r) => { r.chunks![1]!.to = 9 })).toBe('chunks: chunk 2 covers [10, 15), expected index 2 from 9')
+    // a changed row changes the table: the reports no longer give it
+    expect(failure((r) => { r.submission.rewards[3]!.reward = '5' })).toMatch(/^rewards: rewards\[3\]\.reward is "5"/)
+  })
+
   it('a verification whose ok flag contradicts its hashes, or with a bad signature, is refused', async () => {
     const h = await harness()
     h.clock.now = endOf(1) + 10
