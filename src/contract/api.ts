@@ -31,7 +31,11 @@ function roundView (round: RoundState): RoundViewJson {
 
 export interface EpochSummary {
   epoch: number
-  status: 'committed' | 'open' | 'pending'
+  status: 'committed' | 'open' | 'pending' | 'failed'
+  /** committed through the round lifecycle: its chunks (all verified); open: contributed/verified so far */
+  chunks?: { total: number, contributed: number, verified: number }
+  /** failed: why */
+  reason?: string
   startMs: number
   endMs: number
   winner?: string
@@ -55,7 +59,8 @@ function summary (record: EpochRecordJson): EpochSummary {
     reports: record.submission.reports.length,
     signatures: record.submission.certificate?.signatures.length ?? 0,
     acceptedAt: record.acceptedAt,
-    latencyMs: record.latencyMs
+    latencyMs: record.latencyMs,
+    ...(record.chunks != null ? { chunks: { total: record.chunks.length, contributed: record.chunks.length, verified: record.chunks.length } } : {})
   }
 }
 
@@ -94,7 +99,20 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
       for (let e = top; e >= 1 && epochs.length < limit; e--) {
         const record = records.get(e)
         const window = epochWindow(current.genesisMs, current.epochMs, e)
-        epochs.push(record != null ? summary(record) : { epoch: e, status: e >= current.epoch ? 'open' : 'pending', startMs: window.startMs, endMs: window.endMs })
+        if (record != null) {
+          epochs.push(summary(record))
+          continue
+        }
+        const round = e < current.epoch ? await coordinator.round(e) : undefined
+        const view = round == null ? undefined : roundView(round)
+        epochs.push({
+          epoch: e,
+          status: e >= current.epoch ? 'open' : round?.status === 'failed' ? 'failed' : 'pending',
+          startMs: window.startMs,
+          endMs: window.endMs,
+          ...(view != null ? { chunks: { total: view.progress.chunks, contributed: view.progress.contributed, verified: view.progress.verified } } : {}),
+          ...(round?.failure != null ? { reason: round.failure } : {})
+        })
       }
       return { currentEpoch: current.epoch, epochs }
     })

@@ -146,6 +146,21 @@ describe('rewards: coordinator + 4 nodes', () => {
     expect(show.stdout).toMatch(/winner {7}node\d/)
   }, 60_000)
 
+  it('`contract status` shows the open rounds: leases with deadlines, contributions, verifications', async () => {
+    const json = await runCli(['contract', 'status', '--contract', contract, '--json'])
+    expect(json.code, json.stderr).toBe(0)
+    const status = JSON.parse(json.stdout) as { epoch: number, environment: { chunkSize: number }, rounds: Array<{ epoch: number, status: string, chunks: Array<{ lease: { holder: string, deadline: number } }> }> }
+    expect(status.environment.chunkSize).toBe(25)
+    for (const r of status.rounds) {
+      expect(r.status).toBe('open')
+      expect(r.epoch).toBeLessThan(status.epoch)
+      expect(r.chunks).toHaveLength(4)
+    }
+    const text = await runCli(['contract', 'status', '--contract', contract])
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toMatch(/^epoch \d+ running \(ends in [\d.]+ s\); testing: chunks of 25 mixnodes/)
+  })
+
   it('a node that was down across epoch ends adopts their official records when it is back', async () => {
     const node = cluster.nodes[1]!
     const state = JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as ClusterJson
