@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { z } from 'zod'
 import { verifyRecord, submissionSchema, type CommitteeMemberJson, type EpochRecordJson, type SubmissionJson } from '../epochs/record.js'
-import { contributionSchema, verificationSchema, type ContributionBody, type RoundViewJson, type VerificationBody } from '../epochs/requests.js'
+import { contributionSchema, contributionsSchema, locksSchema, verificationSchema, verificationsSchema, type ContributionBody, type ContributionsBody, type RoundViewJson, type VerificationBody } from '../epochs/requests.js'
 import { chunkDone, type RoundState } from './round.js'
 import type { Coordinator } from './coordinator.js'
 import { epochWindow } from '../epochs/environment.js'
@@ -140,8 +140,16 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
 
     app.get('/contract/rounds', async () => ({ rounds: coordinator.openRounds().map(roundView) }))
 
-    app.get<{ Params: { epoch: string } }>('/contract/epochs/:epoch/round', async (request) => {
+    app.get<{ Params: { epoch: string }, Querystring: { since?: string, waitMs?: string } }>('/contract/epochs/:epoch/round', async (request, reply) => {
       const epoch = parseEpoch(request.params.epoch)
+      // long poll: with ?since=V, answer once the round's version is above V (or after waitMs)
+      if (request.query.since != null) {
+        const since = parseIndex(request.query.since, 'since', Number.MAX_SAFE_INTEGER)
+        const waitMs = parseIndex(request.query.waitMs ?? '10000', 'waitMs', 30_000)
+        const aborted = new AbortController()
+        reply.raw.once('close', () => { aborted.abort() })
+        await coordinator.waitForChange(epoch, since, waitMs, aborted.signal)
+      }
       const round = await coordinator.round(epoch)
       if (round == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no open or failed round${await coordinator.record(epoch) != null ? ' (it is committed: GET /contract/epochs/' + String(epoch) + ')' : ''}`)
       return roundView(round)
@@ -165,6 +173,25 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
       const issue = parsed.error.issues[0]
       throw new EphemeraError(ErrorCode.BAD_REQUEST, `malformed ${what}: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`)
     }
+
+    // several chunks in one request (one stored change): a result per chunk, refusals included
+    app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/chunks/lock', async (request) => {
+      const node = await signed(request)
+      const body = parse(locksSchema, request.body, 'locks')
+      return { results: await coordinator.tryLockMany(parseEpoch(request.params.epoch), body.chunks, node) }
+    })
+
+    app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/chunks/contributions', async (request) => {
+      const node = await signed(request)
+      const body = parse(contributionsSchema, request.body, 'contributions') as ContributionsBody
+      return { results: await coordinator.tryContributeMany(parseEpoch(request.params.epoch), node, body) }
+    })
+
+    app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/chunks/verifications', async (request) => {
+      const node = await signed(request)
+      const body = parse(verificationsSchema, request.body, 'verifications')
+      return await coordinator.tryVerifyMany(parseEpoch(request.params.epoch), node, body.verifications)
+    })
 
     app.post<{ Params: { epoch: string, chunk: string } }>('/contract/epochs/:epoch/chunks/:chunk/lock', async (request) => {
       const node = await signed(request)

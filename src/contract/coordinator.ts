@@ -9,8 +9,25 @@ import type { CrashPoints } from '../util/crash-points.js'
 import { diffRewardTables, type RewardRow } from '../epochs/aggregate.js'
 import { chunkRanges, contributionSigningBytes, rowsHash, verificationSigningBytes, type ChunkRange } from '../epochs/chunks.js'
 import { anchorTable, checkAnchor } from './anchor.js'
-import type { ContributionBody, LockGrant, VerificationBody } from '../epochs/requests.js'
+import type { ContributionBody, ContributionsBody, ItemResult, LockGrant, VerificationBody } from '../epochs/requests.js'
 import { acquireLease, addContribution, addVerification, assertHolder, chunkRecord, expire, openRound, readyToAdvance, withoutData, type Anchor, type ChunkState, type RoundEvent, type RoundState, type RoundTiming } from './round.js'
+
+/** Runs one chunk's step; a refusal (EphemeraError) becomes that chunk's result, anything else throws. */
+function attempt<T> (chunk: number, step: () => T): ItemResult<T> {
+  try {
+    return { chunk, ok: true, value: step() }
+  } catch (err) {
+    if (!(err instanceof EphemeraError)) throw err
+    return { chunk, ok: false, code: err.code, message: err.message }
+  }
+}
+
+/** The single result of a one-chunk request, or its refusal thrown. */
+function one<T> (results: Array<ItemResult<T>>): T {
+  const r = results[0] as ItemResult<T>
+  if (!r.ok) throw new EphemeraError(r.code, r.message)
+  return r.value
+}
 
 export interface CoordinatorDeps {
   /** Told about every lease expiry, verification failure, rollback, failure and commit (for logs). */
@@ -57,6 +74,8 @@ export class Coordinator {
   #queue: Promise<unknown> = Promise.resolve()
   #noncesPrunedAt = 0
   #timer: NodeJS.Timeout | undefined
+  /** epoch → callbacks of requests waiting for its round to change (waitForChange) */
+  readonly #waiters = new Map<number, Set<() => void>>()
 
   constructor (environment: Environment, deps: CoordinatorDeps) {
     this.environment = environment
@@ -240,10 +259,10 @@ export class Coordinator {
         this.#report(round, seen)
         if (round.status === 'failed') {
           // the reason stays; the rows and the block are dropped (nothing will be built on them)
-          await this.#deps.store.saveRound(withoutData(round), { anchor: true, rows: round.chunks.map((c) => c.index) })
+          await this.#save(withoutData(round), { anchor: true, rows: round.chunks.map((c) => c.index) })
           this.#close(round)
         } else {
-          await this.#deps.store.saveRound(round, round.attempt !== attempt ? { anchor: true, rows: round.chunks.map((c) => c.index) } : {})
+          await this.#save(round, round.attempt !== attempt ? { anchor: true, rows: round.chunks.map((c) => c.index) } : {})
           if (round.anchor == null) this.#tables.delete(round.epoch)
         }
       }
@@ -274,21 +293,30 @@ export class Coordinator {
     const finalizationDeadline = window.endMs + this.environment.finalizationEpochs * this.environment.epochMs
     if (now > finalizationDeadline) throw new EphemeraError(ErrorCode.EPOCH_FAILED, `epoch ${epoch} ended more than ${this.environment.finalizationEpochs} epochs ago without being committed`)
     const round = openRound({ epoch, chunks: this.#ranges, members: this.#sorted, now, finalizationDeadline, timing: this.#timing })
-    await this.#deps.store.saveRound(round, {})
+    await this.#save(round, {})
     this.#rounds.set(epoch, round)
     return round
   }
 
   /** tryLock: the member offered chunk `index`'s lease acquires it; answers the lease and the round's block. */
   async tryLock (epoch: number, index: number, node: CommitteeMemberJson): Promise<LockGrant> {
+    return one(await this.tryLockMany(epoch, [index], node))
+  }
+
+  /** tryLock for several chunks in one request (one stored change): a result per chunk. */
+  async tryLockMany (epoch: number, indexes: readonly number[], node: CommitteeMemberJson): Promise<Array<ItemResult<LockGrant>>> {
     return await this.#serial(async () => {
       const now = this.#deps.clock()
       const round = await this.#roundFor(epoch, now)
-      const fresh = round.chunks[index]?.lease.lockedAt == null
-      const lease = acquireLease(round, index, node.publicKey, now)
-      if (fresh) await this.#deps.store.saveRound(round, {})
-      const chunk = round.chunks[index] as ChunkState
-      return { epoch, attempt: round.attempt, chunk: { index, from: chunk.from, to: chunk.to }, lease, blockHash: round.anchor?.blockHash ?? null }
+      let fresh = false
+      const results = indexes.map((index) => attempt(index, () => {
+        fresh ||= round.chunks[index]?.lease.lockedAt == null
+        const lease = acquireLease(round, index, node.publicKey, now)
+        const chunk = round.chunks[index] as ChunkState
+        return { epoch, attempt: round.attempt, chunk: { index, from: chunk.from, to: chunk.to }, lease, blockHash: round.anchor?.blockHash ?? null }
+      }))
+      if (fresh) await this.#save(round, {})
+      return results
     })
   }
 
@@ -299,35 +327,53 @@ export class Coordinator {
    * chunk's mixnodes, and be signed by the holder.
    */
   async tryContribute (epoch: number, index: number, node: CommitteeMemberJson, body: ContributionBody): Promise<{ verifiers: string[] }> {
+    const { blockHash, block, ...item } = body
+    return one(await this.tryContributeMany(epoch, node, { blockHash, ...(block != null ? { block } : {}), chunks: [{ ...item, chunk: index }] }))
+  }
+
+  /** tryContribute for several chunks of one block in one request (one stored change): a result per chunk. */
+  async tryContributeMany (epoch: number, node: CommitteeMemberJson, body: ContributionsBody): Promise<Array<ItemResult<{ verifiers: string[] }>>> {
     return await this.#serial(async () => {
       this.#deps.crash?.reached('submission', epoch)
       const now = this.#deps.clock()
       const round = await this.#roundFor(epoch, now)
-      assertHolder(round, index, node.publicKey, now)
-      const range = round.chunks[index] as ChunkState
-      let anchor: Anchor | undefined
-      let table = this.#tables.get(epoch)
-      if (round.anchor == null) {
-        if (body.block == null) throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `epoch ${epoch} has no block yet: the first contribution must carry its certified block`)
-        const checked = checkAnchor({ epoch, blockHash: body.blockHash, body: body.block, by: node.publicKey, at: now, committee: this.committee, parameters: this.parameters, verify: this.#deps.verify })
-        anchor = checked.anchor
-        table = checked.table
-      }
-      const rows = (table as RewardRow[]).slice(range.from, range.to)
-      const difference = diffRewardTables(rows, body.rows)
-      if (difference != null) throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `chunk ${index} of epoch ${epoch} refused: ${difference}`)
-      const hash = rowsHash(rows)
-      const blockHash = fromHex(body.blockHash, 32)
-      const signature = fromHex(body.signature, 64)
-      const key = fromHex(node.publicKey, 32) as Uint8Array
-      if (blockHash == null || signature == null || !this.#deps.verify(key, contributionSigningBytes({ epoch, blockHash, chunk: range, rowsHash: hash }), signature)) {
-        throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `chunk ${index} of epoch ${epoch} refused: the contributor's signature does not verify`)
-      }
-      const chunk = addContribution(round, index, { contributor: node.publicKey, rows, rowsHash: toHex(hash), signature: body.signature.toLowerCase(), at: now, anchor }, body.blockHash.toLowerCase(), this.#sorted, this.#timing)
-      if (anchor != null) this.#tables.set(epoch, table as RewardRow[])
-      await this.#deps.store.saveRound(round, { anchor: anchor != null, rows: [index] })
-      return { verifiers: chunk.verifiers }
+      const anchored = round.anchor != null
+      const rows: number[] = []
+      const results = body.chunks.map((item) => attempt(item.chunk, () => {
+        const chunk = this.#contributeOne(round, item.chunk, node, { blockHash: body.blockHash, rows: item.rows, signature: item.signature, ...(body.block != null ? { block: body.block } : {}) }, now)
+        rows.push(item.chunk)
+        return { verifiers: chunk.verifiers }
+      }))
+      if (rows.length > 0) await this.#save(round, { anchor: !anchored && round.anchor != null, rows })
+      return results
     })
+  }
+
+  #contributeOne (round: RoundState, index: number, node: CommitteeMemberJson, body: ContributionBody, now: number): ChunkState {
+    const epoch = round.epoch
+    assertHolder(round, index, node.publicKey, now)
+    const range = round.chunks[index] as ChunkState
+    let anchor: Anchor | undefined
+    let table = this.#tables.get(epoch)
+    if (round.anchor == null) {
+      if (body.block == null) throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `epoch ${epoch} has no block yet: the first contribution must carry its certified block`)
+      const checked = checkAnchor({ epoch, blockHash: body.blockHash, body: body.block, by: node.publicKey, at: now, committee: this.committee, parameters: this.parameters, verify: this.#deps.verify })
+      anchor = checked.anchor
+      table = checked.table
+    }
+    const rows = (table as RewardRow[]).slice(range.from, range.to)
+    const difference = diffRewardTables(rows, body.rows)
+    if (difference != null) throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `chunk ${index} of epoch ${epoch} refused: ${difference}`)
+    const hash = rowsHash(rows)
+    const blockHash = fromHex(body.blockHash, 32)
+    const signature = fromHex(body.signature, 64)
+    const key = fromHex(node.publicKey, 32) as Uint8Array
+    if (blockHash == null || signature == null || !this.#deps.verify(key, contributionSigningBytes({ epoch, blockHash, chunk: range, rowsHash: hash }), signature)) {
+      throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `chunk ${index} of epoch ${epoch} refused: the contributor's signature does not verify`)
+    }
+    const chunk = addContribution(round, index, { contributor: node.publicKey, rows, rowsHash: toHex(hash), signature: body.signature.toLowerCase(), at: now, anchor }, body.blockHash.toLowerCase(), this.#sorted, this.#timing)
+    if (anchor != null) this.#tables.set(epoch, table as RewardRow[])
+    return chunk
   }
 
   /**
@@ -335,27 +381,44 @@ export class Coordinator {
    * the round, the epoch is advanced (committed) at once.
    */
   async tryVerify (epoch: number, index: number, verifier: CommitteeMemberJson, body: VerificationBody): Promise<{ committed: boolean }> {
+    const { results, committed } = await this.tryVerifyMany(epoch, verifier, [{ ...body, chunk: index }])
+    one(results)
+    return { committed }
+  }
+
+  /** tryVerify for several chunks in one request (one stored change): a result per chunk, and whether the epoch committed. */
+  async tryVerifyMany (epoch: number, verifier: CommitteeMemberJson, items: ReadonlyArray<VerificationBody & { chunk: number }>): Promise<{ results: Array<ItemResult<null>>, committed: boolean }> {
     return await this.#serial(async () => {
       const now = this.#deps.clock()
       const round = await this.#roundFor(epoch, now)
-      const chunk = round.chunks[index]
-      const contribution = chunk?.contribution
-      if (chunk == null || contribution == null || round.anchor == null) throw new EphemeraError(ErrorCode.EPOCH_NOT_READY, `chunk ${index} of epoch ${epoch} has not been contributed`)
-      if (body.ok !== (body.ownRowsHash.toLowerCase() === contribution.rowsHash)) throw new EphemeraError(ErrorCode.BAD_REQUEST, `a verification says ok = ${String(body.ok)} but its rows hash ${body.ownRowsHash} ${body.ok ? 'differs from' : 'equals'} the contributed one`)
-      const own = fromHex(body.ownRowsHash, 32)
-      const signature = fromHex(body.signature, 64)
-      const claim = { epoch, blockHash: fromHex(round.anchor.blockHash, 32) as Uint8Array, chunk, rowsHash: fromHex(contribution.rowsHash, 32) as Uint8Array }
-      if (own == null || signature == null || !this.#deps.verify(fromHex(verifier.publicKey, 32) as Uint8Array, verificationSigningBytes({ ...claim, ownRowsHash: own, ok: body.ok }), signature)) {
-        throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `verification of chunk ${index} of epoch ${epoch} refused: the verifier's signature does not verify`)
-      }
       const seen = round.events.at(-1)
-      addVerification(round, index, { verifier: verifier.publicKey, ok: body.ok, ownRowsHash: toHex(own), signature: toHex(signature), at: now, ...(body.detail != null ? { detail: body.detail.slice(0, 500) } : {}) })
+      let changed = false
+      const results = items.map((item) => attempt(item.chunk, () => {
+        this.#verifyOne(round, item.chunk, verifier, item, now)
+        changed = true
+        return null
+      }))
       this.#report(round, seen)
-      await this.#deps.store.saveRound(round, {})
-      if (!readyToAdvance(round)) return { committed: false }
+      if (changed) await this.#save(round, {})
+      if (!readyToAdvance(round)) return { results, committed: false }
       await this.#advance(round, now)
-      return { committed: true }
+      return { results, committed: true }
     })
+  }
+
+  #verifyOne (round: RoundState, index: number, verifier: CommitteeMemberJson, body: VerificationBody, now: number): void {
+    const epoch = round.epoch
+    const chunk = round.chunks[index]
+    const contribution = chunk?.contribution
+    if (chunk == null || contribution == null || round.anchor == null) throw new EphemeraError(ErrorCode.EPOCH_NOT_READY, `chunk ${index} of epoch ${epoch} has not been contributed`)
+    if (body.ok !== (body.ownRowsHash.toLowerCase() === contribution.rowsHash)) throw new EphemeraError(ErrorCode.BAD_REQUEST, `a verification says ok = ${String(body.ok)} but its rows hash ${body.ownRowsHash} ${body.ok ? 'differs from' : 'equals'} the contributed one`)
+    const own = fromHex(body.ownRowsHash, 32)
+    const signature = fromHex(body.signature, 64)
+    const claim = { epoch, blockHash: fromHex(round.anchor.blockHash, 32) as Uint8Array, chunk, rowsHash: fromHex(contribution.rowsHash, 32) as Uint8Array }
+    if (own == null || signature == null || !this.#deps.verify(fromHex(verifier.publicKey, 32) as Uint8Array, verificationSigningBytes({ ...claim, ownRowsHash: own, ok: body.ok }), signature)) {
+      throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `verification of chunk ${index} of epoch ${epoch} refused: the verifier's signature does not verify`)
+    }
+    addVerification(round, index, { verifier: verifier.publicKey, ok: body.ok, ownRowsHash: toHex(own), signature: toHex(signature), at: now, ...(body.detail != null ? { detail: body.detail.slice(0, 500) } : {}) })
   }
 
   /** tryAdvance: commits the epoch when every chunk is contributed and verified; the record, if it did. */
@@ -405,6 +468,44 @@ export class Coordinator {
     }
     this.#rounds.delete(round.epoch)
     this.#tables.delete(round.epoch)
+    this.#wake(round.epoch)
+  }
+
+  /** Stores a round after a transition and wakes whoever waits for it to change. */
+  async #save (round: RoundState, changed: { anchor?: boolean, rows?: readonly number[] }): Promise<void> {
+    round.version += 1
+    await this.#deps.store.saveRound(round, changed)
+    this.#wake(round.epoch)
+  }
+
+  #wake (epoch: number): void {
+    const waiters = this.#waiters.get(epoch)
+    if (waiters == null) return
+    this.#waiters.delete(epoch)
+    for (const wake of waiters) wake()
+  }
+
+  /**
+   * Resolves once epoch's round has a version above `since` (or is closed), or after `timeoutMs`:
+   * lets nodes wait for the next step of a round instead of polling it.
+   */
+  async waitForChange (epoch: number, since: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const round = this.#rounds.get(epoch)
+    if (round == null || round.version > since || timeoutMs <= 0) return
+    // bounded: one waiter per open request, and the HTTP server bounds requests
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', done)
+        this.#waiters.get(epoch)?.delete(done)
+        resolve()
+      }
+      const timer = setTimeout(done, timeoutMs)
+      signal?.addEventListener('abort', done, { once: true })
+      const set = this.#waiters.get(epoch) ?? new Set<() => void>()
+      set.add(done)
+      this.#waiters.set(epoch, set)
+    })
   }
 
   /** Tells onEvent about the events after `last` (the newest event before a transition). */

@@ -47,6 +47,7 @@ export function openRound (p: { epoch: number, chunks: readonly ChunkRange[], me
   return {
     epoch: p.epoch,
     status: 'open',
+    version: 0,
     attempt: 0,
     attemptStartedAt: p.now,
     attemptDeadline: p.now + p.timing.attemptTimeoutMs,

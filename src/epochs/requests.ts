@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { ErrorCodeValue } from '../util/errors.js'
 import type { RewardRow } from './aggregate.js'
 import type { ChunkRange } from './chunks.js'
 import { rewardRowSchema } from './record.js'
@@ -35,6 +36,16 @@ export interface ContributionBody {
   block?: AnchorBody
 }
 
+/** Uploads of several chunks derived from one block (the block itself when the round has none yet). */
+export interface ContributionsBody {
+  blockHash: string
+  block?: AnchorBody
+  chunks: Array<{ chunk: number, rows: RewardRow[], signature: string }>
+}
+
+/** One chunk's outcome in a request for several: its value, or why it was refused (an error code and message). */
+export type ItemResult<T> = { chunk: number, ok: true, value: T } | { chunk: number, ok: false, code: ErrorCodeValue, message: string }
+
 /** A verifier's finding for a chunk. */
 export interface VerificationBody {
   ok: boolean
@@ -57,6 +68,13 @@ export const contributionSchema = z.object({
   }).optional()
 })
 
+/** Shape check of a batch of contributions. */
+export const contributionsSchema = z.object({
+  blockHash: hex(32),
+  block: contributionSchema.shape.block,
+  chunks: z.array(z.object({ chunk: z.number().int().min(0).max(1023), rows: z.array(rewardRowSchema).max(30_000), signature: hex(64) })).min(1).max(1024)
+})
+
 /** Shape check of a verification body. */
 export const verificationSchema = z.object({
   ok: z.boolean(),
@@ -72,3 +90,11 @@ export type RoundViewJson = Omit<RoundState, 'anchor' | 'chunks'> & {
   progress: { chunks: number, contributed: number, verified: number }
   chunks: Array<Omit<RoundState['chunks'][number], 'contribution'> & { contribution: Omit<Contribution, 'rows'> | null }>
 }
+
+/** Shape check of a batch of verifications. */
+export const verificationsSchema = z.object({
+  verifications: z.array(verificationSchema.extend({ chunk: z.number().int().min(0).max(1023) })).min(1).max(1024)
+})
+
+/** Shape check of a batch of locks. */
+export const locksSchema = z.object({ chunks: z.array(z.number().int().min(0).max(1023)).min(1).max(1024) })

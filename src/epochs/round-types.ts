@@ -70,6 +70,8 @@ export interface RoundEvent {
 export interface RoundState {
   epoch: number
   status: RoundStatus
+  /** +1 at every stored change (nodes wait for the next one: GET …/round?since=version). */
+  version: number
   /** Round attempt: +1 at each rollback. */
   attempt: number
   attemptStartedAt: number

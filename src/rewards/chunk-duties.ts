@@ -2,7 +2,7 @@ import { fromHex, toHex } from '../codec/bytes.js'
 import type { DeliveredBlock } from '../broadcast/application.js'
 import { contributionSigningBytes, rowsHash, verificationSigningBytes, type ChunkRange } from '../epochs/chunks.js'
 import { consensusSubmission, verifySubmission, type CommitteeJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../epochs/record.js'
-import type { RoundViewJson } from '../epochs/requests.js'
+import type { ContributionsBody, RoundViewJson } from '../epochs/requests.js'
 import type { RewardRow } from '../epochs/aggregate.js'
 import { tableOfReports } from '../epochs/table.js'
 import { verifySignature, type NodeKey } from '../crypto/keys.js'
@@ -51,17 +51,21 @@ export class ChunkDuties {
     const tables = new Map<string, SubmissionJson>([[own.blockHash as string, own]])
     const mine = { contributed: new Set<string>(), verified: new Set<string>() }
     const client = this.#m.client
+    let seen: number | undefined
     for (;;) {
       if (signal.aborted) throw new AbortError()
       const record = await client.record(p.epoch, signal)
       if (record != null) return record
       if (this.#m.clock() > p.deadline) throw new EphemeraError(ErrorCode.TIMEOUT, `the coordinator did not commit the epoch by its finalization deadline (${new Date(p.deadline).toISOString()})`)
       try {
-        const round = await client.round(p.epoch, signal)
+        // after the first look, wait for the round's next change (a long poll) rather than poll it
+        const round = await client.round(p.epoch, signal, seen == null ? undefined : { since: seen, waitMs: p.pollMs })
+        seen = round?.version
         if (round?.status === 'failed') throw new EphemeraError(ErrorCode.EPOCH_FAILED, `the coordinator marked the epoch failed: ${round.failure ?? ''}`)
         if (round == null) {
           // not open yet: a lock opens it (refused unless this node is offered the chunk)
           await client.lock(p.epoch, 0, signal).catch(() => undefined)
+          await sleep(Math.min(p.pollMs, 250), signal)
         } else {
           await this.#duties(p.epoch, round, own, tables, mine, p.parameters, signal)
           p.onProgress({ chunks: round.progress.chunks, contributed: round.progress.contributed, verified: round.progress.verified, mine: { contributed: mine.contributed.size, verified: mine.verified.size }, attempt: round.attempt })
@@ -70,36 +74,50 @@ export class ChunkDuties {
         if (signal.aborted) throw new AbortError()
         if ((err as EphemeraError).code === ErrorCode.EPOCH_FAILED) throw err
         this.#m.logger.debug({ epoch: p.epoch, err: errorMessage(err) }, 'chunk duty not done this time')
+        seen = undefined
+        await sleep(Math.min(p.pollMs, 250), signal)
       }
-      await sleep(p.pollMs, signal)
     }
   }
 
+  /**
+   * This node's part of the round as it stands: one request locking every chunk it is offered,
+   * one uploading them, one with every verification it owes (each a result per chunk).
+   */
   async #duties (epoch: number, round: RoundViewJson, own: SubmissionJson, tables: Map<string, SubmissionJson>, mine: { contributed: Set<string>, verified: Set<string> }, parameters: ParametersJson, signal: AbortSignal): Promise<void> {
     const client = this.#m.client
     const now = this.#m.clock()
-    for (const chunk of round.chunks) {
-      const tag = `${round.attempt}:${chunk.index}`
-      if (chunk.contribution == null && chunk.lease.holder === this.#self && now <= chunk.lease.deadline && !mine.contributed.has(tag)) {
-        // the round's block, or this node's own one when the round has none yet
-        const base = round.blockHash == null ? own : await this.#table(epoch, round.blockHash, tables, parameters, signal)
-        const grant = await client.lock(epoch, chunk.index, signal)
-        const blockHash = grant.blockHash ?? round.blockHash
-        const source = blockHash == null ? base : await this.#table(epoch, blockHash, tables, parameters, signal)
-        await client.contribute(epoch, chunk.index, this.#contribution(epoch, chunk, source, blockHash == null), signal)
-        mine.contributed.add(tag)
-        this.#m.logger.debug({ epoch, chunk: chunk.index, attempt: round.attempt }, 'chunk contributed')
+    const offered = round.chunks.filter((c) => c.contribution == null && c.lease.holder === this.#self && now <= c.lease.deadline && !mine.contributed.has(`${round.attempt}:${c.index}`))
+    if (offered.length > 0) {
+      const grants = (await client.lockMany(epoch, offered.map((c) => c.index), signal)).filter((g) => g.ok)
+      const fixed = grants.map((g) => g.ok ? g.value.blockHash : null).find((h) => h != null) ?? round.blockHash
+      // the round's block, or this node's own one when the round has none yet (it then goes along)
+      const source = fixed == null ? own : await this.#table(epoch, fixed, tables, parameters, signal)
+      if (grants.length > 0) {
+        const results = await client.contributeMany(epoch, this.#contributions(epoch, grants.map((g) => offered.find((c) => c.index === g.chunk) as ChunkRange), source, fixed == null), signal)
+        for (const r of results) {
+          if (r.ok) mine.contributed.add(`${round.attempt}:${r.chunk}`)
+          else this.#m.logger.debug({ epoch, chunk: r.chunk, code: r.code, err: r.message }, 'chunk contribution refused')
+        }
       }
-      const contribution = chunk.contribution
-      if (contribution == null || round.blockHash == null || !chunk.verifiers.includes(this.#self) || chunk.verifications.some((v) => v.verifier === this.#self) || mine.verified.has(tag)) continue
-      const source = await this.#table(epoch, round.blockHash, tables, parameters, signal)
+    }
+    if (round.blockHash == null) return
+    const owed = round.chunks.filter((c) => c.contribution != null && c.verifiers.includes(this.#self) && !c.verifications.some((v) => v.verifier === this.#self) && !mine.verified.has(`${round.attempt}:${c.index}`))
+    if (owed.length === 0) return
+    const source = await this.#table(epoch, round.blockHash, tables, parameters, signal)
+    const blockHash = fromHex(round.blockHash, 32) as Uint8Array
+    const verifications = owed.map((chunk) => {
+      const contributed = (chunk.contribution as { rowsHash: string }).rowsHash
       const ownRows = rowsHash(source.rewards.slice(chunk.from, chunk.to))
-      const ok = toHex(ownRows) === contribution.rowsHash
-      const claim = { epoch, blockHash: fromHex(round.blockHash, 32) as Uint8Array, chunk, rowsHash: fromHex(contribution.rowsHash, 32) as Uint8Array }
-      const signature = this.#m.key.sign(verificationSigningBytes({ ...claim, ownRowsHash: ownRows, ok }))
-      await client.verify(epoch, chunk.index, { ok, ownRowsHash: toHex(ownRows), signature: toHex(signature), ...(ok ? {} : { detail: `rows ${chunk.from}–${chunk.to - 1} of block ${round.blockHash} differ from what this node derives` }) }, signal)
-      mine.verified.add(tag)
-      if (!ok) this.#m.logger.warn({ epoch, chunk: chunk.index, contributor: contribution.contributor }, 'a contributed chunk does not match this node\'s rows: verification failed')
+      const ok = toHex(ownRows) === contributed
+      if (!ok) this.#m.logger.warn({ epoch, chunk: chunk.index, contributor: chunk.contribution?.contributor }, 'a contributed chunk does not match this node\'s rows: verification failed')
+      const signature = this.#m.key.sign(verificationSigningBytes({ epoch, blockHash, chunk, rowsHash: fromHex(contributed, 32) as Uint8Array, ownRowsHash: ownRows, ok }))
+      return { chunk: chunk.index, ok, ownRowsHash: toHex(ownRows), signature: toHex(signature), ...(ok ? {} : { detail: `rows ${chunk.from}–${chunk.to - 1} of block ${round.blockHash as string} differ from what this node derives` }) }
+    })
+    const { results } = await client.verifyMany(epoch, verifications, signal)
+    for (const r of results) {
+      if (r.ok) mine.verified.add(`${round.attempt}:${r.chunk}`)
+      else this.#m.logger.debug({ epoch, chunk: r.chunk, code: r.code, err: r.message }, 'chunk verification refused')
     }
   }
 
@@ -127,15 +145,16 @@ export class ChunkDuties {
     return submission
   }
 
-  #contribution (epoch: number, chunk: ChunkRange, source: SubmissionJson, withBlock: boolean): { blockHash: string, rows: RewardRow[], signature: string, block?: { header: never, certificate: never, reports: SubmissionJson['reports'] } } {
-    const rows = source.rewards.slice(chunk.from, chunk.to)
+  #contributions (epoch: number, chunks: readonly ChunkRange[], source: SubmissionJson, withBlock: boolean): ContributionsBody {
     const blockHash = source.blockHash as string
-    const signature = this.#m.key.sign(contributionSigningBytes({ epoch, blockHash: fromHex(blockHash, 32) as Uint8Array, chunk, rowsHash: rowsHash(rows) }))
+    const hash = fromHex(blockHash, 32) as Uint8Array
     return {
       blockHash,
-      rows,
-      signature: toHex(signature),
-      ...(withBlock ? { block: { header: source.header as never, certificate: source.certificate as never, reports: source.reports } } : {})
+      ...(withBlock ? { block: { header: source.header as never, certificate: source.certificate as never, reports: source.reports } } : {}),
+      chunks: chunks.map((chunk) => {
+        const rows = source.rewards.slice(chunk.from, chunk.to)
+        return { chunk: chunk.index, rows, signature: toHex(this.#m.key.sign(contributionSigningBytes({ epoch, blockHash: hash, chunk, rowsHash: rowsHash(rows) }))) }
+      })
     }
   }
 }

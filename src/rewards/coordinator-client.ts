@@ -2,7 +2,7 @@ import { signRequest } from '../epochs/auth.js'
 import type { Environment } from '../epochs/environment.js'
 import type { CommitteeJson, EpochRecordJson, ParametersJson, SubmissionJson } from '../epochs/record.js'
 import type { NodeKey } from '../crypto/keys.js'
-import type { ContributionBody, LockGrant, RoundViewJson, VerificationBody } from '../epochs/requests.js'
+import type { ContributionBody, ContributionsBody, ItemResult, LockGrant, RoundViewJson, VerificationBody } from '../epochs/requests.js'
 import type { Anchor } from '../epochs/round-types.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 
@@ -81,8 +81,9 @@ export class CoordinatorClient {
   }
 
   /** An epoch's round (open or failed), or undefined when it has none (not ended, or committed). */
-  async round (epoch: number, signal?: AbortSignal): Promise<RoundViewJson | undefined> {
-    const res = await this.#fetch(`/contract/epochs/${epoch}/round`, {}, signal)
+  async round (epoch: number, signal?: AbortSignal, wait?: { since: number, waitMs: number }): Promise<RoundViewJson | undefined> {
+    const query = wait == null ? '' : `?since=${wait.since}&waitMs=${wait.waitMs}`
+    const res = await this.#fetch(`/contract/epochs/${epoch}/round${query}`, {}, signal)
     if (res.status === 404) return undefined
     if (res.status !== 200) throw this.#refused(`GET /contract/epochs/${epoch}/round`, res)
     return res.body as RoundViewJson
@@ -115,6 +116,27 @@ export class CoordinatorClient {
     const res = await this.#post(`/contract/epochs/${epoch}/chunks/${chunk}/verification`, body, signal)
     if (res.status !== 200) throw this.#refused(`verification of chunk ${chunk} of epoch ${epoch}`, res)
     return res.body as { committed: boolean }
+  }
+
+  /** tryLock of several chunks in one signed request: a result per chunk. */
+  async lockMany (epoch: number, chunks: number[], signal?: AbortSignal): Promise<Array<ItemResult<LockGrant>>> {
+    const res = await this.#post(`/contract/epochs/${epoch}/chunks/lock`, { chunks }, signal)
+    if (res.status !== 200) throw this.#refused(`lock of chunks ${chunks.join(', ')} of epoch ${epoch}`, res)
+    return res.body.results as Array<ItemResult<LockGrant>>
+  }
+
+  /** tryContribute of several chunks of one block in one signed request: a result per chunk. */
+  async contributeMany (epoch: number, body: ContributionsBody, signal?: AbortSignal): Promise<Array<ItemResult<{ verifiers: string[] }>>> {
+    const res = await this.#post(`/contract/epochs/${epoch}/chunks/contributions`, body, signal)
+    if (res.status !== 200) throw this.#refused(`contributions to epoch ${epoch}`, res)
+    return res.body.results as Array<ItemResult<{ verifiers: string[] }>>
+  }
+
+  /** tryVerify of several chunks in one signed request: a result per chunk, and whether the epoch committed. */
+  async verifyMany (epoch: number, verifications: Array<VerificationBody & { chunk: number }>, signal?: AbortSignal): Promise<{ results: Array<ItemResult<null>>, committed: boolean }> {
+    const res = await this.#post(`/contract/epochs/${epoch}/chunks/verifications`, { verifications }, signal)
+    if (res.status !== 200) throw this.#refused(`verifications for epoch ${epoch}`, res)
+    return res.body as { results: Array<ItemResult<null>>, committed: boolean }
   }
 
   /** Submits (signed). A 409 is not an error: it brings the winning record. */

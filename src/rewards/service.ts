@@ -519,7 +519,8 @@ export class RewardsService implements Application {
       delivered,
       parameters: info.parameters,
       deadline: p.endMs + env.finalizationEpochs * info.epochMs,
-      pollMs: Math.max(50, Math.min(1_000, Math.round(env.leaseTimeoutMs / 8))),
+      // the longest a node waits for the round to change before it looks again
+      pollMs: Math.max(100, Math.min(5_000, Math.round(env.leaseTimeoutMs / 4))),
       onProgress: (chunks) => {
         if (isDeepStrictEqual(chunks, p.chunks)) return
         p.chunks = chunks

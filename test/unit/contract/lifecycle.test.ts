@@ -329,6 +329,45 @@ describe('tryVerify and tryAdvance', () => {
   })
 })
 
+describe('several chunks in one request', () => {
+  it('locks, contributes and verifies in batches: a result per chunk, refusals included, and the last verification commits', async () => {
+    const h = await harness()
+    h.clock.now = endOf(1) + 10
+    await h.coordinator.update()
+    const b = blockOf(1)
+    const holder = leaseHolder(SORTED, 1, 0, 0, 0)
+    const locks = await h.coordinator.tryLockMany(1, [0, 1, 2, 3], memberOf(holder))
+    expect(locks.map((r) => r.ok)).toEqual([0, 1, 2, 3].map((c) => leaseHolder(SORTED, 1, c, 0, 0) === holder))
+    expect(locks.find((r) => !r.ok)).toMatchObject({ ok: false, code: ErrorCode.LEASE_HELD })
+    // every member uploads what it holds in one request; the first carries the block
+    for (const m of SORTED) {
+      const mine = [0, 1, 2, 3].filter((c) => leaseHolder(SORTED, 1, c, 0, 0) === m)
+      if (mine.length === 0) continue
+      await h.coordinator.tryLockMany(1, mine, memberOf(m))
+      const anchored = (await roundOf(h, 1)).anchor != null
+      const results = await h.coordinator.tryContributeMany(1, memberOf(m), {
+        blockHash: b.sub.blockHash as string,
+        ...(anchored ? {} : { block: b.contribution(0, m, { withBlock: true }).block }),
+        chunks: mine.map((c) => ({ chunk: c, rows: b.contribution(c, m).rows, signature: b.contribution(c, m).signature }))
+      })
+      expect(results.every((r) => r.ok)).toBe(true)
+    }
+    const round = await roundOf(h, 1)
+    let committed = false
+    for (const v of SORTED) {
+      const owed = round.chunks.filter((c) => c.verifiers.includes(v)).map((c) => ({ ...b.verification(c.index, v), chunk: c.index }))
+      if (owed.length === 0) continue
+      const bad = { ...owed[0]!, signature: owed[0]!.signature.replace(/^./, (d) => d === '0' ? '1' : '0') }
+      const res = await h.coordinator.tryVerifyMany(1, memberOf(v), [bad, ...owed])
+      expect(res.results[0]).toMatchObject({ ok: false, code: ErrorCode.SUBMISSION_INVALID })
+      expect(res.results.slice(1).every((r) => r.ok)).toBe(true)
+      committed = res.committed
+    }
+    expect(committed).toBe(true)
+    expect(verifyRecord((await h.store.record(1))!, verifySignature).ok).toBe(true)
+  })
+})
+
 describe('rollback and finalization', () => {
   it('a chunk that never arrives rolls the attempt back (contributions, block and leases cleared, holders rotated); the retry commits', async () => {
     const h = await harness()
