@@ -9,10 +9,19 @@ import type { NodeLibp2p } from './libp2p.js'
  * the authenticated connection.
  */
 
+/**
+ * The largest frame accepted, and a read buffer that holds one: libp2p's byte stream buffers at
+ * most 4 MiB by default and aborts the stream beyond that, which would silently refuse every
+ * frame between 4 MiB and the protocol's limit (an RBC PROPOSE of a block up to 8 MiB).
+ */
+function frameLimits (maxDataLength: number): { maxDataLength: number, maxBufferSize: number } {
+  return { maxDataLength, maxBufferSize: maxDataLength + 16 }
+}
+
 export async function request (libp2p: NodeLibp2p, peer: Uint8Array, protocol: string, payload: Uint8Array, opts: { signal: () => AbortSignal, maxResponseBytes: number }): Promise<Uint8Array> {
   const stream = await libp2p.dialProtocol(peerIdFromPublicKey(publicKeyFromRaw(peer)), protocol, { signal: opts.signal() })
   try {
-    const lp = lpStream(stream, { maxDataLength: opts.maxResponseBytes })
+    const lp = lpStream(stream, frameLimits(opts.maxResponseBytes))
     await lp.write(payload, { signal: opts.signal() })
     const response = (await lp.read({ signal: opts.signal() })).subarray()
     await stream.close().catch(() => {})
@@ -30,7 +39,7 @@ export async function serve (libp2p: NodeLibp2p, protocol: string, opts: { maxRe
       stream.abort(new Error('peer has no public key'))
       return
     }
-    const lp = lpStream(stream, { maxDataLength: Math.max(opts.maxRequestBytes, 16) })
+    const lp = lpStream(stream, frameLimits(Math.max(opts.maxRequestBytes, 16)))
     const payload = (await lp.read({ signal: AbortSignal.timeout(opts.timeoutMs) })).subarray()
     await lp.write(await handler(from, payload), { signal: AbortSignal.timeout(opts.timeoutMs) })
     await stream.close()
