@@ -4,7 +4,7 @@ import { messageId } from '../block/encoding.js'
 import { blockToJson, certificateToJson, headerToJson, messageFromJson, peerIdOf, type BlockJson } from '../block/json.js'
 import { inclusionProof, merkleRoot, verifyInclusion } from '../crypto/merkle.js'
 import type { BroadcastEngine } from '../broadcast/index.js'
-import type { StoredBlock } from '../storage/index.js'
+import type { BlockSummary, StoredBlock } from '../storage/index.js'
 import { badRequest, notFound, parseHash, parsePositiveInt } from './params.js'
 
 /** Most locations a message lookup lists (a message is usually in one block). */
@@ -26,6 +26,8 @@ export function registerBroadcastRoutes (root: FastifyInstance, engine: Broadcas
 
 function broadcastRoutes (app: FastifyInstance, engine: BroadcastEngine): void {
   const store = engine.store
+  /** A block delivered by a version that stored no summary: from its header. */
+  const summaryOf = (h: StoredBlock['block']['header']): BlockSummary => ({ round: h.round, creator: toHex(h.creator), height: h.height, createdAt: h.createdAt, messageCount: h.messageCount })
   const load = async (hash: string): Promise<StoredBlock> => {
     const stored = await store.block(hash)
     if (stored == null) throw notFound(`no delivered block ${hash}`)
@@ -58,10 +60,11 @@ function broadcastRoutes (app: FastifyInstance, engine: BroadcastEngine): void {
     if (order != null && order !== 'asc' && order !== 'desc') throw badRequest('order must be "asc" or "desc"')
     const reverse = order !== 'asc'
     const entries = await store.list({ fromHeight: from == null ? undefined : parsePositiveInt(from, 'from'), limit: parsePositiveInt(limit, 'limit', 20, 1000), reverse })
+    // from each block's stored summary: a list never decodes whole blocks (up to 8 MiB each)
     const blocks = await Promise.all(entries.map(async (e) => {
-      const stored = await load(e.hash)
-      const h = stored.block.header
-      return { localHeight: e.height, hash: e.hash, round: h.round, creator: peerIdOf(h.creator), height: h.height, createdAt: h.createdAt, messageCount: h.messageCount, deliveredAt: stored.info.deliveredAt }
+      const info = await store.info(e.hash)
+      const s = info?.summary ?? summaryOf((await load(e.hash)).block.header)
+      return { localHeight: e.height, hash: e.hash, round: s.round, creator: peerIdOf(fromHex(s.creator, 32) as Uint8Array), height: s.height, createdAt: s.createdAt, messageCount: s.messageCount, deliveredAt: info?.deliveredAt ?? '' }
     }))
     return { lastHeight: store.lastHeight, blocks }
   })

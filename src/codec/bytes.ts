@@ -5,10 +5,26 @@
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
+/**
+ * Strings are built in pieces of this many characters and joined once: appending one or two
+ * characters at a time makes V8 keep a rope of tiny strings (about 32 bytes each), hundreds of
+ * MiB for a few MiB of data.
+ */
+const PIECE = 8192
+
 export function toHex (bytes: Uint8Array): string {
-  let out = ''
-  for (const b of bytes) out += HEX[b]
-  return out
+  if (bytes.length <= 64) {
+    let out = ''
+    for (const b of bytes) out += HEX[b]
+    return out
+  }
+  const pieces: string[] = []
+  for (let i = 0; i < bytes.length; i += PIECE / 2) {
+    let piece = ''
+    for (const b of bytes.subarray(i, i + PIECE / 2)) piece += HEX[b]
+    pieces.push(piece)
+  }
+  return pieces.join('')
 }
 
 /** Strict lower/upper-case hex → bytes; undefined when malformed (odd length, bad digit, wrong size). */
@@ -21,36 +37,60 @@ export function fromHex (hex: string, expectedLength?: number): Uint8Array | und
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+const B64_CODES = Array.from(B64, (ch) => ch.charCodeAt(0))
+const PAD = '='.charCodeAt(0)
+/** char code → 6-bit value, −1 for anything else */
+const B64_VALUES = (() => {
+  const values = new Int16Array(128).fill(-1)
+  B64_CODES.forEach((code, i) => { values[code] = i })
+  return values
+})()
 
 export function toBase64 (bytes: Uint8Array): string {
-  let out = ''
+  const pieces: string[] = []
+  const codes = new Array<number>(PIECE)
+  let n = 0
+  const flush = (): void => {
+    pieces.push(String.fromCharCode.apply(null, n === PIECE ? codes : codes.slice(0, n)))
+    n = 0
+  }
   for (let i = 0; i < bytes.length; i += 3) {
     const a = bytes[i] as number
     const b = bytes[i + 1]
     const c = bytes[i + 2]
-    out += B64[a >> 2]
-    out += B64[((a & 3) << 4) | ((b ?? 0) >> 4)]
-    out += b == null ? '=' : B64[((b & 15) << 2) | ((c ?? 0) >> 6)]
-    out += c == null ? '=' : B64[c & 63]
+    codes[n++] = B64_CODES[a >> 2] as number
+    codes[n++] = B64_CODES[((a & 3) << 4) | ((b ?? 0) >> 4)] as number
+    codes[n++] = b == null ? PAD : B64_CODES[((b & 15) << 2) | ((c ?? 0) >> 6)] as number
+    codes[n++] = c == null ? PAD : B64_CODES[c & 63] as number
+    if (n === PIECE) flush()
   }
-  return out
+  if (n > 0) flush()
+  return pieces.join('')
 }
 
-/** Strict standard base64 (with padding) → bytes; undefined when malformed. */
+/** Strict standard base64 (with padding) → bytes; undefined when malformed or not canonical. */
 export function fromBase64 (text: string): Uint8Array | undefined {
-  if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined
+  if (text.length % 4 !== 0) return undefined
   const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0
   const out = new Uint8Array((text.length / 4) * 3 - pad)
   let o = 0
   for (let i = 0; i < text.length; i += 4) {
-    const n = [0, 1, 2, 3].map((k) => { const ch = text[i + k] as string; return ch === '=' ? 0 : B64.indexOf(ch) })
-    const triple = ((n[0] as number) << 18) | ((n[1] as number) << 12) | ((n[2] as number) << 6) | (n[3] as number)
+    const last = i + 4 === text.length
+    let triple = 0
+    for (let k = 0; k < 4; k++) {
+      const code = text.charCodeAt(i + k)
+      // '=' only as the padding of the last quantum
+      const value = code === PAD && last && k >= 4 - pad ? 0 : code < 128 ? B64_VALUES[code] as number : -1
+      if (value < 0) return undefined
+      triple = (triple << 6) | value
+    }
     if (o < out.length) out[o++] = (triple >> 16) & 255
     if (o < out.length) out[o++] = (triple >> 8) & 255
     if (o < out.length) out[o++] = triple & 255
+    // canonical: the bits the padding stands for are zero
+    if (last && ((pad === 2 && (triple & 0xffff) !== 0) || (pad === 1 && (triple & 0xff) !== 0))) return undefined
   }
-  // reject non-canonical encodings (stray bits in the padding)
-  return toBase64(out) === text ? out : undefined
+  return out
 }
 
 export function concatBytes (...parts: Uint8Array[]): Uint8Array {

@@ -18,6 +18,20 @@ export interface BlockInfo {
   deliveredAt: string
   /** hex */
   membershipId: string
+  /**
+   * The header fields a block list shows, so that listing never decodes whole blocks (up to
+   * 8 MiB each). Absent on blocks delivered by versions before it.
+   */
+  summary?: BlockSummary
+}
+
+export interface BlockSummary {
+  round: number
+  /** hex */
+  creator: string
+  height: number
+  createdAt: number
+  messageCount: number
 }
 
 export interface StoredBlock {
@@ -93,7 +107,9 @@ export class BlockStore {
     if (existing != null) return existing.localHeight
     const height = this.#lastHeight + 1
     const mid = toHex(record.membershipId)
-    const info: BlockInfo = { localHeight: height, deliveredAt: record.deliveredAt.toISOString(), membershipId: mid }
+    const h = record.block.header
+    const summary: BlockSummary = { round: h.round, creator: toHex(h.creator), height: h.height, createdAt: h.createdAt, messageCount: h.messageCount }
+    const info: BlockInfo = { localHeight: height, deliveredAt: record.deliveredAt.toISOString(), membershipId: mid, summary }
     const ops: WriteOp[] = [
       { type: 'put', bucket: Bucket.block, key: hash, value: encodeCbor(blockToWire(record.block)) },
       { type: 'put', bucket: Bucket.certificate, key: hash, value: encodeCbor(certificateToWire(record.certificate)) },

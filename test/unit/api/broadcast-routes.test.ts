@@ -179,6 +179,10 @@ describe('block routes', () => {
     expect((await get(h, '/ephemera/broadcast/blocks?order=desc&from=2')).body.blocks).toEqual([summary(1), summary(0)])
     expect((await get(h, '/ephemera/broadcast/blocks?order=asc&from=2&limit=1')).body.blocks).toEqual([summary(1)])
     expect((await get(h, '/ephemera/broadcast/blocks?limit=1000')).body.blocks).toHaveLength(3)
+    // a list reads each block's stored summary, never the block itself (blocks may be 8 MiB)
+    const reads = vi.spyOn(h.store, 'block')
+    expect((await get(h, '/ephemera/broadcast/blocks?limit=1000')).body).toEqual(all.body)
+    expect(reads).not.toHaveBeenCalled()
   })
 
   it.each([

@@ -60,6 +60,16 @@ describe('hex', () => {
 })
 
 describe('base64', () => {
+  it('encodes and decodes inputs across the piece boundaries, and large ones, exactly as Buffer does', () => {
+    for (const size of [0, 1, 2, 3, 6143, 6144, 6145, 24_576, 24_577, 200_001, 6 * 1024 * 1024]) {
+      const bytes = new Uint8Array(size).map((_, i) => (i * 31 + 7) & 0xff)
+      const text = toBase64(bytes)
+      expect(text, `${size} bytes`).toBe(Buffer.from(bytes).toString('base64'))
+      expect(Buffer.from(fromBase64(text) as Uint8Array).equals(Buffer.from(bytes)), `${size} bytes back`).toBe(true)
+      if (size < 300_000) expect(toHex(bytes)).toBe(Buffer.from(bytes).toString('hex'))
+    }
+  })
+
   it('round-trips random bytes and matches Buffer', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
       const text = toBase64(bytes)

@@ -57,7 +57,13 @@ describe('BlockStore', () => {
       const stored = await store.block(h)
       expect(stored?.hash).toBe(h)
       expect(norm(stored?.block)).toEqual(norm(c.block))
-      expect(stored?.info).toEqual({ localHeight: 1, deliveredAt: '2024-05-01T12:34:56.789Z', membershipId: toHex(c.membershipId) })
+      const header = c.block.header
+      expect(stored?.info).toEqual({
+        localHeight: 1,
+        deliveredAt: '2024-05-01T12:34:56.789Z',
+        membershipId: toHex(c.membershipId),
+        summary: { round: header.round, creator: toHex(header.creator), height: header.height, createdAt: header.createdAt, messageCount: header.messageCount }
+      })
       expect(await store.info(h)).toEqual(stored?.info)
 
       expect(norm(await store.certificate(h))).toEqual(norm(c.certificate))
