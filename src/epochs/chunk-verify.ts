@@ -51,7 +51,7 @@ function chunkProblem (c: ChunkRecordJson, ctx: ChunkContext, members: readonly 
   if (!members.includes(c.contributor)) return `chunk ${c.index}: contributor ${c.contributor} is not a member`
   const claim = { epoch: ctx.epoch, blockHash, chunk: c, rowsHash: hash }
   if (!signedBy(c.contributor, c.signature, contributionSigningBytes(claim), ctx.verify)) return `chunk ${c.index}: the contributor's signature does not verify`
-  const needed = Math.max(1, Math.min(ctx.verifiersPerChunk, members.length - 1))
+  const needed = Math.min(ctx.verifiersPerChunk, members.length - 1)
   const named = new Set(c.verifications.map((v) => v.verifier))
   if (c.verifications.length < needed || named.size !== c.verifications.length) return `chunk ${c.index}: ${named.size} distinct verifiers, ${needed} needed`
   for (const v of named) if (v === c.contributor || !members.includes(v)) return `chunk ${c.index}: verifier ${v} is ${v === c.contributor ? 'its contributor' : 'not a member'}`

@@ -69,8 +69,9 @@ export function environmentWithEpoch (name: EnvironmentName, epochMs?: number, c
 
 /**
  * Problems with an environment for a committee of `members` and a table of `mixnodes` rows, one
- * line each (empty when it is usable): the round lifecycle needs a lease to fit in an attempt, an
- * attempt in the finalization window, and a verifier other than the contributor.
+ * line each (empty when it is usable): the round lifecycle needs a lease to fit in an attempt and
+ * an attempt in the finalization window. (A committee of one has nobody to verify its chunks:
+ * min(verifiersPerChunk, n − 1) = 0 verifications are needed.)
  */
 export function environmentProblems (env: Environment, members: number, mixnodes: number): string[] {
   const problems: string[] = []
@@ -79,7 +80,7 @@ export function environmentProblems (env: Environment, members: number, mixnodes
   if (env.leaseTimeoutMs * 2 > env.attemptTimeoutMs) problems.push(`an attempt (${env.attemptTimeoutMs} ms) must fit at least two leases of ${env.leaseTimeoutMs} ms, so that a dead holder's chunk can pass on`)
   if (env.attemptTimeoutMs > env.finalizationEpochs * env.epochMs) problems.push(`the finalization window (${env.finalizationEpochs} epochs) is shorter than one attempt (${env.attemptTimeoutMs} ms)`)
   if (env.verifiersPerChunk < 1) problems.push('each chunk needs at least one verifier')
-  if (members < 2) problems.push('the committee needs at least 2 members: a chunk is verified by a member other than its contributor')
+  if (members < 1) problems.push('the committee is empty')
   return problems
 }
 
