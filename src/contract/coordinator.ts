@@ -6,9 +6,11 @@ import { epochAt, epochWindow, type Environment, type EpochWindow } from '../epo
 import { canonicalSubmission, verifySubmission, type CommitteeJson, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../epochs/record.js'
 import type { CoordinatorStore } from './store.js'
 import type { CrashPoints } from '../util/crash-points.js'
-import { diffRewardTables, type RewardRow } from '../epochs/aggregate.js'
-import { chunkRanges, contributionSigningBytes, rowsHash, verificationSigningBytes, type ChunkRange } from '../epochs/chunks.js'
-import { anchorTable, checkAnchor } from './anchor.js'
+import type { RewardRow } from '../epochs/aggregate.js'
+import { chunkRanges, type ChunkRange } from '../epochs/chunks.js'
+import { anchorTable } from './anchor.js'
+import { checkContribution, checkVerification, type ChunkCheckContext } from './chunk-checks.js'
+import { RoundWaiters } from './round-waiters.js'
 import type { ContributionBody, ContributionsBody, ItemResult, LockGrant, VerificationBody } from '../epochs/requests.js'
 import { acquireLease, addContribution, addVerification, assertHolder, chunkRecord, expire, openRound, readyToAdvance, withoutData, type Anchor, type ChunkState, type RoundEvent, type RoundState, type RoundTiming } from './round.js'
 
@@ -66,6 +68,7 @@ export class Coordinator {
   readonly #sorted: string[]
   readonly #ranges: ChunkRange[]
   readonly #timing: RoundTiming
+  readonly #checks: ChunkCheckContext
   /** Open rounds (bounded: an epoch is open from its end to its finalization deadline). */
   readonly #rounds = new Map<number, RoundState>()
   /** The reward table of each open round's anchor (every chunk is a slice of it). */
@@ -74,8 +77,8 @@ export class Coordinator {
   #queue: Promise<unknown> = Promise.resolve()
   #noncesPrunedAt = 0
   #timer: NodeJS.Timeout | undefined
-  /** epoch → callbacks of requests waiting for its round to change (waitForChange) */
-  readonly #waiters = new Map<number, Set<() => void>>()
+  /** Requests waiting for a round to change (waitForChange), bounded. */
+  readonly #waiters = new RoundWaiters()
 
   constructor (environment: Environment, deps: CoordinatorDeps) {
     this.environment = environment
@@ -85,6 +88,7 @@ export class Coordinator {
     this.#members = new Map(deps.committee.members.map((m) => [m.publicKey, m]))
     this.#sorted = deps.committee.members.map((m) => m.publicKey).sort()
     this.#ranges = chunkRanges(deps.parameters.mixnodes, environment.chunkSize)
+    this.#checks = { committee: deps.committee, parameters: deps.parameters, verify: deps.verify }
     this.#timing = { leaseTimeoutMs: environment.leaseTimeoutMs, attemptTimeoutMs: environment.attemptTimeoutMs, verifiersPerChunk: environment.verifiersPerChunk }
   }
 
@@ -350,30 +354,11 @@ export class Coordinator {
   }
 
   #contributeOne (round: RoundState, index: number, node: CommitteeMemberJson, body: ContributionBody, now: number): ChunkState {
-    const epoch = round.epoch
-    assertHolder(round, index, node.publicKey, now)
-    const range = round.chunks[index] as ChunkState
-    let anchor: Anchor | undefined
-    let table = this.#tables.get(epoch)
-    if (round.anchor == null) {
-      if (body.block == null) throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `epoch ${epoch} has no block yet: the first contribution must carry its certified block`)
-      const checked = checkAnchor({ epoch, blockHash: body.blockHash, body: body.block, by: node.publicKey, at: now, committee: this.committee, parameters: this.parameters, verify: this.#deps.verify })
-      anchor = checked.anchor
-      table = checked.table
-    }
-    const rows = (table as RewardRow[]).slice(range.from, range.to)
-    const difference = diffRewardTables(rows, body.rows)
-    if (difference != null) throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `chunk ${index} of epoch ${epoch} refused: ${difference}`)
-    const hash = rowsHash(rows)
-    const blockHash = fromHex(body.blockHash, 32)
-    const signature = fromHex(body.signature, 64)
-    const key = fromHex(node.publicKey, 32) as Uint8Array
-    if (blockHash == null || signature == null || !this.#deps.verify(key, contributionSigningBytes({ epoch, blockHash, chunk: range, rowsHash: hash }), signature)) {
-      throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `chunk ${index} of epoch ${epoch} refused: the contributor's signature does not verify`)
-    }
-    const chunk = addContribution(round, index, { contributor: node.publicKey, rows, rowsHash: toHex(hash), signature: body.signature.toLowerCase(), at: now, anchor }, body.blockHash.toLowerCase(), this.#sorted, this.#timing)
-    if (anchor != null) this.#tables.set(epoch, table as RewardRow[])
-    return chunk
+    const chunk = assertHolder(round, index, node.publicKey, now)
+    const checked = checkContribution(this.#checks, { round, chunk, table: this.#tables.get(round.epoch), contributor: node.publicKey, body, now })
+    const added = addContribution(round, index, { ...checked.contribution, anchor: checked.anchor }, body.blockHash.toLowerCase(), this.#sorted, this.#timing)
+    this.#tables.set(round.epoch, checked.table)
+    return added
   }
 
   /**
@@ -407,18 +392,7 @@ export class Coordinator {
   }
 
   #verifyOne (round: RoundState, index: number, verifier: CommitteeMemberJson, body: VerificationBody, now: number): void {
-    const epoch = round.epoch
-    const chunk = round.chunks[index]
-    const contribution = chunk?.contribution
-    if (chunk == null || contribution == null || round.anchor == null) throw new EphemeraError(ErrorCode.EPOCH_NOT_READY, `chunk ${index} of epoch ${epoch} has not been contributed`)
-    if (body.ok !== (body.ownRowsHash.toLowerCase() === contribution.rowsHash)) throw new EphemeraError(ErrorCode.BAD_REQUEST, `a verification says ok = ${String(body.ok)} but its rows hash ${body.ownRowsHash} ${body.ok ? 'differs from' : 'equals'} the contributed one`)
-    const own = fromHex(body.ownRowsHash, 32)
-    const signature = fromHex(body.signature, 64)
-    const claim = { epoch, blockHash: fromHex(round.anchor.blockHash, 32) as Uint8Array, chunk, rowsHash: fromHex(contribution.rowsHash, 32) as Uint8Array }
-    if (own == null || signature == null || !this.#deps.verify(fromHex(verifier.publicKey, 32) as Uint8Array, verificationSigningBytes({ ...claim, ownRowsHash: own, ok: body.ok }), signature)) {
-      throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `verification of chunk ${index} of epoch ${epoch} refused: the verifier's signature does not verify`)
-    }
-    addVerification(round, index, { verifier: verifier.publicKey, ok: body.ok, ownRowsHash: toHex(own), signature: toHex(signature), at: now, ...(body.detail != null ? { detail: body.detail.slice(0, 500) } : {}) })
+    addVerification(round, index, checkVerification(this.#checks, { round, index, verifier: verifier.publicKey, body, now }))
   }
 
   /** tryAdvance: commits the epoch when every chunk is contributed and verified; the record, if it did. */
@@ -468,21 +442,14 @@ export class Coordinator {
     }
     this.#rounds.delete(round.epoch)
     this.#tables.delete(round.epoch)
-    this.#wake(round.epoch)
+    this.#waiters.wake(round.epoch)
   }
 
   /** Stores a round after a transition and wakes whoever waits for it to change. */
   async #save (round: RoundState, changed: { anchor?: boolean, rows?: readonly number[] }): Promise<void> {
     round.version += 1
     await this.#deps.store.saveRound(round, changed)
-    this.#wake(round.epoch)
-  }
-
-  #wake (epoch: number): void {
-    const waiters = this.#waiters.get(epoch)
-    if (waiters == null) return
-    this.#waiters.delete(epoch)
-    for (const wake of waiters) wake()
+    this.#waiters.wake(round.epoch)
   }
 
   /**
@@ -491,21 +458,8 @@ export class Coordinator {
    */
   async waitForChange (epoch: number, since: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const round = this.#rounds.get(epoch)
-    if (round == null || round.version > since || timeoutMs <= 0) return
-    // bounded: one waiter per open request, and the HTTP server bounds requests
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer)
-        signal?.removeEventListener('abort', done)
-        this.#waiters.get(epoch)?.delete(done)
-        resolve()
-      }
-      const timer = setTimeout(done, timeoutMs)
-      signal?.addEventListener('abort', done, { once: true })
-      const set = this.#waiters.get(epoch) ?? new Set<() => void>()
-      set.add(done)
-      this.#waiters.set(epoch, set)
-    })
+    if (round == null || round.version > since) return
+    await this.#waiters.wait(epoch, timeoutMs, signal)
   }
 
   /** Tells onEvent about the events after `last` (the newest event before a transition). */
