@@ -159,7 +159,7 @@ function verifySubmissionUnsafe (sub: SubmissionJson, ctx: VerifyContext): Verif
       reportProblem = `report ${i}: ${parsed.error}`
       break
     }
-    const checked = checkReportMessage(parsed.value, { epoch: ctx.epoch, committee: committeeSet, mixnodes: ctx.parameters.mixnodes, verify: ctx.verify })
+    const checked = checkReportMessage(parsed.value, { epoch: ctx.epoch, committee: committeeSet, parameters: ctx.parameters, acceptV1: true, verify: ctx.verify })
     if (!checked.ok) {
       reportProblem = `report ${i}: ${checked.reason}`
       break

@@ -15,7 +15,7 @@ import type { Logger } from '../util/logger.js'
 import type { CrashPoints } from '../util/crash-points.js'
 import { backoffDelay, sleep } from '../util/time.js'
 import type { CoordinatorClient, EpochInfoJson } from './coordinator-client.js'
-import { checkReportMessage, MAX_VALUE, MISSING, mixnodeSetId, reportMessage, type Report } from '../epochs/report.js'
+import { checkReportMessage, MAX_VALUE, MISSING, parametersId, reportMessage, type Report } from '../epochs/report.js'
 import { ReportPool } from './report-pool.js'
 import { ChunkDuties, type ChunkProgress } from './chunk-duties.js'
 import { MetricsStore, sampleUptimes, seedFromBytes, type SimulatorOptions } from './simulator.js'
@@ -103,7 +103,6 @@ export class RewardsService implements Application {
   readonly #committeeSet: ReadonlySet<string>
   readonly #names: Map<string, string>
   readonly #selfIndex: number
-  readonly #setId: Uint8Array
   readonly #pool: ReportPool
   readonly #duties: ChunkDuties
   readonly #progressPruner: RangePruner
@@ -133,7 +132,6 @@ export class RewardsService implements Application {
     this.#committeeSet = new Set(sorted.map((m) => toHex(m.publicKey)))
     this.#names = new Map(sorted.map((m) => [toHex(m.publicKey), m.name]))
     this.#selfIndex = sorted.findIndex((m) => equalBytes(m.publicKey, modules.key.publicKey))
-    this.#setId = mixnodeSetId(opts.mixnodes)
     this.#duties = new ChunkDuties({ client: modules.client, key: modules.key, committee: this.#committee, logger: modules.logger, clock: this.#clock })
     this.#pool = new ReportPool({
       mixnodes: opts.mixnodes,
@@ -149,6 +147,7 @@ export class RewardsService implements Application {
       committee: this.#committeeSet,
       names: this.#names,
       acceptsEpoch: (epoch) => this.#acceptsEpoch(epoch),
+      parameters: () => this.#info?.parameters,
       onChange: () => { this.#notify() },
       logger: modules.logger
     })
@@ -418,7 +417,7 @@ export class RewardsService implements Application {
       if (this.#misconfigured != null) throw new EphemeraError(ErrorCode.CONFIG_INVALID, this.#misconfigured)
       // computing: averages over exactly [start, end)
       const { values, samples } = await this.#metrics.averages(window.startMs, window.endMs, this.#opts.mixnodes)
-      const report: Report = { epoch, sender: this.#m.key.publicKey, mixnodeSetId: this.#setId, values: this.#opts.fault === 'skewed' ? values.map((v) => (v === MISSING ? v : MAX_VALUE)) : values }
+      const report: Report = { version: 2, epoch, sender: this.#m.key.publicKey, commitment: parametersId(info.parameters), values: this.#opts.fault === 'skewed' ? values.map((v) => (v === MISSING ? v : MAX_VALUE)) : values }
       const message = reportMessage(report, (b) => this.#m.key.sign(b), this.#clock())
       const own = toHex(messageId(message))
       // a silent node keeps its report to itself: not published, served, nor put in its blocks
@@ -621,9 +620,12 @@ export class RewardsService implements Application {
 
   checkBlock (block: Block): Verdict {
     const epoch = block.header.round
+    // reports commit to the coordinator's parameters: without them nothing can be checked
+    const parameters = this.#info?.parameters
+    if (parameters == null) return reject('the coordinator has not been reached yet: its parameters are unknown')
     const senders = new Set<string>()
     for (const [i, m] of block.messages.entries()) {
-      const checked = checkReportMessage(m, { epoch, committee: this.#committeeSet, mixnodes: this.#opts.mixnodes, verify: verifySignature })
+      const checked = checkReportMessage(m, { epoch, committee: this.#committeeSet, parameters, verify: verifySignature })
       if (!checked.ok) return reject(`message ${i} is not a valid report for epoch ${epoch}: ${checked.reason}`)
       const sender = toHex(m.publicKey)
       if (senders.has(sender)) return reject(`message ${i} is a second report by the same member`)

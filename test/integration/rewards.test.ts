@@ -305,7 +305,7 @@ describe('rewards: coordinator + 4 nodes', () => {
     expect(verification.stderr).toMatch(/^error: verification failed: chunk signatures: chunk 2: the signature of verifier \w+ does not verify\n$/)
     const parameters = await offline((r) => { r.parameters.rewardPool = '2000000' })
     expect(parameters.code).toBe(1)
-    expect(parameters.stderr).toMatch(/^error: verification failed: rewards: /)
+    expect(parameters.stderr).toMatch(/^error: verification failed: report signatures: report \d+: report is for other parameters \(its parametersId differs\)\n$/)
 
     // a node's stored official record is compared too
     const node = cluster.nodes[0]!

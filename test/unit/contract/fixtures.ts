@@ -12,7 +12,7 @@ import { consensusSubmission as buildConsensusSubmission, standaloneSubmission a
 import type { CoordinatorStore, GenesisRound } from '../../../src/contract/store.js'
 import type { RoundState } from '../../../src/contract/round.js'
 import type { NodeKey } from '../../../src/crypto/keys.js'
-import { MISSING, mixnodeSetId, reportMessage } from '../../../src/epochs/report.js'
+import { MISSING, mixnodeSetId, parametersId, reportMessage } from '../../../src/epochs/report.js'
 import { key, members } from '../block/fixtures.js'
 
 export const MIXNODES = 20
@@ -49,7 +49,7 @@ export function reportValues (epoch: number, i: number): Uint16Array {
 export function memberReport (epoch: number, i: number, opts: { values?: Uint16Array, timestamp?: number, reportEpoch?: number } = {}): ClientMessage {
   const k = KEYS[i] as NodeKey
   return reportMessage(
-    { epoch: opts.reportEpoch ?? epoch, sender: k.publicKey, mixnodeSetId: mixnodeSetId(MIXNODES), values: opts.values ?? reportValues(epoch, i) },
+    { version: 2, epoch: opts.reportEpoch ?? epoch, sender: k.publicKey, commitment: parametersId(PARAMETERS), values: opts.values ?? reportValues(epoch, i) },
     (b) => k.sign(b),
     opts.timestamp ?? 1_700_000_000_000 + epoch * 1000 + i
   )
