@@ -19,6 +19,8 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCodeValue, number>> = Object.f
   [ErrorCode.DUPLICATE]: 409,
   [ErrorCode.ALREADY_EXISTS]: 409,
   [ErrorCode.EPOCH_DECIDED]: 409,
+  [ErrorCode.LEASE_HELD]: 409,
+  [ErrorCode.EPOCH_FAILED]: 410,
   [ErrorCode.SUBMISSION_INVALID]: 422,
   [ErrorCode.EPOCH_NOT_READY]: 425,
   [ErrorCode.MEMPOOL_FULL]: 429,

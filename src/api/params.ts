@@ -34,3 +34,10 @@ export function parseEpoch (value: string): number {
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw badRequest(`epoch must be a positive integer, got "${value.slice(0, 40)}"`)
   return n
 }
+
+/** A zero-based index from a path or query: an integer from 0 to `max`. */
+export function parseIndex (value: string, what: string, max: number): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n > max) throw badRequest(`${what} must be an integer from 0 to ${max}, got "${value.slice(0, 40)}"`)
+  return n
+}

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { messageToJson, peerIdOf } from '../block/json.js'
 import type { RewardsService } from '../rewards/service.js'
-import { decodeReport } from '../rewards/report.js'
+import { decodeReport } from '../epochs/report.js'
 import { notFound, parseEpoch } from './params.js'
 
 /** The rewards part of the node API: pipeline state, official records, collected reports. */

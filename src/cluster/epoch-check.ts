@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { loadContractConfig } from '../config/index.js'
-import { environmentWithEpoch } from '../contract/environment.js'
+import { environmentWithEpoch } from '../epochs/environment.js'
 import { LevelCoordinatorStore } from '../contract/store.js'
 import { Database } from '../storage/index.js'
 import { EphemeraError, ErrorCode, isEphemeraError } from '../util/errors.js'

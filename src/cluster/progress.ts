@@ -36,7 +36,7 @@ export class EpochReporter {
       if (epoch.status === 'committed') {
         this.#done.add(epoch.epoch)
         this.#print(await this.#committedLine(epoch))
-      } else if (epoch.status === 'pending' && now > epoch.endMs + (this.#deadlineMs ?? 0) + 1_000) {
+      } else if (epoch.status === 'failed' || (epoch.status === 'pending' && epoch.chunks == null && now > epoch.endMs + (this.#deadlineMs ?? 0) + 1_000)) {
         this.#done.add(epoch.epoch)
         this.#print(await this.#failedLine(epoch))
       }
@@ -55,12 +55,14 @@ export class EpochReporter {
     const seen = Math.max(0, ...progress.map((p) => p.progress?.reporters.length ?? 0))
     const creator = progress.find((p) => p.progress?.block?.hash === e.blockHash)?.progress?.block?.creator
     const block = e.mode === 'standalone' ? 'no block (standalone)' : `block ${(e.blockHash ?? '').slice(0, 12)}${creator != null ? ` by ${creator}` : ''} (${e.signatures ?? 0} signatures, ${e.reports ?? 0} reports)`
-    return `epoch ${e.epoch}: reports ${seen}/${this.#nodes.length}, ${block}, winner ${e.winner ?? '?'}, committed ${e.latencyMs ?? '?'} ms after the epoch ended`
+    const chunks = e.chunks == null ? '' : `chunks ${e.chunks.verified}/${e.chunks.total} verified, `
+    return `epoch ${e.epoch}: reports ${seen}/${this.#nodes.length}, ${block}, ${chunks}winner ${e.winner ?? '?'}, committed ${e.latencyMs ?? '?'} ms after the epoch ended`
   }
 
   async #failedLine (e: EpochSummary): Promise<string> {
     const progress = await this.#progress(e.epoch)
     const reasons = progress.filter((p) => p.progress?.state === 'failed').map((p) => `${p.name}: ${p.progress?.reason ?? ''}`)
+    if (e.reason != null) reasons.unshift(`coordinator: ${e.reason}`)
     return `epoch ${e.epoch}: NOT committed${reasons.length > 0 ? ` (${reasons.join('; ')})` : ''}`
   }
 }

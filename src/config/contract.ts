@@ -2,7 +2,7 @@ import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import { loadLayeredConfig, type ConfigOverrides } from './loader.js'
 import { logLevelField, msField, nameField, portField } from './fields.js'
-import { MAX_MIXNODES } from '../rewards/report.js'
+import { MAX_MIXNODES } from '../epochs/report.js'
 
 /** The coordinator's configuration file (TOML). README "Coordinator configuration" lists every key. */
 export const contractConfigSchema = z.strictObject({
@@ -15,6 +15,8 @@ export const contractConfigSchema = z.strictObject({
   environment: z.enum(['testing', 'development', 'production']).default('development'),
   /** Overrides the preset's epoch length (the timeouts scale along). */
   epoch_ms: msField(500, 86_400_000).optional(),
+  /** Overrides the preset's chunk size: mixnodes per chunk of the reward table. */
+  chunk_size: z.number().int().min(1).max(30_000).optional(),
   /**
    * Accept uncertified submissions from `node run --standalone` (the baseline without consensus).
    * Off by default: with it on, any single member could decide an epoch on its own.

@@ -6,7 +6,7 @@ import { EphemeraError, ErrorCode } from '../util/errors.js'
 import { pathExists, writeFileAtomic } from '../util/fs.js'
 import { toToml } from './toml.js'
 import { writePeersFile, type Member } from './peers.js'
-import { MAX_MIXNODES } from '../rewards/report.js'
+import { MAX_MIXNODES } from '../epochs/report.js'
 
 /**
  * `ephemera init`: keys, configs and the peers file for a local network of N nodes.

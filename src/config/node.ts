@@ -2,7 +2,7 @@ import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import { loadLayeredConfig, type ConfigOverrides } from './loader.js'
 import { httpUrlField, logLevelField, msField, nameField, portField, tcpMultiaddrField } from './fields.js'
-import { MAX_MIXNODES } from '../rewards/report.js'
+import { MAX_MIXNODES } from '../epochs/report.js'
 
 /**
  * The node's configuration file (TOML). README "Configuration" documents every key; keep the two

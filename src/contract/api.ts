@@ -1,16 +1,41 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { verifyRecord, submissionSchema, type EpochRecordJson, type SubmissionJson } from './record.js'
+import type { z } from 'zod'
+import { verifyRecord, submissionSchema, type CommitteeMemberJson, type EpochRecordJson, type SubmissionJson } from '../epochs/record.js'
+import { contributionSchema, contributionsSchema, locksSchema, verificationSchema, verificationsSchema, type ContributionBody, type ContributionsBody, type RoundViewJson, type VerificationBody } from '../epochs/requests.js'
+import { chunkDone, type RoundState } from './round.js'
 import type { Coordinator } from './coordinator.js'
-import { epochWindow } from './environment.js'
+import { epochWindow } from '../epochs/environment.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import type { VerifyFn } from '../block/validate.js'
-import { parseEpoch, parsePositiveInt } from '../api/params.js'
+import { parseEpoch, parseIndex, parsePositiveInt } from '../api/params.js'
+import { MAX_CHUNKS } from '../epochs/chunks.js'
 
 type RawRequest = FastifyRequest & { rawBody?: Buffer }
 
+
+/** A round as served: every lease, contribution (rows left out) and verification, the block's hash. */
+function roundView (round: RoundState): RoundViewJson {
+  const { anchor, chunks, ...rest } = round
+  return {
+    ...rest,
+    blockHash: anchor?.blockHash ?? null,
+    blockBy: anchor?.by ?? null,
+    progress: { chunks: chunks.length, contributed: chunks.filter((c) => c.contribution != null).length, verified: chunks.filter(chunkDone).length },
+    chunks: chunks.map((c) => {
+      if (c.contribution == null) return { ...c, contribution: null }
+      const { rows: _rows, ...contribution } = c.contribution
+      return { ...c, contribution }
+    })
+  }
+}
+
 export interface EpochSummary {
   epoch: number
-  status: 'committed' | 'open' | 'pending'
+  status: 'committed' | 'open' | 'pending' | 'failed'
+  /** committed through the round lifecycle: its chunks (all verified); open: contributed/verified so far */
+  chunks?: { total: number, contributed: number, verified: number }
+  /** failed: why */
+  reason?: string
   startMs: number
   endMs: number
   winner?: string
@@ -34,7 +59,8 @@ function summary (record: EpochRecordJson): EpochSummary {
     reports: record.submission.reports.length,
     signatures: record.submission.certificate?.signatures.length ?? 0,
     acceptedAt: record.acceptedAt,
-    latencyMs: record.latencyMs
+    latencyMs: record.latencyMs,
+    ...(record.chunks != null ? { chunks: { total: record.chunks.length, contributed: record.chunks.length, verified: record.chunks.length } } : {})
   }
 }
 
@@ -73,7 +99,20 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
       for (let e = top; e >= 1 && epochs.length < limit; e--) {
         const record = records.get(e)
         const window = epochWindow(current.genesisMs, current.epochMs, e)
-        epochs.push(record != null ? summary(record) : { epoch: e, status: e >= current.epoch ? 'open' : 'pending', startMs: window.startMs, endMs: window.endMs })
+        if (record != null) {
+          epochs.push(summary(record))
+          continue
+        }
+        const round = e < current.epoch ? await coordinator.round(e) : undefined
+        const view = round == null ? undefined : roundView(round)
+        epochs.push({
+          epoch: e,
+          status: e >= current.epoch ? 'open' : round?.status === 'failed' ? 'failed' : 'pending',
+          startMs: window.startMs,
+          endMs: window.endMs,
+          ...(view != null ? { chunks: { total: view.progress.chunks, contributed: view.progress.contributed, verified: view.progress.verified } } : {}),
+          ...(round?.failure != null ? { reason: round.failure } : {})
+        })
       }
       return { currentEpoch: current.epoch, epochs }
     })
@@ -97,6 +136,78 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
     app.addHook('onRequest', async (request) => {
       if (request.method !== 'POST') return
       coordinator.precheck(request.headers)
+    })
+
+    app.get('/contract/rounds', async () => ({ rounds: coordinator.openRounds().map(roundView) }))
+
+    app.get<{ Params: { epoch: string }, Querystring: { since?: string, waitMs?: string } }>('/contract/epochs/:epoch/round', async (request, reply) => {
+      const epoch = parseEpoch(request.params.epoch)
+      // long poll: with ?since=V, answer once the round's version is above V (or after waitMs)
+      if (request.query.since != null) {
+        const since = parseIndex(request.query.since, 'since', Number.MAX_SAFE_INTEGER)
+        const waitMs = parseIndex(request.query.waitMs ?? '10000', 'waitMs', 30_000)
+        const aborted = new AbortController()
+        reply.raw.once('close', () => { aborted.abort() })
+        await coordinator.waitForChange(epoch, since, waitMs, aborted.signal)
+      }
+      const round = await coordinator.round(epoch)
+      if (round == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no open or failed round${await coordinator.record(epoch) != null ? ' (it is committed: GET /contract/epochs/' + String(epoch) + ')' : ''}`)
+      return roundView(round)
+    })
+
+    /** The certified block an open round's chunks derive from (verifiers that lack it read it here and check it). */
+    app.get<{ Params: { epoch: string } }>('/contract/epochs/:epoch/round/block', async (request) => {
+      const epoch = parseEpoch(request.params.epoch)
+      const anchor = (await coordinator.round(epoch))?.anchor
+      if (anchor == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no block fixed in an open round`)
+      return anchor
+    })
+
+    const signed = async (request: FastifyRequest): Promise<CommitteeMemberJson> => {
+      const raw = (request as RawRequest).rawBody ?? Buffer.alloc(0)
+      return await coordinator.authorize(request.headers, 'POST', request.url.split('?')[0] as string, new Uint8Array(raw))
+    }
+    const parse = <T>(schema: z.ZodType<T>, body: unknown, what: string): T => {
+      const parsed = schema.safeParse(body)
+      if (parsed.success) return parsed.data
+      const issue = parsed.error.issues[0]
+      throw new EphemeraError(ErrorCode.BAD_REQUEST, `malformed ${what}: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`)
+    }
+
+    // several chunks in one request (one stored change): a result per chunk, refusals included
+    app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/chunks/lock', async (request) => {
+      const node = await signed(request)
+      const body = parse(locksSchema, request.body, 'locks')
+      return { results: await coordinator.tryLockMany(parseEpoch(request.params.epoch), body.chunks, node) }
+    })
+
+    app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/chunks/contributions', async (request) => {
+      const node = await signed(request)
+      const body = parse(contributionsSchema, request.body, 'contributions') as ContributionsBody
+      return { results: await coordinator.tryContributeMany(parseEpoch(request.params.epoch), node, body) }
+    })
+
+    app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/chunks/verifications', async (request) => {
+      const node = await signed(request)
+      const body = parse(verificationsSchema, request.body, 'verifications')
+      return await coordinator.tryVerifyMany(parseEpoch(request.params.epoch), node, body.verifications)
+    })
+
+    app.post<{ Params: { epoch: string, chunk: string } }>('/contract/epochs/:epoch/chunks/:chunk/lock', async (request) => {
+      const node = await signed(request)
+      return await coordinator.tryLock(parseEpoch(request.params.epoch), parseIndex(request.params.chunk, 'chunk', MAX_CHUNKS - 1), node)
+    })
+
+    app.post<{ Params: { epoch: string, chunk: string } }>('/contract/epochs/:epoch/chunks/:chunk/contribution', async (request) => {
+      const node = await signed(request)
+      const body = parse(contributionSchema, request.body, 'contribution') as ContributionBody
+      return { status: 'contributed', ...await coordinator.tryContribute(parseEpoch(request.params.epoch), parseIndex(request.params.chunk, 'chunk', MAX_CHUNKS - 1), node, body) }
+    })
+
+    app.post<{ Params: { epoch: string, chunk: string } }>('/contract/epochs/:epoch/chunks/:chunk/verification', async (request) => {
+      const node = await signed(request)
+      const body = parse(verificationSchema, request.body, 'verification') as VerificationBody
+      return { status: 'recorded', ...await coordinator.tryVerify(parseEpoch(request.params.epoch), parseIndex(request.params.chunk, 'chunk', MAX_CHUNKS - 1), node, body) }
     })
 
     app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/submissions', async (request) => {

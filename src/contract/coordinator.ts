@@ -1,13 +1,39 @@
 import { fromHex, toHex } from '../codec/bytes.js'
 import type { VerifyFn } from '../block/validate.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
-import { HEADERS, verifyRequest } from './auth.js'
-import { epochAt, epochWindow, type Environment, type EpochWindow } from './environment.js'
-import { canonicalSubmission, verifySubmission, type CommitteeJson, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from './record.js'
+import { HEADERS, verifyRequest } from '../epochs/auth.js'
+import { epochAt, epochWindow, type Environment, type EpochWindow } from '../epochs/environment.js'
+import { canonicalSubmission, verifySubmission, type CommitteeJson, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../epochs/record.js'
 import type { CoordinatorStore } from './store.js'
 import type { CrashPoints } from '../util/crash-points.js'
+import type { RewardRow } from '../epochs/aggregate.js'
+import { chunkRanges, type ChunkRange } from '../epochs/chunks.js'
+import { anchorTable } from './anchor.js'
+import { checkContribution, checkVerification, type ChunkCheckContext } from './chunk-checks.js'
+import { RoundWaiters } from './round-waiters.js'
+import type { ContributionBody, ContributionsBody, ItemResult, LockGrant, VerificationBody } from '../epochs/requests.js'
+import { acquireLease, addContribution, addVerification, assertHolder, chunkRecord, expire, openRound, readyToAdvance, withoutData, type Anchor, type ChunkState, type RoundEvent, type RoundState, type RoundTiming } from './round.js'
+
+/** Runs one chunk's step; a refusal (EphemeraError) becomes that chunk's result, anything else throws. */
+function attempt<T> (chunk: number, step: () => T): ItemResult<T> {
+  try {
+    return { chunk, ok: true, value: step() }
+  } catch (err) {
+    if (!(err instanceof EphemeraError)) throw err
+    return { chunk, ok: false, code: err.code, message: err.message }
+  }
+}
+
+/** The single result of a one-chunk request, or its refusal thrown. */
+function one<T> (results: Array<ItemResult<T>>): T {
+  const r = results[0] as ItemResult<T>
+  if (!r.ok) throw new EphemeraError(r.code, r.message)
+  return r.value
+}
 
 export interface CoordinatorDeps {
+  /** Told about every lease expiry, verification failure, rollback, failure and commit (for logs). */
+  onEvent?: (epoch: number, event: RoundEvent) => void
   store: CoordinatorStore
   /** Injected clock (ms since the Unix epoch). */
   clock: () => number
@@ -16,7 +42,7 @@ export interface CoordinatorDeps {
   verify: VerifyFn
   /** Accept `standalone` submissions (the baseline without consensus). */
   allowStandalone: boolean
-  /** TEST ONLY: kill -9 at `submission` / `commit` of an epoch (src/util/crash-points.ts). */
+  /** TEST ONLY: kill -9 at `submission` / `advance` (prepared, before the commit) / `commit` of an epoch (src/util/crash-points.ts). */
   crash?: CrashPoints
 }
 
@@ -38,8 +64,21 @@ export class Coordinator {
   readonly parameters: ParametersJson
   readonly #deps: CoordinatorDeps
   readonly #members: Map<string, CommitteeMemberJson>
+  /** Committee public keys (hex), sorted: the order of every rotation. */
+  readonly #sorted: string[]
+  readonly #ranges: ChunkRange[]
+  readonly #timing: RoundTiming
+  readonly #checks: ChunkCheckContext
+  /** Open rounds (bounded: an epoch is open from its end to its finalization deadline). */
+  readonly #rounds = new Map<number, RoundState>()
+  /** The reward table of each open round's anchor (every chunk is a slice of it). */
+  readonly #tables = new Map<number, RewardRow[]>()
   #genesisMs: number | undefined
   #queue: Promise<unknown> = Promise.resolve()
+  #noncesPrunedAt = 0
+  #timer: NodeJS.Timeout | undefined
+  /** Requests waiting for a round to change (waitForChange), bounded. */
+  readonly #waiters = new RoundWaiters()
 
   constructor (environment: Environment, deps: CoordinatorDeps) {
     this.environment = environment
@@ -47,6 +86,37 @@ export class Coordinator {
     this.committee = deps.committee
     this.parameters = deps.parameters
     this.#members = new Map(deps.committee.members.map((m) => [m.publicKey, m]))
+    this.#sorted = deps.committee.members.map((m) => m.publicKey).sort()
+    this.#ranges = chunkRanges(deps.parameters.mixnodes, environment.chunkSize)
+    this.#checks = { committee: deps.committee, parameters: deps.parameters, verify: deps.verify }
+    this.#timing = { leaseTimeoutMs: environment.leaseTimeoutMs, attemptTimeoutMs: environment.attemptTimeoutMs, verifiersPerChunk: environment.verifiersPerChunk }
+  }
+
+  /**
+   * Runs update() on a tick, often enough that a lease passes on within a quarter of its timeout.
+   * `onError` hears a failed tick (the next one tries again); `paused` skips ticks (a failed store).
+   */
+  start (opts: { onError: (err: unknown) => void, paused?: () => boolean }): void {
+    if (this.#timer != null) return
+    this.#timer = setInterval(() => {
+      if (opts.paused?.() === true) return
+      this.update().catch(opts.onError)
+    }, Math.max(50, Math.min(10_000, Math.round(this.environment.leaseTimeoutMs / 4))))
+    this.#timer.unref()
+  }
+
+  /** Stops the tick and waits for a running update to finish. */
+  async stop (): Promise<void> {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    await this.#queue
+  }
+
+  /** Runs `task` after every earlier one: submissions, locks, contributions, verifications, update. */
+  async #serial<T> (task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task)
+    this.#queue = run.catch(() => {})
+    return await run
   }
 
   /**
@@ -68,6 +138,17 @@ export class Coordinator {
     } else if (epochMs !== this.environment.epochMs) {
       throw new EphemeraError(ErrorCode.CONFIG_INVALID,
         `this coordinator's data was made with ${epochMs} ms epochs; it cannot run with ${this.environment.epochMs} ms (every epoch number would change). Use the original length, or clear the data of the coordinator and the nodes (ephemera cluster clear) to start over`)
+    }
+    // round 0: the genesis, with the committee and parameters it started with (kept once)
+    if (await store.genesisRound() == null) {
+      await store.setGenesisRound({ round: 0, genesisMs: genesis, committee: this.committee, parameters: this.parameters, environment: this.environment.name })
+    }
+    // the rounds that were open when the process stopped, as they were last stored
+    this.#rounds.clear()
+    this.#tables.clear()
+    for (const round of await store.openRounds()) {
+      this.#rounds.set(round.epoch, round)
+      if (round.anchor != null) this.#tables.set(round.epoch, anchorTable(round.anchor, this.parameters))
     }
     this.#genesisMs = genesis
     return genesis
@@ -115,9 +196,7 @@ export class Coordinator {
    * the failed check otherwise.
    */
   async submit (epoch: number, submission: SubmissionJson, submitter: CommitteeMemberJson): Promise<EpochRecordJson> {
-    const run = this.#queue.then(async () => await this.#submit(epoch, submission, submitter))
-    this.#queue = run.catch(() => {})
-    return await run
+    return await this.#serial(async () => await this.#submit(epoch, submission, submitter))
   }
 
   async #submit (epoch: number, submission: SubmissionJson, submitter: CommitteeMemberJson): Promise<EpochRecordJson> {
@@ -148,7 +227,13 @@ export class Coordinator {
       acceptedAt: now,
       latencyMs: now - window.endMs
     }
-    await this.#deps.store.commit(record)
+    const round = this.#rounds.get(epoch)
+    if (round != null) {
+      await this.#deps.store.commitRound(record, round)
+      this.#close(round, 'committed', `a whole submission by ${submitter.name}`)
+    } else {
+      await this.#deps.store.commit(record)
+    }
     this.#deps.crash?.reached('commit', epoch)
     return record
   }
@@ -161,8 +246,234 @@ export class Coordinator {
     return await this.#deps.store.records(opts)
   }
 
-  /** Periodic housekeeping: forgets nonces too old to be replayed (the timestamp check refuses them). */
+  /**
+   * The periodic driver, in a fixed order: open the round of the epoch that just ended; apply each
+   * open round's timeouts (finalization → failed, attempt → rollback, leases → next member);
+   * advance every round that is ready; forget nonces too old to be replayed (every 10 s).
+   */
   async update (): Promise<void> {
-    await this.#deps.store.pruneNonces(this.#deps.clock() - 2 * this.environment.requestSkewMs)
+    await this.#serial(async () => {
+      const now = this.#deps.clock()
+      const ended = this.epochInfo(now).epoch - 1
+      if (ended >= 1 && !this.#rounds.has(ended)) await this.#roundFor(ended, now).catch(() => undefined)
+      for (const round of [...this.#rounds.values()]) {
+        const attempt = round.attempt
+        const seen = round.events.at(-1)
+        if (!expire(round, now, this.#sorted, this.#timing)) continue
+        this.#report(round, seen)
+        if (round.status === 'failed') {
+          // the reason stays; the rows and the block are dropped (nothing will be built on them)
+          await this.#save(withoutData(round), { anchor: true, rows: round.chunks.map((c) => c.index) })
+          this.#close(round)
+        } else {
+          await this.#save(round, round.attempt !== attempt ? { anchor: true, rows: round.chunks.map((c) => c.index) } : {})
+          if (round.anchor == null) this.#tables.delete(round.epoch)
+        }
+      }
+      for (const round of [...this.#rounds.values()]) if (readyToAdvance(round)) await this.#advance(round, now)
+      if (now - this.#noncesPrunedAt >= 10_000) {
+        this.#noncesPrunedAt = now
+        await this.#deps.store.pruneNonces(now - 2 * this.environment.requestSkewMs)
+      }
+    })
+  }
+
+  // ---- the round lifecycle (tryLock, tryContribute, tryVerify, tryAdvance) ------------------
+
+  /**
+   * The round of an epoch that has ended: the open one, or a new one (stored) while the epoch is
+   * within its finalization window. Throws EPOCH_NOT_READY, EPOCH_DECIDED or EPOCH_FAILED.
+   */
+  async #roundFor (epoch: number, now: number): Promise<RoundState> {
+    if (!Number.isSafeInteger(epoch) || epoch < 1) throw new EphemeraError(ErrorCode.BAD_REQUEST, `epoch must be a positive integer, got ${epoch}`)
+    const open = this.#rounds.get(epoch)
+    if (open != null) return open
+    const window = epochWindow(this.genesisMs, this.environment.epochMs, epoch)
+    if (now < window.endMs) throw new EphemeraError(ErrorCode.EPOCH_NOT_READY, `epoch ${epoch} ends at ${new Date(window.endMs).toISOString()}; its round opens then`)
+    const record = await this.#deps.store.record(epoch)
+    if (record != null) throw new EphemeraError(ErrorCode.EPOCH_DECIDED, `epoch ${epoch} is already committed`, { response: { record } })
+    const stored = await this.#deps.store.round(epoch)
+    if (stored?.status === 'failed') throw new EphemeraError(ErrorCode.EPOCH_FAILED, `epoch ${epoch} failed: ${stored.failure ?? ''}`)
+    const finalizationDeadline = window.endMs + this.environment.finalizationEpochs * this.environment.epochMs
+    if (now > finalizationDeadline) throw new EphemeraError(ErrorCode.EPOCH_FAILED, `epoch ${epoch} ended more than ${this.environment.finalizationEpochs} epochs ago without being committed`)
+    const round = openRound({ epoch, chunks: this.#ranges, members: this.#sorted, now, finalizationDeadline, timing: this.#timing })
+    await this.#save(round, {})
+    this.#rounds.set(epoch, round)
+    return round
+  }
+
+  /** tryLock: the member offered chunk `index`'s lease acquires it; answers the lease and the round's block. */
+  async tryLock (epoch: number, index: number, node: CommitteeMemberJson): Promise<LockGrant> {
+    return one(await this.tryLockMany(epoch, [index], node))
+  }
+
+  /** tryLock for several chunks in one request (one stored change): a result per chunk. */
+  async tryLockMany (epoch: number, indexes: readonly number[], node: CommitteeMemberJson): Promise<Array<ItemResult<LockGrant>>> {
+    return await this.#serial(async () => {
+      const now = this.#deps.clock()
+      const round = await this.#roundFor(epoch, now)
+      let fresh = false
+      const results = indexes.map((index) => attempt(index, () => {
+        fresh ||= round.chunks[index]?.lease.lockedAt == null
+        const lease = acquireLease(round, index, node.publicKey, now)
+        const chunk = round.chunks[index] as ChunkState
+        return { epoch, attempt: round.attempt, chunk: { index, from: chunk.from, to: chunk.to }, lease, blockHash: round.anchor?.blockHash ?? null }
+      }))
+      if (fresh) await this.#save(round, {})
+      return results
+    })
+  }
+
+  /**
+   * tryContribute: the lease holder's rows for a chunk. The first contribution of an attempt
+   * carries the certified block (checked like a whole submission) and fixes it for the epoch;
+   * every chunk must be derived from that block, equal the aggregation of its reports for the
+   * chunk's mixnodes, and be signed by the holder.
+   */
+  async tryContribute (epoch: number, index: number, node: CommitteeMemberJson, body: ContributionBody): Promise<{ verifiers: string[] }> {
+    const { blockHash, block, ...item } = body
+    return one(await this.tryContributeMany(epoch, node, { blockHash, ...(block != null ? { block } : {}), chunks: [{ ...item, chunk: index }] }))
+  }
+
+  /** tryContribute for several chunks of one block in one request (one stored change): a result per chunk. */
+  async tryContributeMany (epoch: number, node: CommitteeMemberJson, body: ContributionsBody): Promise<Array<ItemResult<{ verifiers: string[] }>>> {
+    return await this.#serial(async () => {
+      this.#deps.crash?.reached('submission', epoch)
+      const now = this.#deps.clock()
+      const round = await this.#roundFor(epoch, now)
+      const anchored = round.anchor != null
+      const rows: number[] = []
+      const results = body.chunks.map((item) => attempt(item.chunk, () => {
+        const chunk = this.#contributeOne(round, item.chunk, node, { blockHash: body.blockHash, rows: item.rows, signature: item.signature, ...(body.block != null ? { block: body.block } : {}) }, now)
+        rows.push(item.chunk)
+        return { verifiers: chunk.verifiers }
+      }))
+      if (rows.length > 0) await this.#save(round, { anchor: !anchored && round.anchor != null, rows })
+      return results
+    })
+  }
+
+  #contributeOne (round: RoundState, index: number, node: CommitteeMemberJson, body: ContributionBody, now: number): ChunkState {
+    const chunk = assertHolder(round, index, node.publicKey, now)
+    const checked = checkContribution(this.#checks, { round, chunk, table: this.#tables.get(round.epoch), contributor: node.publicKey, body, now })
+    const added = addContribution(round, index, { ...checked.contribution, anchor: checked.anchor }, body.blockHash.toLowerCase(), this.#sorted, this.#timing)
+    this.#tables.set(round.epoch, checked.table)
+    return added
+  }
+
+  /**
+   * tryVerify: an assigned verifier's signed finding for a contributed chunk. When it completes
+   * the round, the epoch is advanced (committed) at once.
+   */
+  async tryVerify (epoch: number, index: number, verifier: CommitteeMemberJson, body: VerificationBody): Promise<{ committed: boolean }> {
+    const { results, committed } = await this.tryVerifyMany(epoch, verifier, [{ ...body, chunk: index }])
+    one(results)
+    return { committed }
+  }
+
+  /** tryVerify for several chunks in one request (one stored change): a result per chunk, and whether the epoch committed. */
+  async tryVerifyMany (epoch: number, verifier: CommitteeMemberJson, items: ReadonlyArray<VerificationBody & { chunk: number }>): Promise<{ results: Array<ItemResult<null>>, committed: boolean }> {
+    return await this.#serial(async () => {
+      const now = this.#deps.clock()
+      const round = await this.#roundFor(epoch, now)
+      const seen = round.events.at(-1)
+      let changed = false
+      const results = items.map((item) => attempt(item.chunk, () => {
+        this.#verifyOne(round, item.chunk, verifier, item, now)
+        changed = true
+        return null
+      }))
+      this.#report(round, seen)
+      if (changed) await this.#save(round, {})
+      if (!readyToAdvance(round)) return { results, committed: false }
+      await this.#advance(round, now)
+      return { results, committed: true }
+    })
+  }
+
+  #verifyOne (round: RoundState, index: number, verifier: CommitteeMemberJson, body: VerificationBody, now: number): void {
+    addVerification(round, index, checkVerification(this.#checks, { round, index, verifier: verifier.publicKey, body, now }))
+  }
+
+  /** tryAdvance: commits the epoch when every chunk is contributed and verified; the record, if it did. */
+  async tryAdvance (epoch: number): Promise<EpochRecordJson | undefined> {
+    return await this.#serial(async () => {
+      const round = this.#rounds.get(epoch)
+      return round != null && readyToAdvance(round) ? await this.#advance(round, this.#deps.clock()) : undefined
+    })
+  }
+
+  /**
+   * Prepare (the round is complete; nothing else runs meanwhile: this is inside the queue), then
+   * aggregate the chunks into the record and commit it and the end of the round in one atomic,
+   * synced batch: a crash leaves either the open round (advanced again by the next update) or
+   * the committed record, never half of each.
+   */
+  async #advance (round: RoundState, now: number): Promise<EpochRecordJson> {
+    const anchor = round.anchor as Anchor
+    const window = epochWindow(this.genesisMs, this.environment.epochMs, round.epoch)
+    const rewards = round.chunks.flatMap((c) => c.contribution?.rows ?? [])
+    const winner = this.#members.get(anchor.by) as CommitteeMemberJson
+    const record: EpochRecordJson = {
+      epoch: round.epoch,
+      startMs: window.startMs,
+      endMs: window.endMs,
+      committee: this.committee,
+      parameters: this.parameters,
+      submission: { mode: 'consensus', blockHash: anchor.blockHash, header: anchor.header, certificate: anchor.certificate, reports: anchor.reports, rewards },
+      winner,
+      acceptedAt: now,
+      latencyMs: now - window.endMs,
+      chunks: round.chunks.map((c) => chunkRecord(c)),
+      attempt: round.attempt,
+      verifiersPerChunk: this.#timing.verifiersPerChunk
+    }
+    this.#deps.crash?.reached('advance', round.epoch)
+    await this.#deps.store.commitRound(record, round)
+    this.#close(round, 'committed', `${round.chunks.length} chunks, attempt ${round.attempt}`)
+    this.#deps.crash?.reached('commit', round.epoch)
+    return record
+  }
+
+  #close (round: RoundState, kind?: 'committed', detail?: string): void {
+    if (kind != null) {
+      round.status = kind
+      this.#deps.onEvent?.(round.epoch, { at: this.#deps.clock(), kind, detail: detail ?? '' })
+    }
+    this.#rounds.delete(round.epoch)
+    this.#tables.delete(round.epoch)
+    this.#waiters.wake(round.epoch)
+  }
+
+  /** Stores a round after a transition and wakes whoever waits for it to change. */
+  async #save (round: RoundState, changed: { anchor?: boolean, rows?: readonly number[] }): Promise<void> {
+    round.version += 1
+    await this.#deps.store.saveRound(round, changed)
+    this.#waiters.wake(round.epoch)
+  }
+
+  /**
+   * Resolves once epoch's round has a version above `since` (or is closed), or after `timeoutMs`:
+   * lets nodes wait for the next step of a round instead of polling it.
+   */
+  async waitForChange (epoch: number, since: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const round = this.#rounds.get(epoch)
+    if (round == null || round.version > since) return
+    await this.#waiters.wait(epoch, timeoutMs, signal)
+  }
+
+  /** Tells onEvent about the events after `last` (the newest event before a transition). */
+  #report (round: RoundState, last: RoundEvent | undefined): void {
+    const from = last == null ? 0 : round.events.indexOf(last) + 1
+    for (const e of round.events.slice(from)) this.#deps.onEvent?.(round.epoch, e)
+  }
+
+  /** The open rounds, or one epoch's (open or failed), for the status view; rows left out. */
+  async round (epoch: number): Promise<RoundState | undefined> {
+    return this.#rounds.get(epoch) ?? await this.#deps.store.round(epoch)
+  }
+
+  openRounds (): RoundState[] {
+    return [...this.#rounds.values()].sort((a, b) => a.epoch - b.epoch)
   }
 }

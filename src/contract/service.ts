@@ -2,15 +2,15 @@ import { HttpServer } from '../api/index.js'
 import { loadPeersFile, type ContractConfig } from '../config/index.js'
 import { toHex } from '../codec/bytes.js'
 import { verifySignature } from '../crypto/keys.js'
-import { mixnodeSetId } from '../rewards/report.js'
+import { mixnodeSetId } from '../epochs/report.js'
 import { Database } from '../storage/index.js'
 import { ConfigError, errorMessage, type EphemeraError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import { registerContractRoutes } from './api.js'
 import { Coordinator } from './coordinator.js'
-import { environmentWithEpoch } from './environment.js'
-import type { ParametersJson } from './record.js'
-import { committeeOf } from './committee.js'
+import { environmentProblems, environmentWithEpoch } from '../epochs/environment.js'
+import type { ParametersJson } from '../epochs/record.js'
+import { committeeOf } from '../epochs/committee.js'
 import { LevelCoordinatorStore } from './store.js'
 import { CrashPoints } from '../util/crash-points.js'
 
@@ -47,24 +47,21 @@ export class ContractService {
   readonly http: HttpServer
   readonly #db: Database
   readonly #logger: Logger
-  readonly #timer: NodeJS.Timeout
 
   private constructor (coordinator: Coordinator, http: HttpServer, db: Database, logger: Logger) {
     this.coordinator = coordinator
     this.http = http
     this.#db = db
     this.#logger = logger
-    this.#timer = setInterval(() => {
-      if (db.failure != null) return
-      coordinator.update().catch((err: unknown) => { logger.warn({ err: errorMessage(err) }, 'coordinator update failed') })
-    }, 10_000)
-    this.#timer.unref()
+    coordinator.start({ onError: (err) => { logger.warn({ err: errorMessage(err) }, 'coordinator update failed') }, paused: () => db.failure != null })
   }
 
   static async start (config: ContractConfig, modules: ContractModules): Promise<ContractService> {
     const clock = modules.clock ?? Date.now
     const committee = committeeOf(await loadPeersFile(config.peers_file))
-    const environment = environmentWithEpoch(config.environment, config.epoch_ms)
+    const environment = environmentWithEpoch(config.environment, config.epoch_ms, config.chunk_size)
+    const problems = environmentProblems(environment, committee.members.length, config.rewards.mixnodes)
+    if (problems.length > 0) throw new ConfigError(`${config.config_file}: environment "${environment.name}" cannot run this committee: ${problems.join('; ')}`)
     const db = await Database.open(config.data_dir, {
       // fail-stop: one line naming the store and the cause, then the CLI exits (nothing more is answered)
       onFatal: (err) => {
@@ -84,7 +81,11 @@ export class ContractService {
         parameters: parametersOf(config, committee.members.length),
         verify: verifySignature,
         allowStandalone: config.allow_standalone,
-        crash: new CrashPoints(process.env, modules.logger)
+        crash: new CrashPoints(process.env, modules.logger),
+        onEvent: (epoch, event) => {
+          const level = event.kind === 'committed' || event.kind === 'lease-expired' ? 'info' : 'warn'
+          modules.logger[level]({ epoch, kind: event.kind, detail: event.detail }, `epoch ${epoch}: ${event.kind}`)
+        }
       })
       // genesis and epoch length are synced writes, done before anything is served
       const genesis = await coordinator.initialize()
@@ -104,8 +105,8 @@ export class ContractService {
   }
 
   async close (): Promise<void> {
-    clearInterval(this.#timer)
     await this.http.stop()
+    await this.coordinator.stop()
     await this.#db.close()
     this.#logger.info('coordinator stopped')
   }

@@ -1,5 +1,6 @@
-import { Bucket, jsonBytes, parseJsonBytes, type Database } from '../storage/index.js'
-import type { EpochRecordJson } from './record.js'
+import { Bucket, jsonBytes, parseJsonBytes, type Database, type WriteOp } from '../storage/index.js'
+import type { CommitteeJson, EpochRecordJson, ParametersJson } from '../epochs/record.js'
+import type { Anchor, RoundState } from './round.js'
 
 /** Where the coordinator keeps its state; a level implementation below, in-memory ones in tests. */
 export interface CoordinatorStore {
@@ -13,12 +14,65 @@ export interface CoordinatorStore {
   records: (opts: { from?: number, limit: number, reverse?: boolean }) => Promise<EpochRecordJson[]>
   /** Durably stores an accepted record (atomic, synced to disk). */
   commit: (record: EpochRecordJson) => Promise<void>
+  /** Round 0: the genesis, with the committee and parameters the coordinator started with. */
+  genesisRound: () => Promise<GenesisRound | undefined>
+  setGenesisRound: (round: GenesisRound) => Promise<void>
+  /** Every stored round that is still open (committed ones are deleted at commit). */
+  openRounds: () => Promise<RoundState[]>
+  round: (epoch: number) => Promise<RoundState | undefined>
+  /**
+   * Durably (synced, one batch) stores a round after a transition: its header always, its anchor
+   * and the rows of the listed chunks when they changed. A rollback rewrites it all.
+   */
+  saveRound: (round: RoundState, changed: { anchor?: boolean, rows?: readonly number[] }) => Promise<void>
+  /**
+   * The commit of tryAdvance: the record and the end of the round (its state deleted) in one
+   * atomic, synced batch, so a crash leaves either an open round or a committed record.
+   */
+  commitRound: (record: EpochRecordJson, round: RoundState) => Promise<void>
   /** Records a nonce as used; false if it already was. */
   useNonce: (key: string, timestamp: number) => Promise<boolean>
   pruneNonces: (beforeMs: number) => Promise<number>
 }
 
+/** Round 0 of the lifecycle: what the coordinator started with (stored once, synced). */
+export interface GenesisRound {
+  round: 0
+  genesisMs: number
+  committee: CommitteeJson
+  parameters: ParametersJson
+  environment: string
+}
+
 const pad = (n: number): string => String(n).padStart(16, '0')
+
+/** The header (rows and anchor left out), and the anchor and rows when they changed or are gone. */
+function roundOps (round: RoundState, changed: { anchor?: boolean, rows?: readonly number[] }): WriteOp[] {
+  const e = pad(round.epoch)
+  const header: RoundState = { ...round, anchor: undefined, chunks: round.chunks.map((c) => c.contribution == null ? c : { ...c, contribution: { ...c.contribution, rows: [] } }) }
+  const ops: WriteOp[] = [{ type: 'put', bucket: Bucket.contractRound, key: e, value: jsonBytes(header) }]
+  if (changed.anchor === true) {
+    ops.push(round.anchor == null
+      ? { type: 'del', bucket: Bucket.contractRound, key: `${e}:anchor` }
+      : { type: 'put', bucket: Bucket.contractRound, key: `${e}:anchor`, value: jsonBytes(round.anchor) })
+  }
+  for (const index of changed.rows ?? []) {
+    const rows = round.chunks[index]?.contribution?.rows
+    ops.push(rows == null
+      ? { type: 'del', bucket: Bucket.contractRound, key: `${e}:rows:${index}` }
+      : { type: 'put', bucket: Bucket.contractRound, key: `${e}:rows:${index}`, value: jsonBytes(rows) })
+  }
+  return ops
+}
+
+function deleteRoundOps (round: RoundState): WriteOp[] {
+  const e = pad(round.epoch)
+  return [
+    { type: 'del', bucket: Bucket.contractRound, key: e },
+    { type: 'del', bucket: Bucket.contractRound, key: `${e}:anchor` },
+    ...round.chunks.map((c) => ({ type: 'del' as const, bucket: Bucket.contractRound, key: `${e}:rows:${c.index}` }))
+  ]
+}
 
 /**
  * The coordinator's state in the level database. What it acknowledges is on disk first: genesis,
@@ -65,6 +119,54 @@ export class LevelCoordinatorStore implements CoordinatorStore {
       : { gte: pad(opts.from ?? 0), limit: opts.limit }
     for await (const [, value] of this.#db.bucket(Bucket.contractRecord).entries(range)) out.push(parseJsonBytes<EpochRecordJson>(value))
     return out
+  }
+
+  async genesisRound (): Promise<GenesisRound | undefined> {
+    const raw = await this.#db.bucket(Bucket.contractMeta).get('round-0')
+    return raw == null ? undefined : parseJsonBytes<GenesisRound>(raw)
+  }
+
+  async setGenesisRound (round: GenesisRound): Promise<void> {
+    await this.#db.write([{ type: 'put', bucket: Bucket.contractMeta, key: 'round-0', value: jsonBytes(round) }], { sync: true })
+  }
+
+  async openRounds (): Promise<RoundState[]> {
+    const out: RoundState[] = []
+    for await (const [key, value] of this.#db.bucket(Bucket.contractRound).entries()) {
+      if (key.includes(':')) continue
+      const header = parseJsonBytes<RoundState>(value)
+      if (header.status === 'open') out.push(await this.#assemble(header))
+    }
+    return out
+  }
+
+  async round (epoch: number): Promise<RoundState | undefined> {
+    const raw = await this.#db.bucket(Bucket.contractRound).get(pad(epoch))
+    return raw == null ? undefined : await this.#assemble(parseJsonBytes<RoundState>(raw))
+  }
+
+  /** The stored header has no anchor and no rows: they are kept under their own keys. */
+  async #assemble (header: RoundState): Promise<RoundState> {
+    const bucket = this.#db.bucket(Bucket.contractRound)
+    const anchor = await bucket.get(`${pad(header.epoch)}:anchor`)
+    if (anchor != null) header.anchor = parseJsonBytes<Anchor>(anchor)
+    for (const chunk of header.chunks) {
+      if (chunk.contribution == null) continue
+      const rows = await bucket.get(`${pad(header.epoch)}:rows:${chunk.index}`)
+      chunk.contribution.rows = rows == null ? [] : parseJsonBytes(rows)
+    }
+    return header
+  }
+
+  async saveRound (round: RoundState, changed: { anchor?: boolean, rows?: readonly number[] }): Promise<void> {
+    await this.#db.write(roundOps(round, changed), { sync: true })
+  }
+
+  async commitRound (record: EpochRecordJson, round: RoundState): Promise<void> {
+    await this.#db.write([
+      { type: 'put', bucket: Bucket.contractRecord, key: pad(record.epoch), value: jsonBytes(record) },
+      ...deleteRoundOps(round)
+    ], { sync: true })
   }
 
   async commit (record: EpochRecordJson): Promise<void> {

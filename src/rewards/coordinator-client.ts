@@ -1,7 +1,9 @@
-import { signRequest } from '../contract/auth.js'
-import type { Environment } from '../contract/environment.js'
-import type { CommitteeJson, EpochRecordJson, ParametersJson, SubmissionJson } from '../contract/record.js'
+import { signRequest } from '../epochs/auth.js'
+import type { Environment } from '../epochs/environment.js'
+import type { CommitteeJson, EpochRecordJson, ParametersJson, SubmissionJson } from '../epochs/record.js'
 import type { NodeKey } from '../crypto/keys.js'
+import type { ContributionBody, ContributionsBody, ItemResult, LockGrant, RoundViewJson, VerificationBody } from '../epochs/requests.js'
+import type { Anchor } from '../epochs/round-types.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 
 export interface EpochInfoJson {
@@ -66,12 +68,81 @@ export class CoordinatorClient {
     return body as EpochRecordJson
   }
 
+  /** A signed POST of a JSON body. */
+  async #post (path: string, json: unknown, signal?: AbortSignal): Promise<{ status: number, body: any }> {
+    const body = new TextEncoder().encode(JSON.stringify(json))
+    const headers = { 'content-type': 'application/json', ...signRequest(this.#key.publicKey, (b) => this.#key.sign(b), 'POST', path, body) }
+    return await this.#fetch(path, { method: 'POST', headers, body }, signal)
+  }
+
+  /** A refusal as a typed error: details carry the HTTP status and the coordinator's error code. */
+  #refused (what: string, res: { status: number, body: any }): EphemeraError {
+    return new EphemeraError(ErrorCode.REMOTE, `${what}: HTTP ${res.status}: ${String(res.body?.message)}`, { status: res.status, code: res.body?.error })
+  }
+
+  /** An epoch's round (open or failed), or undefined when it has none (not ended, or committed). */
+  async round (epoch: number, signal?: AbortSignal, wait?: { since: number, waitMs: number }): Promise<RoundViewJson | undefined> {
+    const query = wait == null ? '' : `?since=${wait.since}&waitMs=${wait.waitMs}`
+    const res = await this.#fetch(`/contract/epochs/${epoch}/round${query}`, {}, signal)
+    if (res.status === 404) return undefined
+    if (res.status !== 200) throw this.#refused(`GET /contract/epochs/${epoch}/round`, res)
+    return res.body as RoundViewJson
+  }
+
+  /** The certified block an open round's chunks derive from (check it before trusting it). */
+  async roundBlock (epoch: number, signal?: AbortSignal): Promise<Anchor | undefined> {
+    const res = await this.#fetch(`/contract/epochs/${epoch}/round/block`, {}, signal)
+    if (res.status === 404) return undefined
+    if (res.status !== 200) throw this.#refused(`GET /contract/epochs/${epoch}/round/block`, res)
+    return res.body as Anchor
+  }
+
+  /** tryLock (signed): acquires the lease of a chunk this node was offered. */
+  async lock (epoch: number, chunk: number, signal?: AbortSignal): Promise<LockGrant> {
+    const res = await this.#post(`/contract/epochs/${epoch}/chunks/${chunk}/lock`, {}, signal)
+    if (res.status !== 200) throw this.#refused(`lock of chunk ${chunk} of epoch ${epoch}`, res)
+    return res.body as LockGrant
+  }
+
+  /** tryContribute (signed): uploads a chunk's rows (and the block, when the round has none yet). */
+  async contribute (epoch: number, chunk: number, body: ContributionBody, signal?: AbortSignal): Promise<{ verifiers: string[] }> {
+    const res = await this.#post(`/contract/epochs/${epoch}/chunks/${chunk}/contribution`, body, signal)
+    if (res.status !== 200) throw this.#refused(`contribution of chunk ${chunk} of epoch ${epoch}`, res)
+    return res.body as { verifiers: string[] }
+  }
+
+  /** tryVerify (signed): uploads this node's finding for a chunk it was assigned. */
+  async verify (epoch: number, chunk: number, body: VerificationBody, signal?: AbortSignal): Promise<{ committed: boolean }> {
+    const res = await this.#post(`/contract/epochs/${epoch}/chunks/${chunk}/verification`, body, signal)
+    if (res.status !== 200) throw this.#refused(`verification of chunk ${chunk} of epoch ${epoch}`, res)
+    return res.body as { committed: boolean }
+  }
+
+  /** tryLock of several chunks in one signed request: a result per chunk. */
+  async lockMany (epoch: number, chunks: number[], signal?: AbortSignal): Promise<Array<ItemResult<LockGrant>>> {
+    const res = await this.#post(`/contract/epochs/${epoch}/chunks/lock`, { chunks }, signal)
+    if (res.status !== 200) throw this.#refused(`lock of chunks ${chunks.join(', ')} of epoch ${epoch}`, res)
+    return res.body.results as Array<ItemResult<LockGrant>>
+  }
+
+  /** tryContribute of several chunks of one block in one signed request: a result per chunk. */
+  async contributeMany (epoch: number, body: ContributionsBody, signal?: AbortSignal): Promise<Array<ItemResult<{ verifiers: string[] }>>> {
+    const res = await this.#post(`/contract/epochs/${epoch}/chunks/contributions`, body, signal)
+    if (res.status !== 200) throw this.#refused(`contributions to epoch ${epoch}`, res)
+    return res.body.results as Array<ItemResult<{ verifiers: string[] }>>
+  }
+
+  /** tryVerify of several chunks in one signed request: a result per chunk, and whether the epoch committed. */
+  async verifyMany (epoch: number, verifications: Array<VerificationBody & { chunk: number }>, signal?: AbortSignal): Promise<{ results: Array<ItemResult<null>>, committed: boolean }> {
+    const res = await this.#post(`/contract/epochs/${epoch}/chunks/verifications`, { verifications }, signal)
+    if (res.status !== 200) throw this.#refused(`verifications for epoch ${epoch}`, res)
+    return res.body as { results: Array<ItemResult<null>>, committed: boolean }
+  }
+
   /** Submits (signed). A 409 is not an error: it brings the winning record. */
   async submit (epoch: number, submission: SubmissionJson, signal?: AbortSignal): Promise<SubmitOutcome> {
     const path = `/contract/epochs/${epoch}/submissions`
-    const body = new TextEncoder().encode(JSON.stringify(submission))
-    const headers = { 'content-type': 'application/json', ...signRequest(this.#key.publicKey, (b) => this.#key.sign(b), 'POST', path, body) }
-    const res = await this.#fetch(path, { method: 'POST', headers, body }, signal)
+    const res = await this.#post(path, submission, signal)
     if (res.status === 200) return { status: 'accepted' }
     if (res.status === 409 && res.body?.record != null) return { status: 'decided', record: res.body.record as EpochRecordJson }
     throw new EphemeraError(ErrorCode.REMOTE, `submission for epoch ${epoch} refused: HTTP ${res.status}: ${String(res.body?.message)}`, { status: res.status })

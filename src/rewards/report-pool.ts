@@ -9,7 +9,7 @@ import type { Gossip, GossipVerdict, PeerNetwork } from '../network/peers.js'
 import { Bucket, RangePruner, type Database } from '../storage/index.js'
 import { errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
-import { checkReportMessage, decodeReport } from './report.js'
+import { checkReportMessage, decodeReport, type ReportParameters } from '../epochs/report.js'
 
 export const REPORTS_TOPIC = 'ephemera/rewards/reports/1'
 export const REPORTS_PROTOCOL = '/ephemera/reports/1.0.0'
@@ -40,6 +40,8 @@ export interface ReportPoolModules {
   names: ReadonlyMap<string, string>
   /** Whether reports for `epoch` are still collected. */
   acceptsEpoch: (epoch: number) => boolean
+  /** The coordinator's parameters reports must commit to (undefined until it was reached). */
+  parameters: () => ReportParameters | undefined
   /** Called whenever reports were added (wakes the pipeline's waits). */
   onChange: () => void
   logger: Logger
@@ -152,7 +154,9 @@ export class ReportPool {
       return { ok: false, reason: `malformed report: ${errorMessage(err)}` }
     }
     if (!this.#m.acceptsEpoch(epoch)) return { ok: false, stale: true, reason: `report for epoch ${epoch} is outside the window of epochs being collected` }
-    const checked = checkReportMessage(message, { epoch, committee: this.#m.committee, mixnodes: this.#opts.mixnodes, verify: verifySignature })
+    const parameters = this.#m.parameters()
+    if (parameters == null) return { ok: false, stale: true, reason: 'the coordinator\'s parameters are not known yet' }
+    const checked = checkReportMessage(message, { epoch, committee: this.#m.committee, parameters, verify: verifySignature })
     return checked.ok ? { ok: true, epoch, id: checked.id } : { ok: false, reason: checked.reason }
   }
 

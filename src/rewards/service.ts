@@ -5,46 +5,29 @@ import { peerIdOf } from '../block/json.js'
 import type { Block, ClientMessage } from '../block/types.js'
 import { ACCEPT, reject, type Application, type DeliveredBlock, type Verdict } from '../broadcast/application.js'
 import type { BroadcastEngine, BroadcastMember } from '../broadcast/index.js'
-import { epochAt, epochWindow } from '../contract/environment.js'
-import { consensusSubmission, standaloneSubmission, verifyRecord, type CommitteeJson, type EpochRecordJson, type SubmissionJson } from '../contract/record.js'
+import { epochAt, epochWindow } from '../epochs/environment.js'
+import { standaloneSubmission, verifyRecord, type CommitteeJson, type EpochRecordJson, type SubmissionJson } from '../epochs/record.js'
 import { verifySignature, type NodeKey } from '../crypto/keys.js'
 import type { Gossip, PeerNetwork } from '../network/peers.js'
-import { Bucket, jsonBytes, parseJsonBytes, RangePruner, type Database } from '../storage/index.js'
+import { Bucket, jsonBytes, parseJsonBytes, type Database } from '../storage/index.js'
 import { AbortError, EphemeraError, ErrorCode, errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import type { CrashPoints } from '../util/crash-points.js'
-import { backoffDelay, sleep } from '../util/time.js'
+import { sleep } from '../util/time.js'
 import type { CoordinatorClient, EpochInfoJson } from './coordinator-client.js'
-import { checkReportMessage, MAX_VALUE, MISSING, mixnodeSetId, reportMessage, type Report } from './report.js'
+import { checkReportMessage, MAX_VALUE, MISSING, parametersId, reportMessage, type Report } from '../epochs/report.js'
 import { ReportPool } from './report-pool.js'
+import { ChunkDuties } from './chunk-duties.js'
+import { ProgressStore, type EpochProgress, type EpochState } from './epoch-progress.js'
+import { submitUntilDecided } from './whole-submission.js'
+import { CoordinatorLink } from './coordinator-link.js'
 import { MetricsStore, sampleUptimes, seedFromBytes, type SimulatorOptions } from './simulator.js'
 
 import { REPORTS_TOPIC } from './report-pool.js'
 export { REPORTS_TOPIC, REPORTS_PROTOCOL } from './report-pool.js'
 
 export type Fault = 'none' | 'skewed' | 'silent' | 'equivocate'
-export type EpochState = 'idle' | 'computing' | 'gossiping' | 'broadcasting' | 'submitting' | 'committed' | 'failed'
-
-/** The persisted per-epoch pipeline state (GET /ephemera/rewards/epochs/{e}). */
-export interface EpochProgress {
-  epoch: number
-  state: EpochState
-  reason?: string
-  startMs: number
-  endMs: number
-  samples?: number
-  ownReport?: string
-  reporters: string[]
-  proposedBlock?: string
-  block?: { hash: string, creator: string, reports: number }
-  /** accepted: this node won; decided-by-another: its submission got 409; already-decided: the record existed before it submitted; learned-from-coordinator: it had no certified block and adopted the record. */
-  submission?: 'accepted' | 'decided-by-another' | 'already-decided' | 'learned-from-coordinator'
-  winner?: string
-  officialBlockHash?: string | null
-  times: { computedAt?: number, thresholdAt?: number, deliveredAt?: number, submittedAt?: number, committedAt?: number }
-  /** committedAt − endMs */
-  latencyMs?: number
-}
+export type { EpochProgress, EpochState } from './epoch-progress.js'
 
 export interface RewardsOptions {
   /** Propose blocks (false: a voter only, like broadcast.produce_blocks = false). */
@@ -72,7 +55,6 @@ export interface RewardsModules {
 }
 
 const pad = (n: number): string => String(n).padStart(16, '0')
-const TIMELINE_KEY = 'rewards-timeline'
 /** How many past epochs housekeeping revisits (missed or failed ones adopt the official record). */
 const CATCH_UP_EPOCHS = 10
 /** Epochs kept in memory (reports, delivered blocks, echo marks) behind the current one. */
@@ -100,27 +82,25 @@ export class RewardsService implements Application {
   readonly #committeeSet: ReadonlySet<string>
   readonly #names: Map<string, string>
   readonly #selfIndex: number
-  readonly #setId: Uint8Array
   readonly #pool: ReportPool
-  readonly #progressPruner: RangePruner
+  readonly #duties: ChunkDuties
+  readonly #link: CoordinatorLink
   readonly #delivered = new Map<number, DeliveredBlock>()
   readonly #echoedValid = new Set<number>()
-  readonly #progress = new Map<number, EpochProgress>()
+  readonly #progress: ProgressStore
   readonly #waiters = new Set<() => void>()
   #info: EpochInfoJson | undefined
-  #misconfigured: string | undefined
   #controller: AbortController | undefined
   #tasks: Array<Promise<void>> = []
   #sampler: NodeJS.Timeout | undefined
   #housekeeping = false
-  #connected = false
 
   constructor (opts: RewardsOptions, modules: RewardsModules) {
     this.#opts = opts
     this.#m = modules
     this.#clock = modules.clock ?? Date.now
     this.#metrics = new MetricsStore(modules.db)
-    this.#progressPruner = new RangePruner(modules.db, Bucket.epoch)
+    this.#progress = new ProgressStore(modules.db, { keepInMemory: 50, keepStored: opts.keepEpochs })
     const sorted = [...modules.members].sort((a, b) => compareBytes(a.publicKey, b.publicKey))
     this.#committee = {
       membershipId: toHex(modules.engine.membershipId),
@@ -129,7 +109,8 @@ export class RewardsService implements Application {
     this.#committeeSet = new Set(sorted.map((m) => toHex(m.publicKey)))
     this.#names = new Map(sorted.map((m) => [toHex(m.publicKey), m.name]))
     this.#selfIndex = sorted.findIndex((m) => equalBytes(m.publicKey, modules.key.publicKey))
-    this.#setId = mixnodeSetId(opts.mixnodes)
+    this.#link = new CoordinatorLink({ client: modules.client, db: modules.db, committee: this.#committee, mixnodes: opts.mixnodes, mode: opts.standalone ? 'standalone' : 'consensus', logger: modules.logger })
+    this.#duties = new ChunkDuties({ client: modules.client, key: modules.key, committee: this.#committee, logger: modules.logger, clock: this.#clock })
     this.#pool = new ReportPool({
       mixnodes: opts.mixnodes,
       keepInMemoryEpochs: MEMORY_EPOCHS,
@@ -144,6 +125,7 @@ export class RewardsService implements Application {
       committee: this.#committeeSet,
       names: this.#names,
       acceptsEpoch: (epoch) => this.#acceptsEpoch(epoch),
+      parameters: () => this.#info?.parameters,
       onChange: () => { this.#notify() },
       logger: modules.logger
     })
@@ -178,7 +160,7 @@ export class RewardsService implements Application {
   /** Connects to the coordinator (retrying), checks it agrees on committee and mixnodes, then runs epochs. */
   async #run (signal: AbortSignal): Promise<void> {
     try {
-      this.#info = await this.#connect(signal)
+      this.#info = await this.#link.connect(signal)
       if (signal.aborted) return
       this.#startSampling(this.#info)
       for (;;) {
@@ -195,7 +177,8 @@ export class RewardsService implements Application {
         // housekeeping must never delay the next epoch (the coordinator may be slow or down)
         if (!this.#housekeeping) {
           this.#housekeeping = true
-          void this.#refresh(signal)
+          void this.#link.refresh(signal)
+            .then(() => { this.#info = this.#link.info ?? this.#info })
             .then(async () => { await this.#prune(window.epoch) })
             .then(async () => { await this.#catchUp(window.epoch, signal) })
             .catch((err: unknown) => { if (!signal.aborted) this.#m.logger.debug({ err: errorMessage(err) }, 'rewards housekeeping failed') })
@@ -204,58 +187,6 @@ export class RewardsService implements Application {
       }
     } catch (err) {
       if (!(err instanceof AbortError)) this.#m.logger.error({ err: errorMessage(err) }, 'rewards loop stopped')
-    }
-  }
-
-  async #connect (signal: AbortSignal): Promise<EpochInfoJson> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const info = await this.#m.client.epochInfo(signal)
-        await this.#checkCoordinator(info)
-        this.#connected = true
-        this.#m.logger.info({ coordinator: this.#m.client.baseUrl, epoch: info.epoch, epochMs: info.epochMs, environment: info.environment.name, threshold: info.parameters.rewardsThreshold, mode: this.#opts.standalone ? 'standalone' : 'consensus' }, 'connected to coordinator')
-        return info
-      } catch (err) {
-        if (signal.aborted) throw new AbortError()
-        const delay = backoffDelay(attempt, 500, 10_000)
-        if (attempt % 10 === 0) this.#m.logger.warn({ coordinator: this.#m.client.baseUrl, err: errorMessage(err), retryInMs: delay }, 'coordinator not reachable yet')
-        await sleep(delay, signal)
-      }
-    }
-  }
-
-  /**
-   * What must hold between this node and the coordinator: the same committee, the same number of
-   * mixnodes, and the same epoch timeline (genesis and length) as when this node's data began —
-   * epoch numbers are RBC rounds, so a coordinator reset needs the nodes' data cleared too.
-   */
-  async #checkCoordinator (info: EpochInfoJson): Promise<void> {
-    const problems: string[] = []
-    if (info.committee.membershipId !== this.#committee.membershipId) problems.push(`the coordinator's committee (${info.committee.membershipId.slice(0, 16)}…, ${info.committee.size} members) is not this node's peers file (${this.#committee.membershipId.slice(0, 16)}…)`)
-    if (info.parameters.mixnodes !== this.#opts.mixnodes) problems.push(`the coordinator counts ${info.parameters.mixnodes} mixnodes, this node simulates ${this.#opts.mixnodes}`)
-    const meta = this.#m.db.bucket(Bucket.meta)
-    const raw = await meta.get(TIMELINE_KEY)
-    const timeline = raw == null ? undefined : parseJsonBytes<{ genesisMs: number, epochMs: number }>(raw)
-    if (timeline == null) {
-      await meta.put(TIMELINE_KEY, jsonBytes({ genesisMs: info.genesisMs, epochMs: info.epochMs }))
-    } else if (timeline.genesisMs !== info.genesisMs || timeline.epochMs !== info.epochMs) {
-      problems.push(`the coordinator's epochs (genesis ${new Date(info.genesisMs).toISOString()}, ${info.epochMs} ms) are not the ones this node's data was made with (genesis ${new Date(timeline.genesisMs).toISOString()}, ${timeline.epochMs} ms): the coordinator was reset; clear this node's data too (ephemera cluster clear)`)
-    }
-    const problem = problems.length > 0 ? problems.join('; ') : undefined
-    if (problem != null && problem !== this.#misconfigured) this.#m.logger.error({ problem }, 'coordinator and node disagree: epochs fail until this is fixed')
-    if (problem == null && this.#misconfigured != null) this.#m.logger.info('coordinator and node agree again')
-    this.#misconfigured = problem
-  }
-
-  /** Re-reads the coordinator's epoch info (it may have restarted or changed). */
-  async #refresh (signal: AbortSignal): Promise<void> {
-    try {
-      const info = await this.#m.client.epochInfo(signal)
-      await this.#checkCoordinator(info)
-      if (this.#misconfigured == null) this.#info = info
-      this.#connected = true
-    } catch {
-      this.#connected = false
     }
   }
 
@@ -278,8 +209,7 @@ export class RewardsService implements Application {
     await this.#pool.prune(epoch)
     for (const e of this.#delivered.keys()) if (e < epoch - MEMORY_EPOCHS) this.#delivered.delete(e)
     for (const e of this.#echoedValid) if (e < epoch - MEMORY_EPOCHS) this.#echoedValid.delete(e)
-    for (const e of this.#progress.keys()) if (e < epoch - 50) this.#progress.delete(e)
-    await this.#progressPruner.pruneBelow(pad(Math.max(0, epoch - this.#opts.keepEpochs)))
+    await this.#progress.prune(epoch)
     if (!this.#opts.standalone) await this.#m.engine.closeRoundsBelow(epoch - OPEN_ROUNDS)
   }
 
@@ -319,19 +249,16 @@ export class RewardsService implements Application {
 
   /** After a restart: the recent pipeline states, the reports collected for them, and which evidence is kept. */
   async #loadProgress (): Promise<void> {
-    for await (const [, value] of this.#m.db.bucket(Bucket.epoch).entries({ reverse: true, limit: 50 })) {
-      const p = parseJsonBytes<EpochProgress>(value)
-      this.#progress.set(p.epoch, p)
+    const loaded = await this.#progress.load()
+    for (const p of loaded) {
       // nothing runs these any more; catch-up adopts the coordinator's record for them
       if (!TERMINAL.has(p.state)) await this.#advance(p, 'failed', { reason: `interrupted in state ${p.state} by a restart` })
     }
-    const newest = Math.max(0, ...this.#progress.keys())
-    await this.#pool.load(newest - MEMORY_EPOCHS)
+    await this.#pool.load((loaded[0]?.epoch ?? 0) - MEMORY_EPOCHS)
   }
 
   async #save (p: EpochProgress): Promise<void> {
-    this.#progress.set(p.epoch, p)
-    await this.#m.db.bucket(Bucket.epoch).put(pad(p.epoch), jsonBytes(p))
+    await this.#progress.put(p)
     this.#notify()
   }
 
@@ -350,7 +277,7 @@ export class RewardsService implements Application {
    */
   async #catchUp (current: number, signal: AbortSignal): Promise<void> {
     const info = this.#info
-    if (info == null || this.#misconfigured != null) return
+    if (info == null || this.#link.problem != null) return
     for (let epoch = Math.max(1, current - CATCH_UP_EPOCHS); epoch < current; epoch++) {
       const p = this.#progress.get(epoch)
       if (p != null && p.state !== 'failed') continue
@@ -360,8 +287,8 @@ export class RewardsService implements Application {
         if (record != null) {
           await this.#adopt(progress, record, 'learned-from-coordinator')
         } else if (p != null && !this.#opts.standalone && this.#delivered.has(epoch)) {
-          this.#m.logger.info({ epoch }, 'submitting a certified block again after a failed epoch')
-          await this.#submitAndAdopt(progress, consensusSubmission(this.#delivered.get(epoch) as DeliveredBlock, info.parameters), 0, this.#clock() + info.environment.epochDeadlineMs, signal)
+          this.#m.logger.info({ epoch }, 'taking part in the epoch\'s round again after a failure here')
+          await this.#commitByChunks(progress, this.#delivered.get(epoch) as DeliveredBlock, signal)
         }
       } catch (err) {
         if (signal.aborted) return
@@ -380,14 +307,14 @@ export class RewardsService implements Application {
   status (): { coordinator: string, connected: boolean, problem?: string, epoch?: number, epochMs?: number, threshold: number, mode: string, fault: Fault, recent: EpochProgress[] } {
     return {
       coordinator: this.#m.client.baseUrl,
-      connected: this.#connected,
-      problem: this.#misconfigured,
+      connected: this.#link.connected,
+      problem: this.#link.problem,
       epoch: this.#info == null ? undefined : epochAt(this.#info.genesisMs, this.#info.epochMs, this.#clock()),
       epochMs: this.#info?.epochMs,
       threshold: this.#threshold,
       mode: this.#opts.standalone ? 'standalone' : 'consensus',
       fault: this.#opts.fault,
-      recent: [...this.#progress.values()].sort((a, b) => b.epoch - a.epoch).slice(0, 20)
+      recent: this.#progress.recent(20)
     }
   }
 
@@ -410,10 +337,10 @@ export class RewardsService implements Application {
     await this.#save(p)
     this.#m.crash?.reached('computing', epoch)
     try {
-      if (this.#misconfigured != null) throw new EphemeraError(ErrorCode.CONFIG_INVALID, this.#misconfigured)
+      if (this.#link.problem != null) throw new EphemeraError(ErrorCode.CONFIG_INVALID, this.#link.problem)
       // computing: averages over exactly [start, end)
       const { values, samples } = await this.#metrics.averages(window.startMs, window.endMs, this.#opts.mixnodes)
-      const report: Report = { epoch, sender: this.#m.key.publicKey, mixnodeSetId: this.#setId, values: this.#opts.fault === 'skewed' ? values.map((v) => (v === MISSING ? v : MAX_VALUE)) : values }
+      const report: Report = { version: 2, epoch, sender: this.#m.key.publicKey, commitment: parametersId(info.parameters), values: this.#opts.fault === 'skewed' ? values.map((v) => (v === MISSING ? v : MAX_VALUE)) : values }
       const message = reportMessage(report, (b) => this.#m.key.sign(b), this.#clock())
       const own = toHex(messageId(message))
       // a silent node keeps its report to itself: not published, served, nor put in its blocks
@@ -421,7 +348,7 @@ export class RewardsService implements Application {
       if (this.#opts.fault !== 'silent') await this.#pool.add(epoch, message, own, { own: true })
       await this.#advance(p, this.#opts.standalone ? 'submitting' : 'gossiping', { samples, ownReport: own, times: { ...p.times, computedAt: this.#clock() } })
       if (this.#opts.standalone) {
-        await this.#submitAndAdopt(p, standaloneSubmission(message, info.parameters), 0, window.endMs + env.epochDeadlineMs, signal)
+        await this.#submitAndAdopt(p, standaloneSubmission(message, info.parameters), window.endMs + env.epochDeadlineMs, signal)
         return
       }
 
@@ -470,8 +397,8 @@ export class RewardsService implements Application {
         times: { ...p.times, deliveredAt: this.#clock() }
       })
 
-      // submitting: staggered too; whoever is first wins, everyone adopts the coordinator's record
-      await this.#submitAndAdopt(p, consensusSubmission(delivered, info.parameters), rank * env.submitStaggerMs, epochDeadline, signal)
+      // submitting: the round at the coordinator (leased chunks, assigned verifiers); everyone adopts its record
+      await this.#commitByChunks(p, delivered, signal)
     } catch (err) {
       if (err instanceof AbortError || signal.aborted) return
       await this.#advance(p, 'failed', { reason: errorMessage(err) })
@@ -501,43 +428,34 @@ export class RewardsService implements Application {
     }
   }
 
-  async #submitAndAdopt (p: EpochProgress, submission: SubmissionJson, delayMs: number, deadline: number, signal: AbortSignal): Promise<void> {
-    const epoch = p.epoch
-    if (delayMs > 0) await sleep(delayMs, signal)
-    let outcome: EpochProgress['submission'] = 'already-decided'
-    for (let attempt = 0; ; attempt++) {
-      let record: EpochRecordJson | undefined
-      try {
-        record = await this.#m.client.record(epoch, signal)
-        if (record == null && outcome !== 'accepted') {
-          const result = await this.#m.client.submit(epoch, submission, signal)
-          p.times.submittedAt = this.#clock()
-          if (result.status === 'accepted') {
-            outcome = 'accepted'
-            record = await this.#m.client.record(epoch, signal)
-          } else {
-            outcome = 'decided-by-another'
-            record = result.record
-          }
-        }
-      } catch (err) {
-        if (signal.aborted) throw new AbortError()
-        const status = (err as EphemeraError).details?.status
-        // 425 (the coordinator's clock is behind ours), 429 and 5xx pass; other refusals will not
-        if (typeof status === 'number' && status >= 400 && status < 500 && status !== 425 && status !== 429) throw err
-        if (this.#clock() > deadline) throw new EphemeraError(ErrorCode.TIMEOUT, `could not submit before the epoch deadline: ${errorMessage(err)}`)
-        await sleep(backoffDelay(attempt, 200, 2_000), signal)
-        continue
+  /**
+   * The epoch's round at the coordinator: this node uploads the chunks it is leased and verifies
+   * those it is assigned until the coordinator commits the epoch (or its finalization deadline
+   * passes), then adopts the record.
+   */
+  async #commitByChunks (p: EpochProgress, delivered: DeliveredBlock, signal: AbortSignal): Promise<void> {
+    const info = this.#info as EpochInfoJson
+    const env = info.environment
+    const record = await this.#duties.run({
+      epoch: p.epoch,
+      delivered,
+      parameters: info.parameters,
+      deadline: p.endMs + env.finalizationEpochs * info.epochMs,
+      // the longest a node waits for the round to change before it looks again
+      pollMs: Math.max(100, Math.min(5_000, Math.round(env.leaseTimeoutMs / 4))),
+      onProgress: (chunks) => {
+        if (isDeepStrictEqual(chunks, p.chunks)) return
+        p.chunks = chunks
+        this.#save(p).catch(() => {})
       }
-      if (record == null) {
-        // accepted, but the record could not be read back yet
-        if (this.#clock() > deadline) throw new EphemeraError(ErrorCode.REMOTE, 'the coordinator accepted the submission but serves no record')
-        await sleep(backoffDelay(attempt, 200, 2_000), signal)
-        continue
-      }
-      await this.#adopt(p, record, outcome)
-      return
-    }
+    }, signal)
+    await this.#adopt(p, record, record.winner.publicKey === toHex(this.#m.key.publicKey) ? 'accepted' : 'decided-by-another')
+  }
+
+  /** The standalone baseline: this node's own report as a whole submission, then the record. */
+  async #submitAndAdopt (p: EpochProgress, submission: SubmissionJson, deadline: number, signal: AbortSignal): Promise<void> {
+    const { record, outcome } = await submitUntilDecided({ client: this.#m.client, epoch: p.epoch, submission, deadline, clock: this.#clock, onSubmitted: () => { p.times.submittedAt = this.#clock() } }, signal)
+    await this.#adopt(p, record, outcome)
   }
 
   /** Verifies the coordinator's record against this node's own committee and stores it as official. */
@@ -592,9 +510,12 @@ export class RewardsService implements Application {
 
   checkBlock (block: Block): Verdict {
     const epoch = block.header.round
+    // reports commit to the coordinator's parameters: without them nothing can be checked
+    const parameters = this.#info?.parameters
+    if (parameters == null) return reject('the coordinator has not been reached yet: its parameters are unknown')
     const senders = new Set<string>()
     for (const [i, m] of block.messages.entries()) {
-      const checked = checkReportMessage(m, { epoch, committee: this.#committeeSet, mixnodes: this.#opts.mixnodes, verify: verifySignature })
+      const checked = checkReportMessage(m, { epoch, committee: this.#committeeSet, parameters, verify: verifySignature })
       if (!checked.ok) return reject(`message ${i} is not a valid report for epoch ${epoch}: ${checked.reason}`)
       const sender = toHex(m.publicKey)
       if (senders.has(sender)) return reject(`message ${i} is a second report by the same member`)

@@ -1,5 +1,5 @@
 import { Bucket, RangePruner, type Database } from '../storage/index.js'
-import { MAX_VALUE, MISSING } from './report.js'
+import { MAX_VALUE, MISSING } from '../epochs/report.js'
 
 /**
  * Simulated mixnode uptime. Each mixnode has a base reliability (50–100 %) derived from the

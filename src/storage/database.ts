@@ -54,7 +54,12 @@ export const Bucket = {
   /** coordinator: epoch (16 digits) → accepted record (JSON) */
   contractRecord: 'contract-record',
   /** coordinator: `publicKey:nonce` → timestamp of requests already accepted (replay protection) */
-  contractNonce: 'contract-nonce'
+  contractNonce: 'contract-nonce',
+  /**
+   * coordinator: an epoch's round (src/contract/round.ts): `<epoch>` → the round without rows and
+   * anchor; `<epoch>:anchor` → its certified block and reports; `<epoch>:rows:<chunk>` → a chunk's rows
+   */
+  contractRound: 'contract-round'
 } as const
 export type BucketName = (typeof Bucket)[keyof typeof Bucket]
 

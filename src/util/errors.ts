@@ -62,7 +62,11 @@ export const ErrorCode = {
   /** A submission failed verification; the message names the check (HTTP 422). */
   SUBMISSION_INVALID: 'ERR_SUBMISSION_INVALID',
   /** The epoch has not ended yet, or is unknown (HTTP 425 / 404). */
-  EPOCH_NOT_READY: 'ERR_EPOCH_NOT_READY'
+  EPOCH_NOT_READY: 'ERR_EPOCH_NOT_READY',
+  /** A chunk's lease is another member's, expired, or the chunk is already contributed (HTTP 409). */
+  LEASE_HELD: 'ERR_LEASE_HELD',
+  /** The epoch passed its finalization deadline without committing; the reason is kept (HTTP 410). */
+  EPOCH_FAILED: 'ERR_EPOCH_FAILED'
 } as const
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -6,14 +6,14 @@ import { pino } from 'pino'
 import { HttpServer } from '../../src/api/index.js'
 import { toHex } from '../../src/codec/bytes.js'
 import { registerContractRoutes } from '../../src/contract/api.js'
-import { committeeOf } from '../../src/contract/committee.js'
+import { committeeOf } from '../../src/epochs/committee.js'
 import { Coordinator } from '../../src/contract/coordinator.js'
-import { environmentWithEpoch } from '../../src/contract/environment.js'
-import type { ParametersJson } from '../../src/contract/record.js'
+import { environmentWithEpoch } from '../../src/epochs/environment.js'
+import type { ParametersJson } from '../../src/epochs/record.js'
 import { LevelCoordinatorStore } from '../../src/contract/store.js'
 import { verifySignature } from '../../src/crypto/keys.js'
 import { CoordinatorClient } from '../../src/rewards/coordinator-client.js'
-import { mixnodeSetId } from '../../src/rewards/report.js'
+import { mixnodeSetId } from '../../src/epochs/report.js'
 import { RewardsService } from '../../src/rewards/service.js'
 import { Database } from '../../src/storage/index.js'
 import { EngineCluster, type TestNode } from '../helpers/engine-cluster.js'
@@ -74,6 +74,7 @@ async function start (): Promise<Harness> {
   const parameters: ParametersJson = { mixnodes: MIXNODES, mixnodeSetId: toHex(mixnodeSetId(MIXNODES)), aggregation: 'median', trimPermille: 200, minValues: 2, rewardPool: '1000000', rewardsThreshold: 3 }
   const coordinator = new Coordinator(environmentWithEpoch('testing', EPOCH_MS), { store: new LevelCoordinatorStore(db), clock: Date.now, committee, parameters, verify: verifySignature, allowStandalone: false })
   await coordinator.initialize()
+  coordinator.start({ onError: () => {} })
   const http = new HttpServer({ host: '127.0.0.1', port: 0, bodyLimit: 32 * 1024 * 1024 }, pino({ level: 'silent' }))
   registerContractRoutes(http.app, coordinator, Date.now, verifySignature)
   await http.start()
@@ -87,6 +88,7 @@ async function start (): Promise<Harness> {
     close: async () => {
       await cluster.stop()
       await http.stop()
+      await coordinator.stop()
       await db.close()
       await rm(dir, { recursive: true, force: true })
     }

@@ -34,7 +34,7 @@ describe('foreground cluster supervisor', () => {
     const { child, output, nodePids } = await startSupervisor()
     expect(nodePids).toHaveLength(3)
     expect(await output()).toMatch(/mesh formed in [\d.]+ s: 3 nodes/)
-    const line = await waitFor(async () => (await output()).match(/^epoch (\d+): reports \d\/3, block [0-9a-f]{12} by node\d \(\d signatures, \d reports\), winner node\d, committed \d+ ms after the epoch ended$/m) ?? undefined, { timeoutMs: 20_000, what: 'an epoch line' })
+    const line = await waitFor(async () => (await output()).match(/^epoch (\d+): reports \d\/3, block [0-9a-f]{12} by node\d \(\d signatures, \d reports\), chunks 4\/4 verified, winner node\d, committed \d+ ms after the epoch ended$/m) ?? undefined, { timeoutMs: 20_000, what: 'an epoch line' })
     expect(Number(line[1])).toBeGreaterThan(0)
     child.kill('SIGINT')
     const exit = await waitForExit(child, 20_000)

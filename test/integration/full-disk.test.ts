@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { signRequest } from '../../src/contract/auth.js'
+import { signRequest } from '../../src/epochs/auth.js'
 import { NodeKey } from '../../src/crypto/keys.js'
 import { killTracked, runCli, startCli, waitForExit } from '../helpers/cli.js'
 import { freePortBlock, getJson, makeTempDir, removeDir, waitFor } from '../helpers/env.js'

@@ -2,14 +2,15 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { EpochRecordJson } from '../../src/contract/record.js'
-import { decodeReport, MISSING } from '../../src/rewards/report.js'
+import type { EpochRecordJson } from '../../src/epochs/record.js'
+import { decodeReport, MISSING } from '../../src/epochs/report.js'
 import { fromBase64, fromHex, toHex } from '../../src/codec/bytes.js'
 import { Bucket, Database, jsonBytes, parseJsonBytes } from '../../src/storage/index.js'
 import { killTracked, runCli, startCli, waitForExit } from '../helpers/cli.js'
-import { signRequest } from '../../src/contract/auth.js'
+import { signRequest } from '../../src/epochs/auth.js'
 import { readySigningBytes } from '../../src/block/encoding.js'
-import { NodeKey, readKeyFile } from '../../src/crypto/keys.js'
+import { NodeKey, publicKeyFromPeerId, readKeyFile } from '../../src/crypto/keys.js'
+import { leaseHolder } from '../../src/epochs/rotation.js'
 import { freePortBlock, getJson, makeTempDir, processesMentioning, removeDir, waitFor } from '../helpers/env.js'
 
 /**
@@ -52,6 +53,16 @@ function faults (byNode: Record<string, 'skewed' | 'silent' | 'equivocate'>): (d
 async function stopCluster (dir: string): Promise<void> {
   await runCli(['cluster', 'down', '--dir', dir], { timeoutMs: 30_000 })
   for (const pid of await processesMentioning(dir)) process.kill(pid, 'SIGKILL')
+}
+
+/** The committee's public keys, sorted (the order of every rotation). */
+const SORTED = (cluster: ClusterJson): string[] => cluster.nodes.map((n) => toHex(publicKeyFromPeerId(n.peerId))).sort()
+
+/** The coordinator's round events for an epoch, from its log (one JSON line each). */
+async function coordinatorEvents (dir: string, epoch: number): Promise<Array<{ kind: string, detail: string }>> {
+  const lines = (await readFile(join(dir, 'logs', 'coordinator.log'), 'utf8')).split('\n')
+  return lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { epoch?: number, kind?: string, detail?: string })
+    .filter((l) => l.epoch === epoch && typeof l.kind === 'string').map((l) => ({ kind: l.kind as string, detail: l.detail ?? '' }))
 }
 
 /** The committed epochs, newest first. */
@@ -108,9 +119,23 @@ describe('rewards: coordinator + 4 nodes', () => {
       expect(views.filter((v) => v.progress?.submission === 'accepted').map((v) => v.progress?.submission), `epoch ${epoch}: exactly one accepted submission`).toHaveLength(1)
       expect(views.find((v, i) => v.progress?.submission === 'accepted' && cluster.nodes[i]!.name === record.winner.name)).toBeDefined()
 
+      // the round: 100 mixnodes in chunks of 25, each uploaded once, by its lease holder, and
+      // verified by 2 other members (checked by verify below, signatures included)
+      const events = await coordinatorEvents(dir, epoch)
+      expect(record.chunks?.map((c) => [c.from, c.to])).toEqual([[0, 25], [25, 50], [50, 75], [75, 100]])
+      for (const chunk of record.chunks!) {
+        // the holder of the lease attempt the coordinator had reached for the chunk: 0 unless a lease expired
+        const passed = events.filter((e) => e.kind === 'lease-expired' && e.detail.startsWith(`chunk ${chunk.index}:`)).length
+        const attempt = events.filter((e) => e.kind === 'rollback').length
+        expect(chunk.contributor, `epoch ${epoch} chunk ${chunk.index}`).toBe(leaseHolder(SORTED(cluster), epoch, chunk.index, passed, attempt))
+        expect(new Set(chunk.verifications.map((v) => v.verifier)).size).toBe(2)
+        expect(chunk.verifications.map((v) => v.verifier)).not.toContain(chunk.contributor)
+      }
+
       const verify = await runCli(['verify', '--epoch', String(epoch), '--contract', contract, '--node', cluster.nodes[epoch % 4]!.httpUrl])
       expect(verify.code, verify.stdout + verify.stderr).toBe(0)
       expect(verify.stdout).toMatch(/verified: epoch \d+'s rewards are certified by [34] of 4 members/)
+      expect(verify.stdout).toMatch(/ok {4}chunk signatures: 4 contributions and 8 verifications signed by their assigned members/)
       expect(verify.stdout).not.toContain('FAIL')
     }
     const list = await runCli(['epochs', 'list', '--contract', contract, '--json'])
@@ -120,6 +145,21 @@ describe('rewards: coordinator + 4 nodes', () => {
     expect(show.code).toBe(0)
     expect(show.stdout).toMatch(/winner {7}node\d/)
   }, 60_000)
+
+  it('`contract status` shows the open rounds: leases with deadlines, contributions, verifications', async () => {
+    const json = await runCli(['contract', 'status', '--contract', contract, '--json'])
+    expect(json.code, json.stderr).toBe(0)
+    const status = JSON.parse(json.stdout) as { epoch: number, environment: { chunkSize: number }, rounds: Array<{ epoch: number, status: string, chunks: Array<{ lease: { holder: string, deadline: number } }> }> }
+    expect(status.environment.chunkSize).toBe(25)
+    for (const r of status.rounds) {
+      expect(r.status).toBe('open')
+      expect(r.epoch).toBeLessThan(status.epoch)
+      expect(r.chunks).toHaveLength(4)
+    }
+    const text = await runCli(['contract', 'status', '--contract', contract])
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toMatch(/^epoch \d+ running \(ends in [\d.]+ s\); testing: chunks of 25 mixnodes/)
+  })
 
   it('a node that was down across epoch ends adopts their official records when it is back', async () => {
     const node = cluster.nodes[1]!
@@ -142,14 +182,24 @@ describe('rewards: coordinator + 4 nodes', () => {
     expect(verify.code, verify.stdout + verify.stderr).toBe(0)
   }, 90_000)
 
-  it('keeps committing epochs with one node killed', async () => {
+  it('keeps committing epochs with one node killed: the chunk it was leased passes to the next member', async () => {
     const victim = cluster.nodes[3]!
+    const victimKey = toHex(publicKeyFromPeerId(victim.peerId))
     process.kill(victim.pid, 'SIGKILL')
     const killedIn = (await getJson<EpochList>(`${contract}/contract/epochs?limit=1`)).currentEpoch
-    const epochs = await consecutive(contract, 2, killedIn, 30_000)
+    const epochs = await consecutive(contract, 2, killedIn, 40_000)
     for (const epoch of epochs) {
       const record = await getJson<EpochRecordJson>(`${contract}/contract/epochs/${epoch}`)
       expect(record.winner.name).not.toBe(victim.name)
+      // with 4 chunks and 4 members, the victim is offered one chunk's first lease in every epoch
+      const events = await coordinatorEvents(dir, epoch)
+      for (const chunk of record.chunks!) {
+        expect(chunk.contributor).not.toBe(victimKey)
+        expect(chunk.verifications.map((v) => v.verifier)).not.toContain(victimKey)
+        if (leaseHolder(SORTED(cluster), epoch, chunk.index, 0, record.attempt ?? 0) === victimKey) {
+          expect(events.some((e) => e.kind === 'lease-expired' && e.detail.startsWith(`chunk ${chunk.index}: ${victimKey} never locked it`)), `epoch ${epoch}: chunk ${chunk.index} passed on`).toBe(true)
+        }
+      }
       const verify = await runCli(['verify', '--epoch', String(epoch), '--contract', contract, '--peers', join(dir, 'peers.toml')])
       expect(verify.code, verify.stdout + verify.stderr).toBe(0)
     }
@@ -232,6 +282,30 @@ describe('rewards: coordinator + 4 nodes', () => {
     const badReward = await runCli(['verify', '--epoch', String(epoch), '--contract', contract])
     expect(badReward.code).toBe(1)
     expect(badReward.stderr).toContain(`error: verification failed: rewards: ${changed}, the reports give "`)
+
+    // a chunk, a verification and the parameters are covered too: edited copies of the record,
+    // saved as files and verified offline against the peers file
+    const saved = await runCli(['epochs', 'show', String(epoch), '--contract', contract, '--json'])
+    const pristine = JSON.parse(saved.stdout) as EpochRecordJson
+    const edited = pristine.submission.rewards.find((r) => r.performance != null)!
+    edited.reward = String(BigInt(edited.reward) - 1000n) // undo the edit above
+    const offline = async (edit: (record: EpochRecordJson) => void): Promise<{ code: number | null, stderr: string }> => {
+      const record = JSON.parse(JSON.stringify(pristine)) as EpochRecordJson
+      edit(record)
+      const file = join(dir, `record-${epoch}.json`)
+      await writeFile(file, JSON.stringify(record))
+      return await runCli(['verify', '--record', file, '--peers', join(dir, 'peers.toml')])
+    }
+    expect((await offline(() => {})).code).toBe(0)
+    const chunk = await offline((r) => { r.chunks![1]!.rowsHash = flipHex(r.chunks![1]!.rowsHash, 3) })
+    expect(chunk.code).toBe(1)
+    expect(chunk.stderr).toMatch(/^error: verification failed: chunk signatures: chunk 1: rowsHash \w+ is not the hash of rows 25–49 of the table\n$/)
+    const verification = await offline((r) => { r.chunks![2]!.verifications[0]!.signature = flipHex(r.chunks![2]!.verifications[0]!.signature, 9) })
+    expect(verification.code).toBe(1)
+    expect(verification.stderr).toMatch(/^error: verification failed: chunk signatures: chunk 2: the signature of verifier \w+ does not verify\n$/)
+    const parameters = await offline((r) => { r.parameters.rewardPool = '2000000' })
+    expect(parameters.code).toBe(1)
+    expect(parameters.stderr).toMatch(/^error: verification failed: report signatures: report \d+: report is for other parameters \(its parametersId differs\)\n$/)
 
     // a node's stored official record is compared too
     const node = cluster.nodes[0]!

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander'
 import { clusterClear, clusterDown, clusterStatus, clusterUp, DEFAULT_CLUSTER_DIR } from '../../cluster/index.js'
 import { MAX_NODES } from '../../config/generate.js'
-import { MAX_MIXNODES } from '../../rewards/report.js'
+import { MAX_MIXNODES } from '../../epochs/report.js'
 import { intOption, printJson, println, table } from '../output.js'
 
 export function clusterCommand (): Command {

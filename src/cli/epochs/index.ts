@@ -1,6 +1,6 @@
 import { Command } from 'commander'
 import type { EpochSummary } from '../../contract/api.js'
-import type { EpochRecordJson } from '../../contract/record.js'
+import type { EpochRecordJson } from '../../epochs/record.js'
 import { nodeUrl, requestJson } from '../http-client.js'
 import { intOption, printJson, println, table } from '../output.js'
 

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander'
 import { assertClusterStopped } from '../../cluster/index.js'
 import { DEFAULT_BASE_PORT, initNetwork, MAX_NODES } from '../../config/generate.js'
-import { MAX_MIXNODES } from '../../rewards/report.js'
+import { MAX_MIXNODES } from '../../epochs/report.js'
 import { intOption, printJson, println, table } from '../output.js'
 
 export function initCommand (): Command {

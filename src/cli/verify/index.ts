@@ -1,11 +1,12 @@
 import { Command } from 'commander'
+import { readFile } from 'node:fs/promises'
 import { isDeepStrictEqual } from 'node:util'
 import { blockFromJson, certificateFromJson, type CertificateJson } from '../../block/json.js'
 import { verifyCertifiedBlock, type Check } from '../../block/verify.js'
 import type { DeliveredBlockJson } from '../../api/broadcast-routes.js'
 import { loadPeersFile } from '../../config/index.js'
-import { verifyRecord, type EpochRecordJson } from '../../contract/record.js'
-import { committeeOf } from '../../contract/committee.js'
+import { verifyRecord, type EpochRecordJson } from '../../epochs/record.js'
+import { committeeOf } from '../../epochs/committee.js'
 import { publicKeyFromPeerId } from '../../crypto/keys.js'
 import { verifyPortable } from '../../crypto/portable.js'
 import { EphemeraError, ErrorCode, errorMessage } from '../../util/errors.js'
@@ -13,8 +14,9 @@ import { nodeUrl, requestJson } from '../http-client.js'
 import { intOption, printJson, println } from '../output.js'
 
 interface VerifyOptions {
-  epoch: number
-  contract: string
+  epoch?: number
+  contract?: string
+  record?: string
   node?: string
   peers?: string
   allowStandalone: boolean
@@ -44,8 +46,29 @@ async function nodeChecks (node: string, record: EpochRecordJson, members: Uint8
   return checks
 }
 
-async function verifyEpoch (opts: VerifyOptions): Promise<void> {
-  const record = await requestJson<EpochRecordJson>('GET', `${nodeUrl(opts.contract)}/contract/epochs/${opts.epoch}`)
+/** The record to verify: from the coordinator, or from a file (an exported or archived record). */
+async function loadRecord (opts: VerifyOptions): Promise<EpochRecordJson> {
+  if ((opts.record == null) === (opts.contract == null)) throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, 'give either --contract URL (with --epoch) or --record FILE')
+  if (opts.record != null) {
+    let text: string
+    try {
+      text = await readFile(opts.record, 'utf8')
+    } catch (err) {
+      throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `cannot read the record file ${opts.record}: ${errorMessage(err)}`)
+    }
+    try {
+      return JSON.parse(text) as EpochRecordJson
+    } catch {
+      throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `${opts.record} is not JSON (save a record with: ephemera epochs show E --contract URL --json)`)
+    }
+  }
+  if (opts.epoch == null) throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, '--epoch is required with --contract')
+  return await requestJson<EpochRecordJson>('GET', `${nodeUrl(opts.contract as string)}/contract/epochs/${opts.epoch}`)
+}
+
+async function verifyEpoch (options: VerifyOptions): Promise<void> {
+  const record = await loadRecord(options)
+  const opts = { ...options, epoch: options.epoch ?? record.epoch }
   const committee = opts.peers != null ? committeeOf(await loadPeersFile(opts.peers)) : undefined
   const report = verifyRecord(record, verifyPortable, committee)
   // the epoch asked for, and a certified result (a standalone one is a single member's say-so)
@@ -88,8 +111,9 @@ async function verifyEpoch (opts: VerifyOptions): Promise<void> {
 export function verifyCommand (): Command {
   return new Command('verify')
     .description('re-derive an epoch\'s rewards from public data: exit 0 only if everything holds')
-    .requiredOption('--epoch <n>', 'epoch number', intOption(1, Number.MAX_SAFE_INTEGER))
-    .requiredOption('--contract <url>', 'coordinator URL')
+    .option('--epoch <n>', 'epoch number (required with --contract; with --record, the record must be of this epoch)', intOption(1, Number.MAX_SAFE_INTEGER))
+    .option('--contract <url>', 'coordinator URL: verify its record of --epoch')
+    .option('--record <file>', 'verify a record saved as JSON (e.g. by `ephemera epochs show E --json`) instead')
     .option('--node <url>', 'also check that this node stores the same official record and the certified block')
     .option('--peers <file>', 'check against the committee in this peers file instead of the one in the record')
     .option('--allow-standalone', 'accept a standalone (uncertified, single-member) record as valid', false)
@@ -100,6 +124,9 @@ header hashes to the block hash and commits to that committee; at least q = n - 
 distinct committee members signed READY for it; every report is signed by a distinct committee
 member for this epoch and mixnode set; every report is in the block (RFC 6962 inclusion proof);
 there are at least rewardsThreshold of them; and the reward table equals the aggregate of the
-reports. Signatures are checked with @noble/ed25519, independently of the node and coordinator.`)
+reports. For a record committed in chunks: the chunks tile the table, each chunk's rows hash to
+what its contributor (a member) signed, and each was verified by the required number of distinct
+other members, whose signatures are checked too. Signatures are checked with @noble/ed25519,
+independently of the node and coordinator.`)
     .action(async (opts: VerifyOptions) => { await verifyEpoch(opts) })
 }

@@ -13,7 +13,8 @@ const codes = Object.values(ErrorCode) as ErrorCodeValue[]
 const CLIENT_CODES = new Set<string>([
   ErrorCode.NOT_FOUND, ErrorCode.BAD_REQUEST, ErrorCode.INVALID_ARGUMENT, ErrorCode.MESSAGE_REJECTED,
   ErrorCode.UNAUTHORIZED, ErrorCode.FORBIDDEN, ErrorCode.DUPLICATE, ErrorCode.ALREADY_EXISTS,
-  ErrorCode.EPOCH_DECIDED, ErrorCode.SUBMISSION_INVALID, ErrorCode.EPOCH_NOT_READY, ErrorCode.MEMPOOL_FULL
+  ErrorCode.EPOCH_DECIDED, ErrorCode.SUBMISSION_INVALID, ErrorCode.EPOCH_NOT_READY, ErrorCode.MEMPOOL_FULL,
+  ErrorCode.LEASE_HELD, ErrorCode.EPOCH_FAILED
 ])
 
 const servers: HttpServer[] = []

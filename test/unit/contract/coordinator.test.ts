@@ -1,11 +1,11 @@
 import { afterEach, describe, it, expect } from 'vitest'
 import { toHex } from '../../../src/codec/bytes.js'
-import { signRequest } from '../../../src/contract/auth.js'
+import { signRequest } from '../../../src/epochs/auth.js'
 import { Coordinator } from '../../../src/contract/coordinator.js'
-import { ENVIRONMENTS, epochWindow } from '../../../src/contract/environment.js'
-import { verifyRecord, verifySubmission, type CommitteeJson, type EpochRecordJson, type SubmissionJson } from '../../../src/contract/record.js'
+import { ENVIRONMENTS, epochWindow } from '../../../src/epochs/environment.js'
+import { verifyRecord, verifySubmission, type CommitteeJson, type EpochRecordJson, type SubmissionJson } from '../../../src/epochs/record.js'
 import { LevelCoordinatorStore, type CoordinatorStore } from '../../../src/contract/store.js'
-import { committeeOf } from '../../../src/contract/committee.js'
+import { committeeOf } from '../../../src/epochs/committee.js'
 import { verifySignature, type NodeKey } from '../../../src/crypto/keys.js'
 import { verifyPortable } from '../../../src/crypto/portable.js'
 import { Database } from '../../../src/storage/database.js'
@@ -490,10 +490,12 @@ describe('verifyRecord on accepted records', () => {
     expect(report.failure).toMatch(/^rewards: rewards\[0\]\.reward is/)
   })
 
-  it('fails when the parameters in the record are altered (the rewards no longer follow)', async () => {
+  it('fails when the parameters in the record are altered, even with the rewards recomputed for them: the signed reports commit to the parameters', async () => {
     const r = await accepted()
     r.parameters.rewardPool = '2000000'
-    expect(verifyRecord(r, verifySignature).failure).toMatch(/^rewards: /)
+    expect(verifyRecord(r, verifySignature).failure).toBe('report signatures: report 0: report is for other parameters (its parametersId differs)')
+    r.submission.rewards = r.submission.rewards.map((row) => ({ ...row, reward: String(BigInt(row.reward) * 2n) }))
+    expect(verifyRecord(r, verifySignature).failure).toBe('report signatures: report 0: report is for other parameters (its parametersId differs)')
   })
 
   it('fails against a trusted committee other than the record\'s, and for a winner outside it', async () => {

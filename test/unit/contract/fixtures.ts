@@ -7,11 +7,12 @@
 import { blockHash, buildBlock, membershipId, readySigningBytes } from '../../../src/block/encoding.js'
 import type { Certificate, ClientMessage } from '../../../src/block/types.js'
 import { compareBytes, toHex } from '../../../src/codec/bytes.js'
-import { committeeOf } from '../../../src/contract/committee.js'
-import { consensusSubmission as buildConsensusSubmission, standaloneSubmission as buildStandaloneSubmission, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../../../src/contract/record.js'
-import type { CoordinatorStore } from '../../../src/contract/store.js'
+import { committeeOf } from '../../../src/epochs/committee.js'
+import { consensusSubmission as buildConsensusSubmission, standaloneSubmission as buildStandaloneSubmission, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../../../src/epochs/record.js'
+import type { CoordinatorStore, GenesisRound } from '../../../src/contract/store.js'
+import type { RoundState } from '../../../src/contract/round.js'
 import type { NodeKey } from '../../../src/crypto/keys.js'
-import { MISSING, mixnodeSetId, reportMessage } from '../../../src/rewards/report.js'
+import { MISSING, mixnodeSetId, parametersId, reportMessage } from '../../../src/epochs/report.js'
 import { key, members } from '../block/fixtures.js'
 
 export const MIXNODES = 20
@@ -48,7 +49,7 @@ export function reportValues (epoch: number, i: number): Uint16Array {
 export function memberReport (epoch: number, i: number, opts: { values?: Uint16Array, timestamp?: number, reportEpoch?: number } = {}): ClientMessage {
   const k = KEYS[i] as NodeKey
   return reportMessage(
-    { epoch: opts.reportEpoch ?? epoch, sender: k.publicKey, mixnodeSetId: mixnodeSetId(MIXNODES), values: opts.values ?? reportValues(epoch, i) },
+    { version: 2, epoch: opts.reportEpoch ?? epoch, sender: k.publicKey, commitment: parametersId(PARAMETERS), values: opts.values ?? reportValues(epoch, i) },
     (b) => k.sign(b),
     opts.timestamp ?? 1_700_000_000_000 + epoch * 1000 + i
   )
@@ -119,7 +120,43 @@ export class MemoryStore implements CoordinatorStore {
   setGenesisCalls = 0
   readonly byEpoch = new Map<number, string>()
   readonly nonces = new Map<string, number>()
+  /** epoch → the round as stored (JSON, so nothing is shared with the coordinator's copy) */
+  readonly rounds = new Map<number, string>()
   pruneCalls: number[] = []
+
+  genesis0: GenesisRound | undefined
+
+  async genesisRound (): Promise<GenesisRound | undefined> {
+    await yieldTurn()
+    return this.genesis0
+  }
+
+  async setGenesisRound (round: GenesisRound): Promise<void> {
+    await yieldTurn()
+    this.genesis0 = round
+  }
+
+  async openRounds (): Promise<RoundState[]> {
+    await yieldTurn()
+    return [...this.rounds.values()].map((raw) => JSON.parse(raw) as RoundState).filter((r) => r.status === 'open')
+  }
+
+  async round (epoch: number): Promise<RoundState | undefined> {
+    await yieldTurn()
+    const raw = this.rounds.get(epoch)
+    return raw == null ? undefined : JSON.parse(raw) as RoundState
+  }
+
+  async saveRound (round: RoundState): Promise<void> {
+    await yieldTurn()
+    this.rounds.set(round.epoch, JSON.stringify(round))
+  }
+
+  async commitRound (record: EpochRecordJson, round: RoundState): Promise<void> {
+    await yieldTurn()
+    this.byEpoch.set(record.epoch, JSON.stringify(record))
+    this.rounds.delete(round.epoch)
+  }
 
   async genesis (): Promise<number | undefined> {
     await yieldTurn()

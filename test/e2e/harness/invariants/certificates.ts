@@ -1,4 +1,4 @@
-import { decodeReport } from '../../../../src/rewards/report.js'
+import { decodeReport } from '../../../../src/epochs/report.js'
 import { fromBase64, toHex } from '../../../../src/codec/bytes.js'
 import { publicKeyFromPeerId } from '../../../../src/crypto/keys.js'
 import type { Checker, RunContext } from '../context.js'

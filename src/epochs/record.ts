@@ -6,8 +6,10 @@ import type { VerifyFn } from '../block/validate.js'
 import { verifyCertifiedBlock, type Check, type VerifyReport } from '../block/verify.js'
 import type { Block, Certificate, ClientMessage } from '../block/types.js'
 import { inclusionProof, verifyInclusion } from '../crypto/merkle.js'
-import { aggregateReports, diffRewardTables, type AggregationMethod, type AggregationParams, type RewardRow } from '../rewards/aggregate.js'
-import { checkReportMessage, decodeReport, MAX_MIXNODES, mixnodeSetId, type Report } from '../rewards/report.js'
+import { aggregateReports, diffRewardTables, type AggregationMethod, type AggregationParams, type RewardRow } from './aggregate.js'
+import { checkReportMessage, decodeReport, MAX_MIXNODES, mixnodeSetId, type Report } from './report.js'
+import { chunkChecks } from './chunk-verify.js'
+import type { ChunkRecordJson } from './chunks.js'
 
 /**
  * What a node submits for an epoch and what the coordinator keeps (JSON, as served over HTTP), and
@@ -65,10 +67,18 @@ export interface EpochRecordJson {
   acceptedAt: number
   /** acceptedAt − endMs */
   latencyMs: number
+  /**
+   * Records committed through the round lifecycle: each chunk's contributor and verifiers with
+   * their signatures, and the round attempt that committed (absent on whole-submission records).
+   */
+  chunks?: ChunkRecordJson[]
+  attempt?: number
+  /** Verifications each chunk needed (the environment's verifiers per chunk, at most n − 1). */
+  verifiersPerChunk?: number
 }
 
 const proofSchema = z.object({ index: z.number().int().min(0), treeSize: z.number().int().min(1), path: z.array(z.string()).max(64) }).nullable()
-const rewardRowSchema = z.object({ mixnode: z.number().int().min(0), performance: z.number().int().nullable(), values: z.number().int().min(0), reward: z.string().regex(/^\d+$/) })
+export const rewardRowSchema = z.object({ mixnode: z.number().int().min(0), performance: z.number().int().nullable(), values: z.number().int().min(0), reward: z.string().regex(/^\d+$/) })
 
 /** Shape check of a submission body (content is checked by verifySubmission). */
 export const submissionSchema = z.object({
@@ -149,7 +159,7 @@ function verifySubmissionUnsafe (sub: SubmissionJson, ctx: VerifyContext): Verif
       reportProblem = `report ${i}: ${parsed.error}`
       break
     }
-    const checked = checkReportMessage(parsed.value, { epoch: ctx.epoch, committee: committeeSet, mixnodes: ctx.parameters.mixnodes, verify: ctx.verify })
+    const checked = checkReportMessage(parsed.value, { epoch: ctx.epoch, committee: committeeSet, parameters: ctx.parameters, acceptV1: true, verify: ctx.verify })
     if (!checked.ok) {
       reportProblem = `report ${i}: ${checked.reason}`
       break
@@ -215,10 +225,21 @@ export function verifyRecord (record: EpochRecordJson, verify: VerifyFn, trusted
   const report = verifySubmission(record.submission, { epoch: record.epoch, committee, parameters: record.parameters, verify, submitter: winner })
   const inCommittee = committee.members.some((m) => m.publicKey === record.winner.publicKey)
   report.checks.push({ name: 'winner is a member', ok: inCommittee, detail: record.winner.peerId })
-  if (!inCommittee && report.ok) {
-    report.ok = false
-    report.failure = `winner is a member: ${record.winner.peerId} is not in the committee`
+  if (record.chunks != null && report.ok && record.submission.blockHash != null) {
+    report.checks.push(...chunkChecks(record.chunks, {
+      epoch: record.epoch,
+      blockHash: record.submission.blockHash,
+      rewards: record.submission.rewards,
+      members: committee.members.map((m) => m.publicKey),
+      verifiersPerChunk: record.verifiersPerChunk ?? 1,
+      verify
+    }))
+  } else if (record.chunks != null && record.submission.blockHash == null) {
+    report.checks.push({ name: 'chunks', ok: false, detail: 'a chunked record must hold a certified block' })
   }
+  const failed = report.checks.find((c) => !c.ok)
+  report.ok = failed == null
+  report.failure = failed == null ? undefined : `${failed.name}: ${failed.detail}`
   return report
 }
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, it, expect } from 'vitest'
-import { aggregateReports, aggregateValues, diffRewardTables, type AggregationMethod, type AggregationParams, type RewardRow } from '../../../src/rewards/aggregate.js'
-import { MISSING } from '../../../src/rewards/report.js'
+import { aggregateReports, aggregateValues, diffRewardTables, type AggregationMethod, type AggregationParams, type RewardRow } from '../../../src/epochs/aggregate.js'
+import { MISSING } from '../../../src/epochs/report.js'
 
 const params = (method: AggregationMethod, patch: Partial<AggregationParams> = {}): AggregationParams =>
   ({ method, trimPermille: 200, minValues: 1, rewardPool: 1_000_000n, ...patch })

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { ByteWriter, toHex } from '../../../src/codec/bytes.js'
-import { HEADERS, requestSigningBytes, signRequest, verifyRequest } from '../../../src/contract/auth.js'
+import { HEADERS, requestSigningBytes, signRequest, verifyRequest } from '../../../src/epochs/auth.js'
 import { sha256 } from '../../../src/crypto/hash.js'
 import { verifySignature } from '../../../src/crypto/keys.js'
 import { verifyPortable } from '../../../src/crypto/portable.js'

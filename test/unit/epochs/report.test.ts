@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
 import { describe, it, expect } from 'vitest'
 import { messageId, messageSigningBytes } from '../../../src/block/encoding.js'
@@ -7,21 +9,22 @@ import { ByteWriter, fromHex, toHex } from '../../../src/codec/bytes.js'
 import { verifySignature, type NodeKey } from '../../../src/crypto/keys.js'
 import { verifyPortable } from '../../../src/crypto/portable.js'
 import {
-  checkReportMessage, decodeReport, encodeReport, MAX_MIXNODES, MAX_VALUE, MISSING, mixnodeSetId, REPORT_LABEL, REPORT_TAG, reportMessage,
-  type Report, type ReportContext
-} from '../../../src/rewards/report.js'
+  checkReportMessage, decodeReport, encodeReport, MAX_MIXNODES, MAX_VALUE, MISSING, mixnodeSetId, parametersId, REPORT_LABEL, REPORT_TAG, REPORT_TAG_V1, reportMessage,
+  type Report, type ReportContext, type ReportParameters
+} from '../../../src/epochs/report.js'
 import { key, members } from '../block/fixtures.js'
 
 const keys = members(4)
 const outsider = key(0x77)
-const setId = mixnodeSetId(5)
+const PARAMS: ReportParameters = { mixnodes: 5, aggregation: 'median', trimPermille: 200, minValues: 2, rewardPool: '1000000', rewardsThreshold: 3 }
+const paramsId = parametersId(PARAMS)
 
 function report (sender: NodeKey, patch: Partial<Report> = {}): Report {
-  return { epoch: 7, sender: sender.publicKey, mixnodeSetId: setId, values: Uint16Array.from([0, 10_000, MISSING, 4321, 1]), ...patch }
+  return { version: 2, epoch: 7, sender: sender.publicKey, commitment: paramsId, values: Uint16Array.from([0, 10_000, MISSING, 4321, 1]), ...patch }
 }
 
 function ctx (patch: Partial<ReportContext> = {}): ReportContext {
-  return { epoch: 7, committee: new Set(keys.map((k) => toHex(k.publicKey))), mixnodes: 5, verify: verifySignature, ...patch }
+  return { epoch: 7, committee: new Set(keys.map((k) => toHex(k.publicKey))), parameters: PARAMS, verify: verifySignature, ...patch }
 }
 
 /** A message signed by `signer` over arbitrary data and label. */
@@ -39,15 +42,16 @@ function rejection (m: ClientMessage, c: ReportContext = ctx()): string {
 const hexOf = (text: string): string => Buffer.from(text, 'ascii').toString('hex')
 
 describe('report encoding', () => {
-  it('has the exact byte layout of docs (tag, u64 epoch, sender, set id, u32 count, u16 BE values)', () => {
+  it('has the exact byte layout of docs (tag, u64 epoch, sender, parameters id, u32 count, u16 BE values)', () => {
     const bytes = encodeReport({
+      version: 2,
       epoch: 0x01_0203_0405,
       sender: new Uint8Array(32).fill(0xaa),
-      mixnodeSetId: new Uint8Array(32).fill(0xbb),
+      commitment: new Uint8Array(32).fill(0xbb),
       values: Uint16Array.from([0, 1, 10_000, MISSING])
     })
-    expect(REPORT_TAG).toBe('ephemera/report/v1')
-    const expected = '12' + hexOf('ephemera/report/v1') +
+    expect(REPORT_TAG).toBe('ephemera/report/v2')
+    const expected = '12' + hexOf('ephemera/report/v2') +
       '0000000102030405' +
       'aa'.repeat(32) +
       'bb'.repeat(32) +
@@ -64,14 +68,16 @@ describe('report encoding', () => {
       fc.uint8Array({ minLength: 32, maxLength: 32 }),
       fc.uint8Array({ minLength: 32, maxLength: 32 }),
       fc.array(value, { maxLength: 300 }),
-      (epoch, sender, set, values) => {
-        const r: Report = { epoch, sender, mixnodeSetId: set, values: Uint16Array.from(values) }
+      fc.constantFrom<1 | 2>(1, 2),
+      (epoch, sender, set, values, version) => {
+        const r: Report = { version, epoch, sender, commitment: set, values: Uint16Array.from(values) }
         const bytes = encodeReport(r)
         expect(bytes.length).toBe(95 + 2 * values.length)
         const back = decodeReport(bytes)
         expect(back.epoch).toBe(epoch)
         expect(toHex(back.sender)).toBe(toHex(sender))
-        expect(toHex(back.mixnodeSetId)).toBe(toHex(set))
+        expect(toHex(back.commitment)).toBe(toHex(set))
+        expect(back.version).toBe(version)
         expect(Array.from(back.values)).toEqual(values)
         expect(back.values).toBeInstanceOf(Uint16Array)
         expect(toHex(encodeReport(back))).toBe(toHex(bytes))
@@ -87,7 +93,7 @@ describe('report encoding', () => {
   })
 
   it('refuses a wrong tag', () => {
-    const other = new ByteWriter().tag('ephemera/report/v2').u64(1).bytes(new Uint8Array(64)).u32(0).finish()
+    const other = new ByteWriter().tag('ephemera/report/v3').u64(1).bytes(new Uint8Array(64)).u32(0).finish()
     expect(() => decodeReport(other)).toThrow(/wrong tag/)
     const bytes = encodeReport(report(keys[0] as NodeKey))
     bytes[1] = 0x45 // 'E'
@@ -221,12 +227,31 @@ describe('checkReportMessage', () => {
     expect(checkReportMessage(m, ctx({ epoch: 8 })).ok).toBe(true)
   })
 
-  it('refuses a report for another mixnode set', () => {
-    const m = reportMessage(report(k, { mixnodeSetId: mixnodeSetId(6) }), (b) => k.sign(b), 1)
-    expect(rejection(m)).toMatch(/another mixnode set/)
-    // the set id is checked, not just the number of values
-    const same = reportMessage(report(k, { mixnodeSetId: fromHex('00'.repeat(32)) as Uint8Array }), (b) => k.sign(b), 1)
-    expect(rejection(same)).toMatch(/another mixnode set/)
+  it('refuses a report that commits to other parameters: every parameter is in its parametersId', () => {
+    for (const change of [{ mixnodes: 6 }, { aggregation: 'mean' }, { trimPermille: 100 }, { minValues: 3 }, { rewardPool: '1000001' }, { rewardsThreshold: 4 }]) {
+      const m = reportMessage(report(k, { commitment: parametersId({ ...PARAMS, ...change }) }), (b) => k.sign(b), 1)
+      expect(rejection(m), JSON.stringify(change)).toBe('report is for other parameters (its parametersId differs)')
+    }
+    const zero = reportMessage(report(k, { commitment: fromHex('00'.repeat(32)) as Uint8Array }), (b) => k.sign(b), 1)
+    expect(rejection(zero)).toMatch(/other parameters/)
+  })
+
+  it('accepts a version 1 report (mixnode set id, no parameters) only when verifying old records', () => {
+    const v1 = reportMessage(report(k, { version: 1, commitment: mixnodeSetId(5) }), (b) => k.sign(b), 1)
+    expect(decodeReport(v1.data).version).toBe(1)
+    expect(toHex(v1.data.subarray(1, 19))).toBe(hexOf(REPORT_TAG_V1))
+    expect(rejection(v1)).toMatch(/version 1 report/)
+    expect(checkReportMessage(v1, ctx({ acceptV1: true })).ok).toBe(true)
+    const otherSet = reportMessage(report(k, { version: 1, commitment: mixnodeSetId(6) }), (b) => k.sign(b), 1)
+    expect(rejection(otherSet, ctx({ acceptV1: true }))).toMatch(/another mixnode set/)
+  })
+
+  it('parametersId is SHA-256 of the documented layout, and the example in docs/PROTOCOL.md §7.1 holds', async () => {
+    const doc = await readFile(fileURLToPath(new URL('../../../docs/PROTOCOL.md', import.meta.url)), 'utf8')
+    const example = /give parameters_id\s+`([0-9a-f]{64})`/.exec(doc)?.[1]
+    expect(example).toBe(toHex(parametersId({ mixnodes: 100, aggregation: 'median', trimPermille: 200, minValues: 2, rewardPool: '1000000', rewardsThreshold: 3 })))
+    const w = new ByteWriter().tag('ephemera/parameters/v1').u32(5).string16('median').u16(200).u16(2).string16('1000000').u16(3).finish()
+    expect(toHex(parametersId(PARAMS))).toBe(createHash('sha256').update(w).digest('hex'))
   })
 
   it('refuses a report whose number of values is not the number of mixnodes', () => {

@@ -1,13 +1,13 @@
 import fc from 'fast-check'
 import { describe, it, expect } from 'vitest'
-import { ENVIRONMENTS, environmentWithEpoch, epochAt, epochWindow, type EnvironmentName } from '../../../src/contract/environment.js'
+import { ENVIRONMENTS, environmentProblems, environmentWithEpoch, epochAt, epochWindow, type EnvironmentName } from '../../../src/epochs/environment.js'
 
 describe('environment presets', () => {
   it.each([
-    ['testing', 2_000, 200],
-    ['development', 10_000, 1_000],
-    ['production', 3_600_000, 60_000]
-  ] as const)('%s: %d ms epochs, sampling every %d ms, timeouts derived from the epoch', (name, epochMs, sampleIntervalMs) => {
+    ['testing', 2_000, 200, 25],
+    ['development', 10_000, 1_000, 50],
+    ['production', 3_600_000, 60_000, 1_000]
+  ] as const)('%s: %d ms epochs, sampling every %d ms, chunks of %d mixnodes, timeouts derived from the epoch', (name, epochMs, sampleIntervalMs, chunkSize) => {
     expect(ENVIRONMENTS[name]).toEqual({
       name,
       epochMs,
@@ -16,8 +16,26 @@ describe('environment presets', () => {
       proposerStaggerMs: epochMs / 10,
       epochDeadlineMs: epochMs * 3,
       submitStaggerMs: epochMs / 20,
-      requestSkewMs: Math.max(30_000, epochMs)
+      requestSkewMs: Math.max(30_000, epochMs),
+      chunkSize,
+      leaseTimeoutMs: epochMs,
+      attemptTimeoutMs: epochMs * 3,
+      verifiersPerChunk: 2,
+      finalizationEpochs: 10
     })
+  })
+
+  it('every preset is usable by a committee of 4 and the default 100 mixnodes; a bad one is refused with the reasons', () => {
+    for (const env of Object.values(ENVIRONMENTS)) expect(environmentProblems(env, 4, 100)).toEqual([])
+    expect(environmentProblems({ ...ENVIRONMENTS.testing, chunkSize: 0, leaseTimeoutMs: 5_000, verifiersPerChunk: 0, finalizationEpochs: 1 }, 1, 100)).toEqual([
+      'chunk size must be a positive integer, got 0',
+      'an attempt (6000 ms) must fit at least two leases of 5000 ms, so that a dead holder\'s chunk can pass on',
+      'the finalization window (1 epochs) is shorter than one attempt (6000 ms)',
+      'each chunk needs at least one verifier'
+    ])
+    // a committee of one (the standalone baseline) is usable: nobody else verifies its chunks
+    expect(environmentProblems(ENVIRONMENTS.testing, 1, 100)).toEqual([])
+    expect(environmentProblems({ ...ENVIRONMENTS.testing, chunkSize: 1 }, 4, 30_000)).toEqual(['30000 mixnodes in chunks of 1 make more than 1024 chunks; use larger chunks'])
   })
 
   it('keeps the request skew at least 30 s, and at least one epoch', () => {
@@ -52,7 +70,12 @@ describe('environmentWithEpoch', () => {
       proposerStaggerMs: 400,
       epochDeadlineMs: 12_000,
       submitStaggerMs: 200,
-      requestSkewMs: 30_000
+      requestSkewMs: 30_000,
+      chunkSize: 25,
+      leaseTimeoutMs: 4_000,
+      attemptTimeoutMs: 12_000,
+      verifiersPerChunk: 2,
+      finalizationEpochs: 10
     })
     expect(environmentWithEpoch('production', 7_200_000)).toEqual({
       name: 'production',
@@ -62,8 +85,14 @@ describe('environmentWithEpoch', () => {
       proposerStaggerMs: 720_000,
       epochDeadlineMs: 21_600_000,
       submitStaggerMs: 360_000,
-      requestSkewMs: 7_200_000
+      requestSkewMs: 7_200_000,
+      chunkSize: 1_000,
+      leaseTimeoutMs: 7_200_000,
+      attemptTimeoutMs: 21_600_000,
+      verifiersPerChunk: 2,
+      finalizationEpochs: 10
     })
+    expect(environmentWithEpoch('testing', undefined, 10)).toEqual({ ...ENVIRONMENTS.testing, chunkSize: 10 })
     const dev = environmentWithEpoch('development', 5_000)
     expect(dev.sampleIntervalMs).toBe(500)
     expect(dev.epochDeadlineMs).toBe(15_000)

@@ -1,0 +1,160 @@
+import { fromHex, toHex } from '../codec/bytes.js'
+import type { DeliveredBlock } from '../broadcast/application.js'
+import { contributionSigningBytes, rowsHash, verificationSigningBytes, type ChunkRange } from '../epochs/chunks.js'
+import { consensusSubmission, verifySubmission, type CommitteeJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../epochs/record.js'
+import type { ContributionsBody, RoundViewJson } from '../epochs/requests.js'
+import type { RewardRow } from '../epochs/aggregate.js'
+import { tableOfReports } from '../epochs/table.js'
+import { verifySignature, type NodeKey } from '../crypto/keys.js'
+import { AbortError, EphemeraError, ErrorCode, errorMessage } from '../util/errors.js'
+import type { Logger } from '../util/logger.js'
+import { sleep } from '../util/time.js'
+import type { CoordinatorClient } from './coordinator-client.js'
+
+/** What a node has done for an epoch's round, for its pipeline state. */
+export interface ChunkProgress {
+  chunks: number
+  contributed: number
+  verified: number
+  /** Chunks this node uploaded, and verified. */
+  mine: { contributed: number, verified: number }
+  attempt: number
+}
+
+export interface ChunkDutiesModules {
+  client: CoordinatorClient
+  key: NodeKey
+  committee: CommitteeJson
+  logger: Logger
+  clock: () => number
+}
+
+/**
+ * A node's part in an epoch's round at the coordinator (docs/PROTOCOL.md §7.6), once it holds a
+ * certified block for the epoch: it uploads the chunks whose lease it is offered (the block goes
+ * with the first upload of the round), verifies the chunks it is assigned against its own copy
+ * of the round's block (checked against its own committee first when it is not the one it
+ * delivered), and returns the record once the coordinator commits it. It polls the round; every
+ * step is idempotent, so a restart or a lost answer is retried safely.
+ */
+export class ChunkDuties {
+  readonly #m: ChunkDutiesModules
+  readonly #self: string
+
+  constructor (modules: ChunkDutiesModules) {
+    this.#m = modules
+    this.#self = toHex(modules.key.publicKey)
+  }
+
+  async run (p: { epoch: number, delivered: DeliveredBlock, parameters: ParametersJson, deadline: number, pollMs: number, onProgress: (progress: ChunkProgress) => void }, signal: AbortSignal): Promise<EpochRecordJson> {
+    const own = consensusSubmission(p.delivered, p.parameters)
+    const tables = new Map<string, SubmissionJson>([[own.blockHash as string, own]])
+    const mine = { contributed: new Set<string>(), verified: new Set<string>() }
+    const client = this.#m.client
+    let seen: number | undefined
+    for (;;) {
+      if (signal.aborted) throw new AbortError()
+      const record = await client.record(p.epoch, signal)
+      if (record != null) return record
+      if (this.#m.clock() > p.deadline) throw new EphemeraError(ErrorCode.TIMEOUT, `the coordinator did not commit the epoch by its finalization deadline (${new Date(p.deadline).toISOString()})`)
+      try {
+        // after the first look, wait for the round's next change (a long poll) rather than poll it
+        const round = await client.round(p.epoch, signal, seen == null ? undefined : { since: seen, waitMs: p.pollMs })
+        seen = round?.version
+        if (round?.status === 'failed') throw new EphemeraError(ErrorCode.EPOCH_FAILED, `the coordinator marked the epoch failed: ${round.failure ?? ''}`)
+        if (round == null) {
+          // not open yet: a lock opens it (refused unless this node is offered the chunk)
+          await client.lock(p.epoch, 0, signal).catch(() => undefined)
+          await sleep(Math.min(p.pollMs, 250), signal)
+        } else {
+          await this.#duties(p.epoch, round, own, tables, mine, p.parameters, signal)
+          p.onProgress({ chunks: round.progress.chunks, contributed: round.progress.contributed, verified: round.progress.verified, mine: { contributed: mine.contributed.size, verified: mine.verified.size }, attempt: round.attempt })
+        }
+      } catch (err) {
+        if (signal.aborted) throw new AbortError()
+        if ((err as EphemeraError).code === ErrorCode.EPOCH_FAILED) throw err
+        this.#m.logger.debug({ epoch: p.epoch, err: errorMessage(err) }, 'chunk duty not done this time')
+        seen = undefined
+        await sleep(Math.min(p.pollMs, 250), signal)
+      }
+    }
+  }
+
+  /**
+   * This node's part of the round as it stands: one request locking every chunk it is offered,
+   * one uploading them, one with every verification it owes (each a result per chunk).
+   */
+  async #duties (epoch: number, round: RoundViewJson, own: SubmissionJson, tables: Map<string, SubmissionJson>, mine: { contributed: Set<string>, verified: Set<string> }, parameters: ParametersJson, signal: AbortSignal): Promise<void> {
+    const client = this.#m.client
+    const now = this.#m.clock()
+    const offered = round.chunks.filter((c) => c.contribution == null && c.lease.holder === this.#self && now <= c.lease.deadline && !mine.contributed.has(`${round.attempt}:${c.index}`))
+    if (offered.length > 0) {
+      const grants = (await client.lockMany(epoch, offered.map((c) => c.index), signal)).filter((g) => g.ok)
+      const fixed = grants.map((g) => g.ok ? g.value.blockHash : null).find((h) => h != null) ?? round.blockHash
+      // the round's block, or this node's own one when the round has none yet (it then goes along)
+      const source = fixed == null ? own : await this.#table(epoch, fixed, tables, parameters, signal)
+      if (grants.length > 0) {
+        const results = await client.contributeMany(epoch, this.#contributions(epoch, grants.map((g) => offered.find((c) => c.index === g.chunk) as ChunkRange), source, fixed == null), signal)
+        for (const r of results) {
+          if (r.ok) mine.contributed.add(`${round.attempt}:${r.chunk}`)
+          else this.#m.logger.debug({ epoch, chunk: r.chunk, code: r.code, err: r.message }, 'chunk contribution refused')
+        }
+      }
+    }
+    if (round.blockHash == null) return
+    const owed = round.chunks.filter((c) => c.contribution != null && c.verifiers.includes(this.#self) && !c.verifications.some((v) => v.verifier === this.#self) && !mine.verified.has(`${round.attempt}:${c.index}`))
+    if (owed.length === 0) return
+    const source = await this.#table(epoch, round.blockHash, tables, parameters, signal)
+    const blockHash = fromHex(round.blockHash, 32) as Uint8Array
+    const verifications = owed.map((chunk) => {
+      const contributed = (chunk.contribution as { rowsHash: string }).rowsHash
+      const ownRows = rowsHash(source.rewards.slice(chunk.from, chunk.to))
+      const ok = toHex(ownRows) === contributed
+      if (!ok) this.#m.logger.warn({ epoch, chunk: chunk.index, contributor: chunk.contribution?.contributor }, 'a contributed chunk does not match this node\'s rows: verification failed')
+      const signature = this.#m.key.sign(verificationSigningBytes({ epoch, blockHash, chunk, rowsHash: fromHex(contributed, 32) as Uint8Array, ownRowsHash: ownRows, ok }))
+      return { chunk: chunk.index, ok, ownRowsHash: toHex(ownRows), signature: toHex(signature), ...(ok ? {} : { detail: `rows ${chunk.from}–${chunk.to - 1} of block ${round.blockHash as string} differ from what this node derives` }) }
+    })
+    const { results } = await client.verifyMany(epoch, verifications, signal)
+    for (const r of results) {
+      if (r.ok) mine.verified.add(`${round.attempt}:${r.chunk}`)
+      else this.#m.logger.debug({ epoch, chunk: r.chunk, code: r.code, err: r.message }, 'chunk verification refused')
+    }
+  }
+
+  /**
+   * The submission (block, reports, reward table) of a certified block of the epoch: this node's
+   * own, or the round's block from the coordinator, checked against this node's own committee
+   * and the parameters before anything is derived from it.
+   */
+  async #table (epoch: number, blockHash: string, tables: Map<string, SubmissionJson>, parameters: ParametersJson, signal: AbortSignal): Promise<SubmissionJson> {
+    const known = tables.get(blockHash)
+    if (known != null) return known
+    const anchor = await this.#m.client.roundBlock(epoch, signal)
+    if (anchor == null || anchor.blockHash !== blockHash) throw new EphemeraError(ErrorCode.REMOTE, `the coordinator does not serve block ${blockHash} of epoch ${epoch}`)
+    let rewards: RewardRow[]
+    try {
+      rewards = tableOfReports(anchor.reports, parameters)
+    } catch (err) {
+      throw new EphemeraError(ErrorCode.VERIFY_FAILED, `the round's block for epoch ${epoch} holds a report that does not decode: ${errorMessage(err)}`)
+    }
+    const submission: SubmissionJson = { mode: 'consensus', blockHash, header: anchor.header, certificate: anchor.certificate, reports: anchor.reports, rewards }
+    const report = verifySubmission(submission, { epoch, committee: this.#m.committee, parameters, verify: verifySignature })
+    if (!report.ok) throw new EphemeraError(ErrorCode.VERIFY_FAILED, `the round's block for epoch ${epoch} does not verify against this node's committee: ${report.failure ?? ''}`)
+    if (tables.size > 4) tables.clear()
+    tables.set(blockHash, submission)
+    return submission
+  }
+
+  #contributions (epoch: number, chunks: readonly ChunkRange[], source: SubmissionJson, withBlock: boolean): ContributionsBody {
+    const blockHash = source.blockHash as string
+    const hash = fromHex(blockHash, 32) as Uint8Array
+    return {
+      blockHash,
+      ...(withBlock ? { block: { header: source.header as never, certificate: source.certificate as never, reports: source.reports } } : {}),
+      chunks: chunks.map((chunk) => {
+        const rows = source.rewards.slice(chunk.from, chunk.to)
+        return { chunk: chunk.index, rows, signature: toHex(this.#m.key.sign(contributionSigningBytes({ epoch, blockHash: hash, chunk, rowsHash: rowsHash(rows) }))) }
+      })
+    }
+  }
+}
