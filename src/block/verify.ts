@@ -1,8 +1,8 @@
 import { equalBytes, toHex } from '../codec/bytes.js'
-import { blockHash, membershipId, messagesRoot, readySigningBytes } from './encoding.js'
+import { blockHash, membershipId, messageId, messagesRoot, readySigningBytes } from './encoding.js'
 import { peerIdOf } from './json.js'
 import { checkMessage, type VerifyFn } from './validate.js'
-import type { Block, Certificate } from './types.js'
+import { BLOCK_VERSION, LIMITS, type Block, type Certificate } from './types.js'
 
 /**
  * Verifies a certified block from public data alone: the block, its certificate and the
@@ -47,11 +47,16 @@ export function verifyCertifiedBlock (input: VerifyInput): VerifyReport {
   const f = Math.floor((n - 1) / 3)
   const q = n - f
 
+  const headerProblem = h.version !== BLOCK_VERSION ? `version ${h.version}, expected ${BLOCK_VERSION}` : h.round < 1 || h.height < 1 ? `round ${h.round}, height ${h.height}: both start at 1` : undefined
+  check('header fields', headerProblem == null, headerProblem ?? `version ${h.version}, round ${h.round}, height ${h.height}`)
   const hash = blockHash(h)
   check('block hash', equalBytes(hash, claimedHash), equalBytes(hash, claimedHash) ? toHex(hash) : `header hashes to ${toHex(hash)}, published as ${toHex(claimedHash)}`)
   const root = messagesRoot(block.messages)
   check('message count', h.messageCount === block.messages.length, `header says ${h.messageCount}, block has ${block.messages.length}`)
   check('Merkle root', equalBytes(root, h.messagesRoot), equalBytes(root, h.messagesRoot) ? toHex(root) : `messages give ${toHex(root)}, header says ${toHex(h.messagesRoot)}`)
+  const ids = block.messages.map((m) => toHex(messageId(m)))
+  const duplicate = ids.findIndex((id, i) => ids.indexOf(id) !== i)
+  check('distinct messages', duplicate < 0 && block.messages.length <= LIMITS.messagesPerBlock, duplicate >= 0 ? `message ${duplicate} repeats message ${ids.indexOf(ids[duplicate] as string)}` : block.messages.length > LIMITS.messagesPerBlock ? `more than ${LIMITS.messagesPerBlock} messages` : `${ids.length} distinct`)
   const badMessage = block.messages.map((m, i) => [i, checkMessage(m, verify)] as const).find(([, problem]) => problem != null)
   check('message signatures', badMessage == null, badMessage == null ? `${block.messages.length} valid` : `message ${badMessage[0]}: ${badMessage[1] ?? ''}`)
 

@@ -169,6 +169,11 @@ function verifySubmissionUnsafe (sub: SubmissionJson, ctx: VerifyContext): Verif
       reportProblem = `report ${i}: a second report by the same member`
       break
     }
+    // a block's reports are sorted by sender key (docs/PROTOCOL.md §7.2)
+    if (i > 0 && sender < toHex(reports[reports.length - 1]?.sender as Uint8Array)) {
+      reportProblem = `report ${i}: reports are not sorted by sender key`
+      break
+    }
     senders.add(sender)
     messages.push(parsed.value)
     reports.push(checked.report)

@@ -519,6 +519,7 @@ export class RewardsService implements Application {
       if (!checked.ok) return reject(`message ${i} is not a valid report for epoch ${epoch}: ${checked.reason}`)
       const sender = toHex(m.publicKey)
       if (senders.has(sender)) return reject(`message ${i} is a second report by the same member`)
+      if (i > 0 && sender < toHex((block.messages[i - 1] as ClientMessage).publicKey)) return reject(`message ${i}: reports are not sorted by sender key`)
       senders.add(sender)
     }
     if (senders.size < this.#threshold) return reject(`${senders.size} reports, the threshold is ${this.#threshold}`)

@@ -48,7 +48,7 @@ describe('verifyCertifiedBlock', () => {
     expect(report.signers).toBe(3)
     expect(report.quorum).toBe(3)
     expect(report.checks.map((c) => c.name)).toEqual([
-      'block hash', 'message count', 'Merkle root', 'message signatures', 'membership', 'creator is a member', 'certificate is for this block', 'certificate signatures', 'quorum'
+      'header fields', 'block hash', 'message count', 'Merkle root', 'distinct messages', 'message signatures', 'membership', 'creator is a member', 'certificate is for this block', 'certificate signatures', 'quorum'
     ])
     expect(report.checks.every((c) => c.ok)).toBe(true)
     expect(report.checks.find((c) => c.name === 'block hash')?.detail).toBe(toHex(certified.hash))
@@ -144,6 +144,25 @@ describe('verifyCertifiedBlock', () => {
       const report = run({ block: bad.block, claimedHash: bad.hash, certificate: bad.certificate })
       expect(failed(report)).toEqual(['message signatures'])
       expect(report.failure).toMatch(/^message signatures: message 1: signature does not verify/)
+    })
+
+    it('a consistently hashed and certified block of another version, or with height 0 → header fields', () => {
+      for (const [change, expected] of [[{ version: 2 }, 'header fields: version 2, expected 1'], [{ height: 0 }, 'header fields: round 4, height 0: both start at 1']] as const) {
+        const header = { ...certified.block.header, ...change }
+        const hash = blockHash(header)
+        const payload = readySigningBytes(header.round, header.creator, hash)
+        const certificate = { round: header.round, creator: header.creator, blockHash: hash, signatures: keys.slice(0, 3).map((k) => ({ signer: k.publicKey, signature: k.sign(payload) })) }
+        const report = run({ block: { ...certified.block, header }, claimedHash: hash, certificate })
+        expect(failed(report)).toEqual(['header fields'])
+        expect(report.failure).toBe(expected)
+      }
+    })
+
+    it('a consistently hashed and certified block holding one message twice → distinct messages', () => {
+      const twice = certifiedBlock({ members: keys, round: 4, height: 2, messages: [messages[0]!, messages[0]!], signers: [0, 1, 2] })
+      const report = run({ block: twice.block, claimedHash: twice.hash, certificate: twice.certificate })
+      expect(failed(report)).toEqual(['distinct messages'])
+      expect(report.failure).toBe('distinct messages: message 1 repeats message 0')
     })
 
     it('a dropped message → message count', () => {

@@ -490,6 +490,14 @@ describe('verifyRecord on accepted records', () => {
     expect(report.failure).toMatch(/^rewards: rewards\[0\]\.reward is/)
   })
 
+  it('fails when the reports are not in sender order (a block\'s reports are sorted by sender key)', async () => {
+    const r = await accepted()
+    const [a, b] = r.submission.reports
+    r.submission.reports[0] = b!
+    r.submission.reports[1] = a!
+    expect(verifyRecord(r, verifySignature).failure).toBe('report signatures: report 1: reports are not sorted by sender key')
+  })
+
   it('fails when the parameters in the record are altered, even with the rewards recomputed for them: the signed reports commit to the parameters', async () => {
     const r = await accepted()
     r.parameters.rewardPool = '2000000'
