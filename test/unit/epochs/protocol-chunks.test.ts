@@ -10,7 +10,7 @@ import { chunkVerifiers, leaseHolder } from '../../../src/epochs/rotation.js'
 describe('docs/PROTOCOL.md chunk vectors', () => {
   it('match the implementation', async () => {
     const doc = await readFile(fileURLToPath(new URL('../../../docs/PROTOCOL.md', import.meta.url)), 'utf8')
-    const section = doc.slice(doc.indexOf('### 8.2 Chunk vectors'))
+    const section = doc.slice(doc.indexOf('### 8.2 Chunk vectors'), doc.indexOf('### 8.3'))
     const block = doc.slice(doc.indexOf('## 8. Test vectors'))
     const blockHash = fromHex(/^\| block_hash \| `([0-9a-f]{64})`/m.exec(block)?.[1] ?? '', 32) as Uint8Array
     const rows = new Map([...section.matchAll(/^\| ([^|]+?) \| `([0-9a-f]+)`/gm)].map((m) => [m[1] as string, m[2] as string]))
