@@ -148,8 +148,9 @@ describe.skipIf(!support.ok)(`full disk, real processes${support.ok ? '' : ` (sk
 
       const first = startCli(args, join(dir, 'node-1.log'))
       await waitFor(async () => (await getJson(`${url}/ephemera/node/health`)).status === 'ok', { timeoutMs: 30_000, what: 'the node to start' })
-      // room for a dozen blocks of 32 KiB messages (each block is written as a proposal, then delivered)
-      await fillDisk(mnt, 1024 * 1024)
+      // room for a few blocks of 32 KiB messages (each block is written as a proposal, then delivered;
+      // how many messages a block holds depends on timing, so how many blocks fit does too)
+      await fillDisk(mnt, 2 * 1024 * 1024)
 
       const client = NodeKey.generate()
       const served = new Map<string, number>()
@@ -165,7 +166,8 @@ describe.skipIf(!support.ok)(`full disk, real processes${support.ok ? '' : ` (sk
       for (let i = 0; first.exitCode == null && Date.now() < deadline; i++) {
         try {
           await postJson(`${url}/ephemera/broadcast/submit_message`, signedMessage(client, 'fill', new Uint8Array(32 * 1024).fill(i % 256)))
-          if (i % 4 === 3) await record()
+          // after every submission: every block the node served before it stopped is checked later
+          await record()
         } catch {
           // the process is going down
         }
@@ -173,7 +175,8 @@ describe.skipIf(!support.ok)(`full disk, real processes${support.ok ? '' : ` (sk
       }
       const exit = await waitForExit(first, 10_000)
       expect(exit.code).toBe(EXIT_STORAGE_FAILED)
-      expect(served.size, 'no block was served before the disk filled').toBeGreaterThan(2)
+      // the test needs something served to check (what it checks is that all of it survives)
+      expect(served.size, 'no block was served before the disk filled').toBeGreaterThan(0)
       await expectOneFatalLine(join(dir, 'node-1.log'), store)
 
       await rm(join(mnt, 'junk'))
