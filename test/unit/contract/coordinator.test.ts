@@ -9,10 +9,10 @@ import { committeeOf } from '../../../src/epochs/committee.js'
 import { verifySignature, type NodeKey } from '../../../src/crypto/keys.js'
 import { verifyPortable } from '../../../src/crypto/portable.js'
 import { Database } from '../../../src/storage/database.js'
-import { EphemeraError, ErrorCode, type ErrorCodeValue } from '../../../src/util/errors.js'
+import { EphemeraError, ErrorCode } from '../../../src/util/errors.js'
 import { tempDir } from '../tmp.js'
 import {
-  clone, COMMITTEE, consensusSubmission, flipHexDigit, KEYS, member, MEMBERS, memberReport, MemoryStore, OUTSIDER, PARAMETERS, standaloneSubmission
+  clone, COMMITTEE, consensusSubmission, flipHexDigit, KEYS, member, MEMBERS, memberReport, MemoryStore, OUTSIDER, PARAMETERS, refused, standaloneSubmission
 } from './fixtures.js'
 
 const ENV = ENVIRONMENTS.testing
@@ -42,17 +42,6 @@ async function ready (epoch: number, opts: { allowStandalone?: boolean, store?: 
   return h
 }
 
-async function refused (promise: Promise<unknown>, code: ErrorCodeValue, message?: RegExp | string): Promise<EphemeraError> {
-  try {
-    await promise
-  } catch (err) {
-    expect(err).toBeInstanceOf(EphemeraError)
-    expect((err as EphemeraError).code, (err as Error).message).toBe(code)
-    if (message != null) expect((err as Error).message).toMatch(message)
-    return err as EphemeraError
-  }
-  throw new Error(`expected ${code}`)
-}
 
 function failedChecks (err: EphemeraError): string[] {
   const checks = (err.details.response as { checks: Array<{ name: string, ok: boolean }> }).checks

@@ -14,6 +14,8 @@ import type { RoundState } from '../../../src/contract/round.js'
 import type { NodeKey } from '../../../src/crypto/keys.js'
 import { MISSING, mixnodeSetId, parametersId, reportMessage } from '../../../src/epochs/report.js'
 import { key, members } from '../block/fixtures.js'
+import { expect } from 'vitest'
+import { EphemeraError, type ErrorCodeValue } from '../../../src/util/errors.js'
 
 export const MIXNODES = 20
 export const KEYS: NodeKey[] = members(4)
@@ -218,4 +220,17 @@ export class MemoryStore implements CoordinatorStore {
     }
     return n
   }
+}
+
+/** Awaits `promise` expecting an EphemeraError with `code` (and a message matching `message`); returns it. */
+export async function refused (promise: Promise<unknown>, code: ErrorCodeValue, message?: RegExp | string): Promise<EphemeraError> {
+  try {
+    await promise
+  } catch (err) {
+    expect(err).toBeInstanceOf(EphemeraError)
+    expect((err as EphemeraError).code, (err as Error).message).toBe(code)
+    if (message != null) expect((err as Error).message).toMatch(message)
+    return err as EphemeraError
+  }
+  throw new Error(`expected ${code}`)
 }

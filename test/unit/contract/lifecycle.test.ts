@@ -11,9 +11,9 @@ import { verifyRecord, type CommitteeMemberJson, type SubmissionJson } from '../
 import { chunkVerifiers, leaseHolder } from '../../../src/epochs/rotation.js'
 import { Database } from '../../../src/storage/database.js'
 import type { CrashPoints } from '../../../src/util/crash-points.js'
-import { EphemeraError, ErrorCode, type ErrorCodeValue } from '../../../src/util/errors.js'
+import { ErrorCode } from '../../../src/util/errors.js'
 import { tempDir } from '../tmp.js'
-import { clone, COMMITTEE, consensusSubmission, KEYS, member, MemoryStore, PARAMETERS } from './fixtures.js'
+import { clone, COMMITTEE, consensusSubmission, KEYS, member, MemoryStore, PARAMETERS, refused } from './fixtures.js'
 
 /**
  * The coordinator's round lifecycle on an injected clock: leases (tryLock) passing on, chunk
@@ -50,18 +50,6 @@ async function harness (opts: { store?: CoordinatorStore, crash?: (point: string
   const coordinator = new Coordinator(ENV, deps)
   await coordinator.initialize()
   return { clock, store, coordinator, events }
-}
-
-async function refused (promise: Promise<unknown>, code: ErrorCodeValue, message?: RegExp): Promise<EphemeraError> {
-  try {
-    await promise
-  } catch (err) {
-    expect(err).toBeInstanceOf(EphemeraError)
-    expect((err as EphemeraError).code, (err as Error).message).toBe(code)
-    if (message != null) expect((err as Error).message).toMatch(message)
-    return err as EphemeraError
-  }
-  throw new Error(`expected ${code}`)
 }
 
 const keyOf = (publicKey: string): NodeKey => KEYS.find((k) => toHex(k.publicKey) === publicKey) as NodeKey
