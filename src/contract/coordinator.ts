@@ -1,7 +1,6 @@
-import { fromHex, toHex } from '../codec/bytes.js'
+import { fromHex } from '../codec/bytes.js'
 import type { VerifyFn } from '../block/validate.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
-import { HEADERS, verifyRequest } from '../epochs/auth.js'
 import { epochAt, epochWindow, type Environment, type EpochWindow } from '../epochs/environment.js'
 import { canonicalSubmission, verifySubmission, type CommitteeJson, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../epochs/record.js'
 import type { CoordinatorStore } from './store.js'
@@ -11,6 +10,7 @@ import { chunkRanges, type ChunkRange } from '../epochs/chunks.js'
 import { anchorTable } from './anchor.js'
 import { checkContribution, checkVerification, type ChunkCheckContext } from './chunk-checks.js'
 import { RoundWaiters } from './round-waiters.js'
+import { RequestGate } from './request-gate.js'
 import type { ContributionBody, ContributionsBody, ItemResult, LockGrant, VerificationBody } from '../epochs/requests.js'
 import { acquireLease, addContribution, addVerification, assertHolder, chunkRecord, expire, openRound, readyToAdvance, withoutData, type Anchor, type ChunkState, type RoundEvent, type RoundState, type RoundTiming } from './round.js'
 
@@ -68,6 +68,7 @@ export class Coordinator {
   readonly #sorted: string[]
   readonly #ranges: ChunkRange[]
   readonly #timing: RoundTiming
+  readonly #gate: RequestGate
   readonly #checks: ChunkCheckContext
   /** Open rounds (bounded: an epoch is open from its end to its finalization deadline). */
   readonly #rounds = new Map<number, RoundState>()
@@ -86,6 +87,7 @@ export class Coordinator {
     this.committee = deps.committee
     this.parameters = deps.parameters
     this.#members = new Map(deps.committee.members.map((m) => [m.publicKey, m]))
+    this.#gate = new RequestGate({ members: this.#members, skewMs: environment.requestSkewMs, clock: deps.clock, verify: deps.verify, useNonce: async (key, timestamp) => await deps.store.useNonce(key, timestamp) })
     this.#sorted = deps.committee.members.map((m) => m.publicKey).sort()
     this.#ranges = chunkRanges(deps.parameters.mixnodes, environment.chunkSize)
     this.#checks = { committee: deps.committee, parameters: deps.parameters, verify: deps.verify }
@@ -164,30 +166,14 @@ export class Coordinator {
     return { ...epochWindow(this.genesisMs, this.environment.epochMs, epoch), genesisMs: this.genesisMs, epochMs: this.environment.epochMs, environment: this.environment }
   }
 
-  /**
-   * The cheap part of authorize(), before the body is read: the signature headers are there, the
-   * timestamp is fresh and the key belongs to the committee. Throws like authorize().
-   */
+  /** The cheap part of authorize(), before the body is read (src/contract/request-gate.ts). */
   precheck (headers: Record<string, string | string[] | undefined>): void {
-    const key = headers[HEADERS.key]
-    if (typeof key !== 'string' || key === '') throw new EphemeraError(ErrorCode.UNAUTHORIZED, `unsigned request: missing header ${HEADERS.key}`)
-    const timestamp = Number(headers[HEADERS.timestamp])
-    if (!Number.isSafeInteger(timestamp) || Math.abs(this.#deps.clock() - timestamp) > this.environment.requestSkewMs) {
-      throw new EphemeraError(ErrorCode.UNAUTHORIZED, `request timestamp missing or more than ${Math.round(this.environment.requestSkewMs / 1000)} s off the coordinator's clock`)
-    }
-    if (!this.#members.has(key.toLowerCase())) throw new EphemeraError(ErrorCode.FORBIDDEN, `signer ${key} is not in the committee`)
+    this.#gate.precheck(headers)
   }
 
   /** Checks a signed request and burns its nonce; returns the signer's committee entry. */
   async authorize (headers: Record<string, string | string[] | undefined>, method: string, path: string, body: Uint8Array): Promise<CommitteeMemberJson> {
-    const now = this.#deps.clock()
-    const request = verifyRequest(headers, method, path, body, now, this.environment.requestSkewMs, this.#deps.verify)
-    const member = this.#members.get(toHex(request.publicKey))
-    if (member == null) throw new EphemeraError(ErrorCode.FORBIDDEN, `signer ${toHex(request.publicKey)} is not in the committee`)
-    if (!await this.#deps.store.useNonce(`${toHex(request.publicKey)}:${request.nonce}`, request.timestamp)) {
-      throw new EphemeraError(ErrorCode.UNAUTHORIZED, 'replayed request: this nonce was already used')
-    }
-    return member
+    return await this.#gate.authorize(headers, method, path, body)
   }
 
   /**
