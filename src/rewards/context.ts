@@ -1,0 +1,91 @@
+import type { BroadcastEngine, BroadcastMember } from '../broadcast/index.js'
+import type { NodeKey } from '../crypto/keys.js'
+import { epochWindow } from '../epochs/environment.js'
+import type { CommitteeJson } from '../epochs/record.js'
+import type { Gossip, PeerNetwork } from '../network/peers.js'
+import type { Database } from '../storage/index.js'
+import type { ConditionWaiters } from '../util/condition.js'
+import type { CrashPoints } from '../util/crash-points.js'
+import type { Logger } from '../util/logger.js'
+import type { ChunkDuties } from './chunk-duties.js'
+import type { CoordinatorClient, EpochInfoJson } from './coordinator-client.js'
+import type { CoordinatorLink } from './coordinator-link.js'
+import type { EpochBlocks } from './epoch-blocks.js'
+import type { EpochProgress, EpochState, ProgressStore } from './epoch-progress.js'
+import type { ReportPool } from './report-pool.js'
+import type { MetricsStore, SimulatorOptions } from './simulator.js'
+
+export type Fault = 'none' | 'skewed' | 'silent' | 'equivocate'
+
+export interface RewardsOptions {
+  /** Propose blocks (false: a voter only, like broadcast.produce_blocks = false). */
+  propose: boolean
+  mixnodes: number
+  simulator: Omit<SimulatorOptions, 'mixnodes' | 'nodeSeed'>
+  fault: Fault
+  standalone: boolean
+  /** Pipeline states and report evidence of epochs this many behind the current one are deleted. */
+  keepEpochs: number
+}
+
+export interface RewardsModules {
+  engine: BroadcastEngine
+  network: PeerNetwork
+  gossip: Gossip
+  key: NodeKey
+  members: readonly BroadcastMember[]
+  db: Database
+  client: CoordinatorClient
+  logger: Logger
+  clock?: () => number
+  /** TEST ONLY: kill -9 on entering a pipeline state (src/util/crash-points.ts). */
+  crash?: CrashPoints
+}
+
+/** The parts of one node's rewards application, shared by the epoch pipeline, catch-up and the block checks. */
+export interface RewardsParts {
+  readonly opts: RewardsOptions
+  readonly m: RewardsModules
+  readonly clock: () => number
+  readonly committee: CommitteeJson
+  /** public key (hex) → member name */
+  readonly names: ReadonlyMap<string, string>
+  /** this node's index in the committee sorted by public key */
+  readonly selfIndex: number
+  readonly pool: ReportPool
+  readonly blocks: EpochBlocks
+  readonly progress: ProgressStore
+  readonly waiters: ConditionWaiters
+  readonly link: CoordinatorLink
+  readonly duties: ChunkDuties
+  readonly metrics: MetricsStore
+}
+
+/** The rewards context: its parts plus what changes as the coordinator is followed. */
+export interface RewardsContext extends RewardsParts {
+  /** The coordinator's epoch info, once reached. */
+  info: () => EpochInfoJson | undefined
+  /** Reports a block needs: the coordinator's rewards threshold (the RBC quorum until it is known). */
+  threshold: () => number
+}
+
+/** Stores a pipeline state and wakes whoever waits on it. */
+export async function saveProgress (ctx: RewardsContext, p: EpochProgress): Promise<void> {
+  await ctx.progress.put(p)
+  ctx.waiters.notify()
+}
+
+/** Moves an epoch's pipeline to `state` (stored before anything else happens). */
+export async function advanceProgress (ctx: RewardsContext, p: EpochProgress, state: EpochState, changes: Partial<EpochProgress> = {}): Promise<void> {
+  Object.assign(p, changes, { state })
+  await saveProgress(ctx, p)
+  ctx.m.crash?.reached(state, p.epoch)
+  ctx.m.logger.debug({ epoch: p.epoch, state }, 'epoch state')
+}
+
+/** A fresh pipeline state for an epoch (the coordinator's info must be known). */
+export function newProgress (ctx: RewardsContext, epoch: number, state: EpochState): EpochProgress {
+  const info = ctx.info() as EpochInfoJson
+  const window = epochWindow(info.genesisMs, info.epochMs, epoch)
+  return { epoch, state, startMs: window.startMs, endMs: window.endMs, reporters: [], times: {} }
+}

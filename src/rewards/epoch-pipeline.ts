@@ -1,0 +1,139 @@
+import { isDeepStrictEqual } from 'node:util'
+import { toHex } from '../codec/bytes.js'
+import { messageId } from '../block/encoding.js'
+import type { DeliveredBlock } from '../broadcast/application.js'
+import { epochWindow } from '../epochs/environment.js'
+import { standaloneSubmission } from '../epochs/record.js'
+import { MAX_VALUE, MISSING, parametersId, reportMessage, type Report } from '../epochs/report.js'
+import { AbortError, EphemeraError, ErrorCode, errorMessage } from '../util/errors.js'
+import { advanceProgress, newProgress, saveProgress, type RewardsContext } from './context.js'
+import type { EpochInfoJson } from './coordinator-client.js'
+import type { EpochProgress } from './epoch-progress.js'
+import { adoptRecord } from './official.js'
+import { submitUntilDecided } from './whole-submission.js'
+
+/**
+ * One epoch's persisted pipeline on one node: computing (averages, signed report) → gossiping
+ * (reports from a threshold of members) → broadcasting (staggered proposers, RBC) → submitting
+ * (the epoch's round at the coordinator) → committed (the coordinator's record adopted), or
+ * failed with the reason. Every state is stored before the pipeline acts on it.
+ */
+export async function runEpoch (ctx: RewardsContext, epoch: number, signal: AbortSignal): Promise<void> {
+  const info = ctx.info() as EpochInfoJson
+  const env = info.environment
+  const { opts, m, pool, blocks, waiters } = ctx
+  const window = epochWindow(info.genesisMs, info.epochMs, epoch)
+  const p = newProgress(ctx, epoch, 'computing')
+  await saveProgress(ctx, p)
+  m.crash?.reached('computing', epoch)
+  try {
+    if (ctx.link.problem != null) throw new EphemeraError(ErrorCode.CONFIG_INVALID, ctx.link.problem)
+    // computing: averages over exactly [start, end)
+    const { values, samples } = await ctx.metrics.averages(window.startMs, window.endMs, opts.mixnodes)
+    const report: Report = { version: 2, epoch, sender: m.key.publicKey, commitment: parametersId(info.parameters), values: opts.fault === 'skewed' ? values.map((v) => (v === MISSING ? v : MAX_VALUE)) : values }
+    const message = reportMessage(report, (b) => m.key.sign(b), ctx.clock())
+    const own = toHex(messageId(message))
+    // a silent node keeps its report to itself: not published, served, nor put in its blocks
+    // persisted (synced) before it is published: a restart never signs a second one
+    if (opts.fault !== 'silent') await pool.add(epoch, message, own, { own: true })
+    await advanceProgress(ctx, p, opts.standalone ? 'submitting' : 'gossiping', { samples, ownReport: own, times: { ...p.times, computedAt: ctx.clock() } })
+    if (opts.standalone) {
+      // the standalone baseline: this node's own report as a whole submission, then the record
+      const { record, outcome } = await submitUntilDecided({ client: m.client, epoch, submission: standaloneSubmission(message, info.parameters), deadline: window.endMs + env.epochDeadlineMs, clock: ctx.clock, onSubmitted: () => { p.times.submittedAt = ctx.clock() } }, signal)
+      await adoptRecord(ctx, p, record, outcome)
+      return
+    }
+
+    // gossiping: publish, collect reports from `threshold` members (ask peers directly when slow)
+    if (opts.fault !== 'silent') await pool.publish(message)
+    if (opts.fault === 'equivocate') {
+      const twin = reportMessage({ ...report, values: report.values.map((v) => (v === MISSING || v === 0 ? v : v - 1)) }, (b) => m.key.sign(b), ctx.clock())
+      await pool.publish(twin)
+    }
+    const reportDeadline = window.endMs + env.reportDeadlineMs
+    const enough = (): boolean => pool.count(epoch) >= ctx.threshold()
+    if (!await waiters.until(enough, window.endMs + Math.round(env.reportDeadlineMs * 0.5), signal)) {
+      await pool.fetchMissing(epoch, AbortSignal.any([signal, AbortSignal.timeout(Math.max(100, reportDeadline - ctx.clock()))]))
+    }
+    let shortOfReports: string | undefined
+    if (await waiters.until(enough, reportDeadline, signal)) {
+      await advanceProgress(ctx, p, 'broadcasting', { reporters: pool.reporters(epoch), times: { ...p.times, thresholdAt: ctx.clock() } })
+      // broadcasting: staggered proposers. A node that echoed another member's valid block waits
+      // for it to be certified (one stagger round more) before proposing its own anyway: an
+      // echoed block that never completes must not silence every honest proposer.
+      const delivered = (): boolean => blocks.hasDelivered(epoch)
+      await waiters.until(() => delivered() || blocks.echoed(epoch), ctx.clock() + proposerRank(ctx, epoch) * env.proposerStaggerMs, signal)
+      if (!delivered() && blocks.echoed(epoch)) await waiters.until(delivered, ctx.clock() + ctx.committee.members.length * env.proposerStaggerMs, signal)
+      if (!delivered() && opts.propose) await propose(ctx, p)
+    } else {
+      // too few reports here to propose, but others may still certify a block: keep voting and waiting
+      shortOfReports = `only ${pool.count(epoch)} of ${ctx.threshold()} reports by the report deadline`
+      m.logger.info({ epoch, reason: shortOfReports }, 'not proposing; waiting for a block from the other members')
+      await advanceProgress(ctx, p, 'broadcasting', { reporters: pool.reporters(epoch), reason: shortOfReports })
+    }
+    if (!await waiters.until(() => blocks.hasDelivered(epoch), window.endMs + env.epochDeadlineMs, signal)) {
+      // nothing certified reached this node; the coordinator may still have the outcome
+      const record = await m.client.record(epoch, signal).catch(() => undefined)
+      if (record != null) {
+        await adoptRecord(ctx, p, record, 'learned-from-coordinator')
+        return
+      }
+      throw new EphemeraError(ErrorCode.TIMEOUT, `no block for the epoch was certified before the epoch deadline${shortOfReports != null ? ` (${shortOfReports})` : ''}`)
+    }
+    const delivered = blocks.delivered(epoch) as DeliveredBlock
+    const creator = toHex(delivered.block.header.creator)
+    await advanceProgress(ctx, p, 'submitting', {
+      reporters: pool.reporters(epoch),
+      block: { hash: toHex(delivered.hash), creator: ctx.names.get(creator) ?? creator, reports: delivered.block.messages.length },
+      times: { ...p.times, deliveredAt: ctx.clock() }
+    })
+
+    // submitting: the round at the coordinator (leased chunks, assigned verifiers); everyone adopts its record
+    await commitByChunks(ctx, p, delivered, signal)
+  } catch (err) {
+    if (err instanceof AbortError || signal.aborted) return
+    await advanceProgress(ctx, p, 'failed', { reason: errorMessage(err) })
+    m.logger.warn({ epoch, reason: errorMessage(err) }, 'epoch failed')
+  }
+}
+
+/** Proposer rank of this node for an epoch: the order rotates with the epoch. */
+function proposerRank (ctx: RewardsContext, epoch: number): number {
+  const n = ctx.committee.members.length
+  return (ctx.selfIndex - (epoch % n) + n) % n
+}
+
+async function propose (ctx: RewardsContext, p: EpochProgress): Promise<void> {
+  try {
+    const { hash } = await ctx.m.engine.proposeBlock({ round: p.epoch, messages: ctx.pool.messages(p.epoch) })
+    await advanceProgress(ctx, p, 'broadcasting', { proposedBlock: toHex(hash) })
+  } catch (err) {
+    // e.g. a later epoch was proposed first: another member's block will do
+    ctx.m.logger.info({ epoch: p.epoch, err: errorMessage(err) }, 'not proposing a block for the epoch')
+    await advanceProgress(ctx, p, 'broadcasting', { reason: `did not propose: ${errorMessage(err)}` })
+  }
+}
+
+/**
+ * The epoch's round at the coordinator: this node uploads the chunks it is leased and verifies
+ * those it is assigned until the coordinator commits the epoch (or its finalization deadline
+ * passes), then adopts the record.
+ */
+export async function commitByChunks (ctx: RewardsContext, p: EpochProgress, delivered: DeliveredBlock, signal: AbortSignal): Promise<void> {
+  const info = ctx.info() as EpochInfoJson
+  const env = info.environment
+  const record = await ctx.duties.run({
+    epoch: p.epoch,
+    delivered,
+    parameters: info.parameters,
+    deadline: p.endMs + env.finalizationEpochs * info.epochMs,
+    // the longest a node waits for the round to change before it looks again
+    pollMs: Math.max(100, Math.min(5_000, Math.round(env.leaseTimeoutMs / 4))),
+    onProgress: (chunks) => {
+      if (isDeepStrictEqual(chunks, p.chunks)) return
+      p.chunks = chunks
+      saveProgress(ctx, p).catch(() => {})
+    }
+  }, signal)
+  await adoptRecord(ctx, p, record, record.winner.publicKey === toHex(ctx.m.key.publicKey) ? 'accepted' : 'decided-by-another')
+}
