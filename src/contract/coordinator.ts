@@ -1,8 +1,7 @@
-import { fromHex } from '../codec/bytes.js'
 import type { VerifyFn } from '../block/validate.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import { epochAt, epochWindow, type Environment, type EpochWindow } from '../epochs/environment.js'
-import { canonicalSubmission, verifySubmission, type CommitteeJson, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../epochs/record.js'
+import { type CommitteeJson, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../epochs/record.js'
 import type { CoordinatorStore } from './store.js'
 import type { CrashPoints } from '../util/crash-points.js'
 import type { RewardRow } from '../epochs/aggregate.js'
@@ -11,6 +10,7 @@ import { anchorTable } from './anchor.js'
 import { checkContribution, checkVerification, type ChunkCheckContext } from './chunk-checks.js'
 import { RoundWaiters } from './round-waiters.js'
 import { RequestGate } from './request-gate.js'
+import { wholeSubmissionRecord } from './whole-submission.js'
 import type { ContributionBody, ContributionsBody, ItemResult, LockGrant, VerificationBody } from '../epochs/requests.js'
 import { acquireLease, addContribution, addVerification, assertHolder, chunkRecord, expire, openRound, readyToAdvance, withoutData, type Anchor, type ChunkState, type RoundEvent, type RoundState, type RoundTiming } from './round.js'
 
@@ -187,32 +187,14 @@ export class Coordinator {
 
   async #submit (epoch: number, submission: SubmissionJson, submitter: CommitteeMemberJson): Promise<EpochRecordJson> {
     this.#deps.crash?.reached('submission', epoch)
-    const now = this.#deps.clock()
-    const window = epochWindow(this.genesisMs, this.environment.epochMs, epoch)
-    if (!Number.isSafeInteger(epoch) || epoch < 1) throw new EphemeraError(ErrorCode.BAD_REQUEST, `epoch must be a positive integer, got ${epoch}`)
-    if (now < window.endMs) throw new EphemeraError(ErrorCode.EPOCH_NOT_READY, `epoch ${epoch} ends at ${new Date(window.endMs).toISOString()}; it cannot be submitted before then`)
-    const existing = await this.#deps.store.record(epoch)
-    if (existing != null) {
-      throw new EphemeraError(ErrorCode.EPOCH_DECIDED, `epoch ${epoch} already has an accepted submission, by ${existing.winner.name} (${existing.winner.peerId})`, { response: { record: existing } })
-    }
-    if (submission.mode === 'standalone' && !this.#deps.allowStandalone) {
-      throw new EphemeraError(ErrorCode.FORBIDDEN, 'this coordinator does not accept standalone submissions (allow_standalone = false)')
-    }
-    const report = verifySubmission(submission, {
-      epoch, committee: this.committee, parameters: this.parameters, verify: this.#deps.verify, submitter: fromHex(submitter.publicKey, 32)
-    })
-    if (!report.ok) throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `submission for epoch ${epoch} refused: ${report.failure ?? ''}`, { response: { checks: report.checks } })
-    const record: EpochRecordJson = {
+    const record = wholeSubmissionRecord({ committee: this.committee, parameters: this.parameters, verify: this.#deps.verify, allowStandalone: this.#deps.allowStandalone }, {
       epoch,
-      startMs: window.startMs,
-      endMs: window.endMs,
-      committee: this.committee,
-      parameters: this.parameters,
-      submission: canonicalSubmission(submission),
-      winner: submitter,
-      acceptedAt: now,
-      latencyMs: now - window.endMs
-    }
+      window: epochWindow(this.genesisMs, this.environment.epochMs, epoch),
+      now: this.#deps.clock(),
+      submission,
+      submitter,
+      existing: await this.#deps.store.record(epoch)
+    })
     const round = this.#rounds.get(epoch)
     if (round != null) {
       await this.#deps.store.commitRound(record, round)
