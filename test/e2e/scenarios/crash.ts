@@ -5,9 +5,10 @@ import { epochSeconds, FAULT_INVARIANTS, names } from './common.js'
 /**
  * kill -9 at every phase of an epoch, one process at a time: nodes at computing, gossiping,
  * broadcasting, submitting and committed (the product's EPHEMERA_TEST_CRASH_AT hook, so the
- * moment is exact); the coordinator when a submission arrives and right after it stored a record
- * (before answering); then the coordinator killed at 10 %, 50 % and 90 % into an epoch. Each
- * victim is restarted a second later. With N = 7 (f = 2) two nodes die in each node phase.
+ * moment is exact); the coordinator when a submission arrives, in the middle of tryAdvance
+ * (prepared, before the commit batch) and right after it stored a record (before answering); then
+ * the coordinator killed at 10 %, 50 % and 90 % into an epoch. Each victim is restarted a second
+ * later. With N = 7 (f = 2) two nodes die in each node phase.
  *
  * Invariants: one record per epoch that never changes or disappears, every node stores it, no
  * double signing, epochs keep committing (≤ K = 3 missed in a row while ≤ f members are down),
@@ -31,7 +32,7 @@ export function crashPhases (n: number, opts: { short?: boolean } = {}): Scenari
     for (const v of victims) steps.push({ at: { afterMs: 1_000 }, do: restart(v) })
     k += spacing
   }
-  const coordinatorPoints = short ? ['commit'] : ['submission', 'commit']
+  const coordinatorPoints = short ? ['commit'] : ['submission', 'advance', 'commit']
   for (const point of coordinatorPoints) {
     steps.push({ at: { epoch: k }, do: crashAt('coordinator', point) }, { at: { afterMs: 1_000 }, do: restart('coordinator') })
     k += spacing
