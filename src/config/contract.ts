@@ -36,6 +36,27 @@ export const contractConfigSchema = z.strictObject({
     /** Reports a block must hold. 0 = q (the quorum). */
     rewards_threshold: z.number().int().min(0).max(1000).default(0)
   }).prefault({}),
+  /** The living committee: who may join, sizes, drops and bans (README "A living committee"). */
+  membership: z.strictObject({
+    /** allowlist: only the keys below (and genesis or dropped members) may queue; open: anyone, up to max_queue. */
+    admission: z.enum(['allowlist', 'open']).default('allowlist'),
+    /** Public keys (64 hex digits) that may join under admission = "allowlist". */
+    allowlist: z.array(z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a 32-byte public key in hex').transform((k) => k.toLowerCase())).max(10_000).default([]),
+    /** Validators that may wait in the queue at once. */
+    max_queue: z.number().int().min(1).max(10_000).default(64),
+    /** No leave or drop takes the committee below this (bans still apply). Capped at the genesis size. */
+    min_committee: z.number().int().min(1).max(1000).default(4),
+    /** Admissions stop at this size. */
+    max_committee: z.number().int().min(1).max(1000).default(100),
+    /** Drop a member after this many consecutive missed epochs (no report in the record, a lease let expire). 0 = never. */
+    drop_after_missed: z.number().int().min(0).max(10_000).default(0),
+    /** Ban a key dropped more than this many times. 0 = never. */
+    ban_after_drops: z.number().int().min(0).max(10_000).default(5),
+    /** Ban records kept (beyond it the oldest is forgotten, with its evidence). */
+    max_bans: z.number().int().min(1).max(100_000).default(1000),
+    /** The operator's public key (hex) for lock, unlock, ban and unban; `init` writes its key file. Unset: no operator controls. */
+    admin_public_key: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a 32-byte public key in hex').transform((k) => k.toLowerCase()).optional()
+  }).prefault({}),
   http: z.strictObject({
     host: z.string().min(1).default('127.0.0.1'),
     port: portField.default(7000)

@@ -9,6 +9,8 @@ import { EphemeraError, ErrorCode } from '../util/errors.js'
 import type { VerifyFn } from '../block/validate.js'
 import { parseEpoch, parseIndex, parsePositiveInt } from '../api/params.js'
 import { MAX_CHUNKS } from '../epochs/chunks.js'
+import { registerMembershipRoutes } from './membership-api.js'
+import { ValidatorRequests } from './validator-requests.js'
 
 type RawRequest = FastifyRequest & { rawBody?: Buffer }
 
@@ -81,14 +83,15 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
 
     app.get('/contract/epoch', async () => {
       const info = coordinator.epochInfo(clock())
+      const { committee, parameters } = coordinator.committees.at(info.epoch)
       return {
         ...info,
-        parameters: coordinator.parameters,
-        committee: { membershipId: coordinator.committee.membershipId, size: coordinator.committee.members.length }
+        parameters,
+        committee: { membershipId: committee.membershipId, size: committee.members.length }
       }
     })
 
-    app.get('/contract/committee', async () => coordinator.committee)
+    app.get('/contract/committee', async () => coordinator.committees.at(coordinator.epochInfo(clock()).epoch).committee)
 
     app.get<{ Querystring: { from?: string, limit?: string } }>('/contract/epochs', async (request) => {
       const current = coordinator.epochInfo(clock())
@@ -129,13 +132,13 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
       const epoch = parseEpoch(request.params.epoch)
       const record = await coordinator.record(epoch)
       if (record == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no accepted submission`)
-      return verifyRecord(record, verify, coordinator.committee)
+      return verifyRecord(record, verify, coordinator.committees.at(epoch).committee)
     })
 
     // refuse unsigned, stale or non-member requests before reading (up to 32 MB of) body
     app.addHook('onRequest', async (request) => {
       if (request.method !== 'POST') return
-      coordinator.precheck(request.headers)
+      coordinator.precheck(request.headers, request.url.split('?')[0] as string)
     })
 
     app.get('/contract/rounds', async () => ({ rounds: coordinator.openRounds().map(roundView) }))
@@ -209,6 +212,8 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
       const body = parse(verificationSchema, request.body, 'verification') as VerificationBody
       return { status: 'recorded', ...await coordinator.tryVerify(parseEpoch(request.params.epoch), parseIndex(request.params.chunk, 'chunk', MAX_CHUNKS - 1), node, body) }
     })
+
+    registerMembershipRoutes(app, coordinator, new ValidatorRequests(coordinator, verify), clock, { signed, parse })
 
     app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/submissions', async (request) => {
       const raw = (request as RawRequest).rawBody ?? Buffer.alloc(0)

@@ -2,14 +2,16 @@ import type { VerifyFn } from '../block/validate.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import { epochAt, epochWindow, type Environment, type EpochWindow } from '../epochs/environment.js'
 import { type CommitteeJson, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../epochs/record.js'
-import type { CoordinatorStore } from './store.js'
+import type { CoordinatorStore, GenesisRound, StoredEvidence } from './store.js'
 import type { CrashPoints } from '../util/crash-points.js'
 import type { RewardRow } from '../epochs/aggregate.js'
 import { chunkRanges, type ChunkRange } from '../epochs/chunks.js'
 import { anchorTable } from './anchor.js'
-import { checkContribution, checkVerification, type ChunkCheckContext } from './chunk-checks.js'
+import { checkContribution, checkVerification } from './chunk-checks.js'
 import { RoundWaiters } from './round-waiters.js'
-import { RequestGate } from './request-gate.js'
+import { ADMIN_PATH, RequestGate, QUEUE_PATH } from './request-gate.js'
+import { Committees } from './committees.js'
+import { closedMembershipRules, type Membership, type MembershipEvent, type MembershipRules } from './membership.js'
 import { wholeSubmissionRecord } from './whole-submission.js'
 import type { ContributionBody, ContributionsBody, ItemResult, LockGrant, VerificationBody } from '../epochs/requests.js'
 import { acquireLease, addContribution, addVerification, assertHolder, chunkRecord, expire, openRound, readyToAdvance, withoutData, type Anchor, type ChunkState, type RoundEvent, type RoundState, type RoundTiming } from './round.js'
@@ -37,11 +39,21 @@ export interface CoordinatorDeps {
   store: CoordinatorStore
   /** Injected clock (ms since the Unix epoch). */
   clock: () => number
+  /** The genesis committee (round 0): the committee until the first change. */
   committee: CommitteeJson
+  /** The living committee's rules (queue, admission, drops, bans, sizes); default: closedMembershipRules. */
+  membership?: MembershipRules
+  /** Told about every committee event (queued, staged, committed, banned, …) (for the audit log). */
+  onMembershipEvent?: (event: MembershipEvent) => void
+  /** The genesis committee's aggregation parameters. */
   parameters: ParametersJson
+  /** The parameters of a committee of `size` members (the threshold may follow the size); default: always `parameters`. */
+  parametersFor?: (size: number) => ParametersJson
   verify: VerifyFn
   /** Accept `standalone` submissions (the baseline without consensus). */
   allowStandalone: boolean
+  /** The operator's public key (hex): lock, unlock, ban and unban (POST /contract/admin/…). */
+  adminKey?: string
   /** TEST ONLY: kill -9 at `submission` / `advance` (prepared, before the commit) / `commit` of an epoch (src/util/crash-points.ts). */
   crash?: CrashPoints
 }
@@ -63,13 +75,11 @@ export class Coordinator {
   readonly committee: CommitteeJson
   readonly parameters: ParametersJson
   readonly #deps: CoordinatorDeps
-  readonly #members: Map<string, CommitteeMemberJson>
-  /** Committee public keys (hex), sorted: the order of every rotation. */
-  readonly #sorted: string[]
   readonly #ranges: ChunkRange[]
   readonly #timing: RoundTiming
   readonly #gate: RequestGate
-  readonly #checks: ChunkCheckContext
+  /** The committee of each epoch, and the queue, drops and bans that change it. */
+  readonly committees: Committees
   /** Open rounds (bounded: an epoch is open from its end to its finalization deadline). */
   readonly #rounds = new Map<number, RoundState>()
   /** The reward table of each open round's anchor (every chunk is a slice of it). */
@@ -86,11 +96,18 @@ export class Coordinator {
     this.#deps = deps
     this.committee = deps.committee
     this.parameters = deps.parameters
-    this.#members = new Map(deps.committee.members.map((m) => [m.publicKey, m]))
-    this.#gate = new RequestGate({ members: this.#members, skewMs: environment.requestSkewMs, clock: deps.clock, verify: deps.verify, useNonce: async (key, timestamp) => await deps.store.useNonce(key, timestamp) })
-    this.#sorted = deps.committee.members.map((m) => m.publicKey).sort()
+    this.committees = new Committees(deps.committee, deps.membership ?? closedMembershipRules(deps.committee.members.length), { store: deps.store, parametersFor: deps.parametersFor ?? (() => deps.parameters), verify: deps.verify, onEvent: deps.onMembershipEvent })
+    this.#gate = new RequestGate({
+      lookup: (key, path) => path.startsWith(ADMIN_PATH)
+        ? (key === deps.adminKey ? { name: 'operator', peerId: '', publicKey: key } : undefined)
+        : this.committees.lookup(key, [...this.#rounds.keys(), this.epochInfo().epoch], path === QUEUE_PATH),
+      banned: (key) => this.committees.membership.ban(key),
+      skewMs: environment.requestSkewMs,
+      clock: deps.clock,
+      verify: deps.verify,
+      useNonce: async (key, timestamp) => await deps.store.useNonce(key, timestamp)
+    })
     this.#ranges = chunkRanges(deps.parameters.mixnodes, environment.chunkSize)
-    this.#checks = { committee: deps.committee, parameters: deps.parameters, verify: deps.verify }
     this.#timing = { leaseTimeoutMs: environment.leaseTimeoutMs, attemptTimeoutMs: environment.attemptTimeoutMs, verifiersPerChunk: environment.verifiersPerChunk }
   }
 
@@ -145,12 +162,13 @@ export class Coordinator {
     if (await store.genesisRound() == null) {
       await store.setGenesisRound({ round: 0, genesisMs: genesis, committee: this.committee, parameters: this.parameters, environment: this.environment.name })
     }
+    await this.committees.load()
     // the rounds that were open when the process stopped, as they were last stored
     this.#rounds.clear()
     this.#tables.clear()
     for (const round of await store.openRounds()) {
       this.#rounds.set(round.epoch, round)
-      if (round.anchor != null) this.#tables.set(round.epoch, anchorTable(round.anchor, this.parameters))
+      if (round.anchor != null) this.#tables.set(round.epoch, anchorTable(round.anchor, this.committees.at(round.epoch).parameters))
     }
     this.#genesisMs = genesis
     return genesis
@@ -167,8 +185,8 @@ export class Coordinator {
   }
 
   /** The cheap part of authorize(), before the body is read (src/contract/request-gate.ts). */
-  precheck (headers: Record<string, string | string[] | undefined>): void {
-    this.#gate.precheck(headers)
+  precheck (headers: Record<string, string | string[] | undefined>, path: string): void {
+    this.#gate.precheck(headers, path)
   }
 
   /** Checks a signed request and burns its nonce; returns the signer's committee entry. */
@@ -187,7 +205,8 @@ export class Coordinator {
 
   async #submit (epoch: number, submission: SubmissionJson, submitter: CommitteeMemberJson): Promise<EpochRecordJson> {
     this.#deps.crash?.reached('submission', epoch)
-    const record = wholeSubmissionRecord({ committee: this.committee, parameters: this.parameters, verify: this.#deps.verify, allowStandalone: this.#deps.allowStandalone }, {
+    const { committee, parameters } = this.committees.at(epoch)
+    const record = wholeSubmissionRecord({ committee, parameters, verify: this.#deps.verify, allowStandalone: this.#deps.allowStandalone }, {
       epoch,
       window: epochWindow(this.genesisMs, this.environment.epochMs, epoch),
       now: this.#deps.clock(),
@@ -224,11 +243,13 @@ export class Coordinator {
       const now = this.#deps.clock()
       const ended = this.epochInfo(now).epoch - 1
       if (ended >= 1 && !this.#rounds.has(ended)) await this.#roundFor(ended, now).catch(() => undefined)
+      let membershipChanged = false
       for (const round of [...this.#rounds.values()]) {
         const attempt = round.attempt
         const seen = round.events.at(-1)
-        if (!expire(round, now, this.#sorted, this.#timing)) continue
+        if (!expire(round, now, this.committees.at(round.epoch).sorted, this.#timing)) continue
         this.#report(round, seen)
+        membershipChanged = this.#noteExpiries(round, seen) || membershipChanged
         if (round.status === 'failed') {
           // the reason stays; the rows and the block are dropped (nothing will be built on them)
           await this.#save(withoutData(round), { anchor: true, rows: round.chunks.map((c) => c.index) })
@@ -238,7 +259,15 @@ export class Coordinator {
           if (round.anchor == null) this.#tables.delete(round.epoch)
         }
       }
-      for (const round of [...this.#rounds.values()]) if (readyToAdvance(round)) await this.#advance(round, now)
+      // the committee: drops, bans on repeated drops, admissions from the queue (src/contract/membership.ts)
+      const current = this.epochInfo(now).epoch
+      membershipChanged = this.committees.membership.update(current) || membershipChanged
+      membershipChanged = this.committees.membership.prune(current - this.environment.finalizationEpochs - 1) || membershipChanged
+      if (membershipChanged) await this.committees.save()
+      // the next round is ready when its epoch is complete, unless the operator locked advancing
+      if (!this.committees.membership.locked) {
+        for (const round of [...this.#rounds.values()]) if (readyToAdvance(round)) await this.#advance(round, now)
+      }
       if (now - this.#noncesPrunedAt >= 10_000) {
         this.#noncesPrunedAt = now
         await this.#deps.store.pruneNonces(now - 2 * this.environment.requestSkewMs)
@@ -264,7 +293,7 @@ export class Coordinator {
     if (stored?.status === 'failed') throw new EphemeraError(ErrorCode.EPOCH_FAILED, `epoch ${epoch} failed: ${stored.failure ?? ''}`)
     const finalizationDeadline = window.endMs + this.environment.finalizationEpochs * this.environment.epochMs
     if (now > finalizationDeadline) throw new EphemeraError(ErrorCode.EPOCH_FAILED, `epoch ${epoch} ended more than ${this.environment.finalizationEpochs} epochs ago without being committed`)
-    const round = openRound({ epoch, chunks: this.#ranges, members: this.#sorted, now, finalizationDeadline, timing: this.#timing })
+    const round = openRound({ epoch, chunks: this.#ranges, members: this.committees.at(epoch).sorted, now, finalizationDeadline, timing: this.#timing })
     await this.#save(round, {})
     this.#rounds.set(epoch, round)
     return round
@@ -323,8 +352,9 @@ export class Coordinator {
 
   #contributeOne (round: RoundState, index: number, node: CommitteeMemberJson, body: ContributionBody, now: number): ChunkState {
     const chunk = assertHolder(round, index, node.publicKey, now)
-    const checked = checkContribution(this.#checks, { round, chunk, table: this.#tables.get(round.epoch), contributor: node.publicKey, body, now })
-    const added = addContribution(round, index, { ...checked.contribution, anchor: checked.anchor }, body.blockHash.toLowerCase(), this.#sorted, this.#timing)
+    const committee = this.committees.at(round.epoch)
+    const checked = checkContribution(committee.checks, { round, chunk, table: this.#tables.get(round.epoch), contributor: node.publicKey, body, now })
+    const added = addContribution(round, index, { ...checked.contribution, anchor: checked.anchor }, body.blockHash.toLowerCase(), committee.sorted, this.#timing)
     this.#tables.set(round.epoch, checked.table)
     return added
   }
@@ -353,20 +383,21 @@ export class Coordinator {
       }))
       this.#report(round, seen)
       if (changed) await this.#save(round, {})
-      if (!readyToAdvance(round)) return { results, committed: false }
+      if (!readyToAdvance(round) || this.committees.membership.locked) return { results, committed: false }
       await this.#advance(round, now)
       return { results, committed: true }
     })
   }
 
   #verifyOne (round: RoundState, index: number, verifier: CommitteeMemberJson, body: VerificationBody, now: number): void {
-    addVerification(round, index, checkVerification(this.#checks, { round, index, verifier: verifier.publicKey, body, now }))
+    addVerification(round, index, checkVerification(this.committees.at(round.epoch).checks, { round, index, verifier: verifier.publicKey, body, now }))
   }
 
   /** tryAdvance: commits the epoch when every chunk is contributed and verified; the record, if it did. */
   async tryAdvance (epoch: number): Promise<EpochRecordJson | undefined> {
     return await this.#serial(async () => {
       const round = this.#rounds.get(epoch)
+      if (this.committees.membership.locked) return undefined
       return round != null && readyToAdvance(round) ? await this.#advance(round, this.#deps.clock()) : undefined
     })
   }
@@ -381,23 +412,30 @@ export class Coordinator {
     const anchor = round.anchor as Anchor
     const window = epochWindow(this.genesisMs, this.environment.epochMs, round.epoch)
     const rewards = round.chunks.flatMap((c) => c.contribution?.rows ?? [])
-    const winner = this.#members.get(anchor.by) as CommitteeMemberJson
+    const { committee, members, parameters } = this.committees.at(round.epoch)
+    const winner = members.get(anchor.by) as CommitteeMemberJson
+    // the committee: who reported counts, who did not missed the epoch; the staged change commits with the record
+    const membership = this.committees.membership
+    membership.noteCommitted(round.epoch, committee, new Set(anchor.reports.map((r) => r.message.publicKey.toLowerCase())))
+    const change = membership.commitChange(round.epoch, this.epochInfo(now).epoch)
     const record: EpochRecordJson = {
       epoch: round.epoch,
       startMs: window.startMs,
       endMs: window.endMs,
-      committee: this.committee,
-      parameters: this.parameters,
+      committee,
+      parameters,
       submission: { mode: 'consensus', blockHash: anchor.blockHash, header: anchor.header, certificate: anchor.certificate, reports: anchor.reports, rewards },
       winner,
       acceptedAt: now,
       latencyMs: now - window.endMs,
       chunks: round.chunks.map((c) => chunkRecord(c)),
       attempt: round.attempt,
-      verifiersPerChunk: this.#timing.verifiersPerChunk
+      verifiersPerChunk: this.#timing.verifiersPerChunk,
+      ...(change != null ? { committeeChange: change } : {})
     }
     this.#deps.crash?.reached('advance', round.epoch)
-    await this.#deps.store.commitRound(record, round)
+    await this.#deps.store.commitRound(record, round, this.committees.forCommit())
+    this.committees.committed(change)
     this.#close(round, 'committed', `${round.chunks.length} chunks, attempt ${round.attempt}`)
     this.#deps.crash?.reached('commit', round.epoch)
     return record
@@ -411,6 +449,47 @@ export class Coordinator {
     this.#rounds.delete(round.epoch)
     this.#tables.delete(round.epoch)
     this.#waiters.wake(round.epoch)
+  }
+
+  /**
+   * Changes the committee's state (addToQueue, removeFromQueue, evidence, operator controls) in
+   * the queue, after everything before it, and stores it (synced, with the evidence behind a new
+   * ban) before the answer.
+   */
+  async changeMembership<T> (change: (membership: Membership, now: number, epoch: number) => T | Promise<T>, evidence?: (result: T) => StoredEvidence | undefined): Promise<T> {
+    return await this.#serial(async () => {
+      const now = this.#deps.clock()
+      const before = JSON.stringify(this.committees.membership.toJson())
+      const result = await change(this.committees.membership, now, this.epochInfo(now).epoch)
+      // an idempotent request (already queued, already a member) writes nothing
+      if (JSON.stringify(this.committees.membership.toJson()) !== before) await this.committees.save(evidence?.(result))
+      return result
+    })
+  }
+
+  async evidence (hash: string): Promise<StoredEvidence | undefined> {
+    return await this.#deps.store.evidence(hash)
+  }
+
+  async genesisRound (): Promise<GenesisRound | undefined> {
+    return await this.#deps.store.genesisRound()
+  }
+
+  /** Counts the leases let expire as missed epochs, and returns staged admissions to the queue on a rollback or failure; whether the committee's state changed. */
+  #noteExpiries (round: RoundState, last: RoundEvent | undefined): boolean {
+    const membership = this.committees.membership
+    let changed = false
+    for (const e of round.events.slice(last == null ? 0 : round.events.indexOf(last) + 1)) {
+      if (e.kind === 'lease-expired' && e.member != null) {
+        membership.noteMissed(e.member, round.epoch)
+        changed = true
+      }
+      if ((e.kind === 'rollback' || e.kind === 'failed') && membership.next.length > 0) {
+        membership.rollback()
+        changed = true
+      }
+    }
+    return changed
   }
 
   /** Stores a round after a transition and wakes whoever waits for it to change. */

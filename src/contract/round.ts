@@ -37,8 +37,8 @@ function offer (members: readonly string[], epoch: number, chunk: number, leaseA
   return { holder: leaseHolder(members, epoch, chunk, leaseAttempt, roundAttempt), attempt: leaseAttempt, offeredAt: now, deadline: now + timing.leaseTimeoutMs }
 }
 
-function event (round: RoundState, at: number, kind: RoundEvent['kind'], detail: string): void {
-  round.events.push({ at, kind, detail })
+function event (round: RoundState, at: number, kind: RoundEvent['kind'], detail: string, member?: string): void {
+  round.events.push({ at, kind, detail, ...(member != null ? { member } : {}) })
   if (round.events.length > MAX_EVENTS) round.events.splice(0, round.events.length - MAX_EVENTS)
 }
 
@@ -171,7 +171,7 @@ export function expire (round: RoundState, now: number, members: readonly string
     if (chunk.contribution != null || now <= chunk.lease.deadline) continue
     const missed = chunk.lease
     chunk.lease = offer(members, round.epoch, chunk.index, missed.attempt + 1, round.attempt, now, timing)
-    event(round, now, 'lease-expired', `chunk ${chunk.index}: ${missed.holder} ${missed.lockedAt == null ? 'never locked it' : 'locked it but did not contribute'}; offered to ${chunk.lease.holder}`)
+    event(round, now, 'lease-expired', `chunk ${chunk.index}: ${missed.holder} ${missed.lockedAt == null ? 'never locked it' : 'locked it but did not contribute'}; offered to ${chunk.lease.holder}`, missed.holder)
     changed = true
   }
   return changed

@@ -13,6 +13,7 @@ import type { ParametersJson } from '../epochs/record.js'
 import { committeeOf } from '../epochs/committee.js'
 import { LevelCoordinatorStore } from './store.js'
 import { CrashPoints } from '../util/crash-points.js'
+import type { MembershipRules } from './membership.js'
 
 export function parametersOf (config: ContractConfig, committeeSize: number): ParametersJson {
   const f = Math.floor((committeeSize - 1) / 3)
@@ -28,6 +29,22 @@ export function parametersOf (config: ContractConfig, committeeSize: number): Pa
     minValues: r.min_values === 0 ? f + 1 : r.min_values,
     rewardPool: r.reward_pool,
     rewardsThreshold: r.rewards_threshold === 0 ? committeeSize - f : r.rewards_threshold
+  }
+}
+
+/** The living committee's rules from the config (the minimum size capped at the genesis committee's). */
+export function membershipRules (config: ContractConfig, genesisSize: number): MembershipRules {
+  const m = config.membership
+  if (m.max_committee < genesisSize) throw new ConfigError(`${config.config_file}: key "membership.max_committee": ${m.max_committee} is less than the ${genesisSize} members of the genesis committee`)
+  return {
+    // never below what the parameters need: a smaller committee could not commit an epoch
+    minCommittee: Math.max(Math.min(m.min_committee, genesisSize), config.rewards.rewards_threshold, config.rewards.min_values),
+    maxCommittee: m.max_committee,
+    dropAfterMissed: m.drop_after_missed,
+    banAfterDrops: m.ban_after_drops,
+    admission: { mode: m.admission, allowlist: m.allowlist, maxQueue: m.max_queue },
+    maxBans: m.max_bans,
+    maxDropRecords: 1024
   }
 }
 
@@ -79,8 +96,12 @@ export class ContractService {
         clock,
         committee,
         parameters: parametersOf(config, committee.members.length),
+        parametersFor: (size) => parametersOf(config, size),
         verify: verifySignature,
         allowStandalone: config.allow_standalone,
+        membership: membershipRules(config, committee.members.length),
+        ...(config.membership.admin_public_key != null ? { adminKey: config.membership.admin_public_key } : {}),
+        onMembershipEvent: (event) => { modules.logger.info({ kind: event.kind, detail: event.detail }, `committee: ${event.detail}`) },
         crash: new CrashPoints(process.env, modules.logger),
         onEvent: (epoch, event) => {
           const level = event.kind === 'committed' || event.kind === 'lease-expired' ? 'info' : 'warn'

@@ -1,6 +1,18 @@
 import { Bucket, jsonBytes, parseJsonBytes, type Database, type WriteOp } from '../storage/index.js'
 import type { CommitteeJson, EpochRecordJson, ParametersJson } from '../epochs/record.js'
 import type { Anchor, RoundState } from './round.js'
+import type { MembershipJson } from './membership.js'
+
+/** Evidence behind a ban, kept by its hash (GET /contract/evidence/{hash}). */
+export interface StoredEvidence {
+  hash: string
+  offender: string
+  epoch: number
+  /** who submitted it (public key, hex) and when (ms) */
+  submittedBy: string
+  submittedAt: number
+  evidence: unknown
+}
 
 /** Where the coordinator keeps its state; a level implementation below, in-memory ones in tests. */
 export interface CoordinatorStore {
@@ -29,7 +41,12 @@ export interface CoordinatorStore {
    * The commit of tryAdvance: the record and the end of the round (its state deleted) in one
    * atomic, synced batch, so a crash leaves either an open round or a committed record.
    */
-  commitRound: (record: EpochRecordJson, round: RoundState) => Promise<void>
+  commitRound: (record: EpochRecordJson, round: RoundState, membership?: MembershipJson) => Promise<void>
+  /** The living committee's state (src/contract/membership.ts), once it was first saved. */
+  membership: () => Promise<MembershipJson | undefined>
+  /** Durably (synced) stores the committee's state, in the same batch the evidence behind a new ban and the deletion of forgotten bans' evidence. */
+  saveMembership: (membership: MembershipJson, evidence?: { add?: StoredEvidence, remove?: readonly string[] }) => Promise<void>
+  evidence: (hash: string) => Promise<StoredEvidence | undefined>
   /** Records a nonce as used; false if it already was. */
   useNonce: (key: string, timestamp: number) => Promise<boolean>
   pruneNonces: (beforeMs: number) => Promise<number>
@@ -162,11 +179,30 @@ export class LevelCoordinatorStore implements CoordinatorStore {
     await this.#db.write(roundOps(round, changed), { sync: true })
   }
 
-  async commitRound (record: EpochRecordJson, round: RoundState): Promise<void> {
+  async commitRound (record: EpochRecordJson, round: RoundState, membership?: MembershipJson): Promise<void> {
     await this.#db.write([
       { type: 'put', bucket: Bucket.contractRecord, key: pad(record.epoch), value: jsonBytes(record) },
-      ...deleteRoundOps(round)
+      ...deleteRoundOps(round),
+      ...(membership != null ? [{ type: 'put' as const, bucket: Bucket.contractMeta, key: 'membership', value: jsonBytes(membership) }] : [])
     ], { sync: true })
+  }
+
+  async membership (): Promise<MembershipJson | undefined> {
+    const raw = await this.#db.bucket(Bucket.contractMeta).get('membership')
+    return raw == null ? undefined : parseJsonBytes<MembershipJson>(raw)
+  }
+
+  async saveMembership (membership: MembershipJson, evidence: { add?: StoredEvidence, remove?: readonly string[] } = {}): Promise<void> {
+    await this.#db.write([
+      { type: 'put', bucket: Bucket.contractMeta, key: 'membership', value: jsonBytes(membership) },
+      ...(evidence.add != null ? [{ type: 'put' as const, bucket: Bucket.contractEvidence, key: evidence.add.hash, value: jsonBytes(evidence.add) }] : []),
+      ...(evidence.remove ?? []).map((hash) => ({ type: 'del' as const, bucket: Bucket.contractEvidence, key: hash }))
+    ], { sync: true })
+  }
+
+  async evidence (hash: string): Promise<StoredEvidence | undefined> {
+    const raw = await this.#db.bucket(Bucket.contractEvidence).get(hash)
+    return raw == null ? undefined : parseJsonBytes<StoredEvidence>(raw)
   }
 
   async commit (record: EpochRecordJson): Promise<void> {

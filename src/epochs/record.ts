@@ -3,6 +3,7 @@ import { fromHex, toHex } from '../codec/bytes.js'
 import { membershipId, messageId } from '../block/encoding.js'
 import { blockFromJson, certificateFromJson, certificateToJson, headerToJson, messageFromJson, messageToJson, type CertificateJson, type HeaderJson, type MessageJson } from '../block/json.js'
 import type { VerifyFn } from '../block/validate.js'
+import type { CommitteeChangeJson } from './committee-chain.js'
 import { verifyCertifiedBlock, type Check, type VerifyReport } from '../block/verify.js'
 import type { Block, Certificate, ClientMessage } from '../block/types.js'
 import { inclusionProof, verifyInclusion } from '../crypto/merkle.js'
@@ -21,6 +22,8 @@ export interface CommitteeMemberJson {
   name: string
   peerId: string
   publicKey: string
+  /** Where the member listens (libp2p multiaddrs), as it registered them (members admitted from the queue). */
+  multiaddrs?: string[]
 }
 
 export interface CommitteeJson {
@@ -75,6 +78,11 @@ export interface EpochRecordJson {
   attempt?: number
   /** Verifications each chunk needed (the environment's verifiers per chunk, at most n − 1). */
   verifiersPerChunk?: number
+  /**
+   * The committee change this record's commit decided (admissions, leaves, drops, bans), in force
+   * from a later epoch (src/epochs/committee-chain.ts); absent when nothing changed.
+   */
+  committeeChange?: CommitteeChangeJson
 }
 
 const proofSchema = z.object({ index: z.number().int().min(0), treeSize: z.number().int().min(1), path: z.array(z.string()).max(64) }).nullable()

@@ -65,6 +65,8 @@ export interface RoundEvent {
   at: number
   kind: 'lease-expired' | 'verifier-expired' | 'rollback' | 'verification-failed' | 'failed' | 'committed'
   detail: string
+  /** lease-expired: the member (public key, hex) that let the lease expire (it counts as a missed epoch). */
+  member?: string
 }
 
 export interface RoundState {

@@ -59,7 +59,9 @@ export const Bucket = {
    * coordinator: an epoch's round (src/contract/round.ts): `<epoch>` → the round without rows and
    * anchor; `<epoch>:anchor` → its certified block and reports; `<epoch>:rows:<chunk>` → a chunk's rows
    */
-  contractRound: 'contract-round'
+  contractRound: 'contract-round',
+  /** coordinator: evidence hash → the equivocation evidence behind a ban (JSON), kept with the ban */
+  contractEvidence: 'contract-evidence'
 } as const
 export type BucketName = (typeof Bucket)[keyof typeof Bucket]
 

@@ -66,7 +66,15 @@ export const ErrorCode = {
   /** A chunk's lease is another member's, expired, or the chunk is already contributed (HTTP 409). */
   LEASE_HELD: 'ERR_LEASE_HELD',
   /** The epoch passed its finalization deadline without committing; the reason is kept (HTTP 410). */
-  EPOCH_FAILED: 'ERR_EPOCH_FAILED'
+  EPOCH_FAILED: 'ERR_EPOCH_FAILED',
+  /** The key is banned from the committee (the ban names its reason and evidence) (HTTP 403). */
+  BANNED: 'ERR_BANNED',
+  /** The coordinator's queue of validators waiting to join is full; retry later (HTTP 429). */
+  QUEUE_FULL: 'ERR_QUEUE_FULL',
+  /** The change would take the committee outside its minimum or maximum size (HTTP 409). */
+  COMMITTEE_SIZE: 'ERR_COMMITTEE_SIZE',
+  /** Equivocation evidence did not check out; the message says why (HTTP 422). */
+  EVIDENCE_INVALID: 'ERR_EVIDENCE_INVALID'
 } as const
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -14,7 +14,7 @@ const CLIENT_CODES = new Set<string>([
   ErrorCode.NOT_FOUND, ErrorCode.BAD_REQUEST, ErrorCode.INVALID_ARGUMENT, ErrorCode.MESSAGE_REJECTED,
   ErrorCode.UNAUTHORIZED, ErrorCode.FORBIDDEN, ErrorCode.DUPLICATE, ErrorCode.ALREADY_EXISTS,
   ErrorCode.EPOCH_DECIDED, ErrorCode.SUBMISSION_INVALID, ErrorCode.EPOCH_NOT_READY, ErrorCode.MEMPOOL_FULL,
-  ErrorCode.LEASE_HELD, ErrorCode.EPOCH_FAILED
+  ErrorCode.LEASE_HELD, ErrorCode.EPOCH_FAILED, ErrorCode.BANNED, ErrorCode.QUEUE_FULL, ErrorCode.COMMITTEE_SIZE, ErrorCode.EVIDENCE_INVALID
 ])
 
 const servers: HttpServer[] = []

@@ -9,7 +9,8 @@ import type { Certificate, ClientMessage } from '../../../src/block/types.js'
 import { compareBytes, toHex } from '../../../src/codec/bytes.js'
 import { committeeOf } from '../../../src/epochs/committee.js'
 import { consensusSubmission as buildConsensusSubmission, standaloneSubmission as buildStandaloneSubmission, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../../../src/epochs/record.js'
-import type { CoordinatorStore, GenesisRound } from '../../../src/contract/store.js'
+import type { CoordinatorStore, GenesisRound, StoredEvidence } from '../../../src/contract/store.js'
+import type { MembershipJson } from '../../../src/contract/membership.js'
 import type { RoundState } from '../../../src/contract/round.js'
 import type { NodeKey } from '../../../src/crypto/keys.js'
 import { MISSING, mixnodeSetId, parametersId, reportMessage } from '../../../src/epochs/report.js'
@@ -48,10 +49,10 @@ export function reportValues (epoch: number, i: number): Uint16Array {
   return values
 }
 
-export function memberReport (epoch: number, i: number, opts: { values?: Uint16Array, timestamp?: number, reportEpoch?: number } = {}): ClientMessage {
-  const k = KEYS[i] as NodeKey
+export function memberReport (epoch: number, i: number, opts: { values?: Uint16Array, timestamp?: number, reportEpoch?: number, keys?: NodeKey[], parameters?: ParametersJson } = {}): ClientMessage {
+  const k = (opts.keys ?? KEYS)[i] as NodeKey
   return reportMessage(
-    { version: 2, epoch: opts.reportEpoch ?? epoch, sender: k.publicKey, commitment: parametersId(PARAMETERS), values: opts.values ?? reportValues(epoch, i) },
+    { version: 2, epoch: opts.reportEpoch ?? epoch, sender: k.publicKey, commitment: parametersId(opts.parameters ?? PARAMETERS), values: opts.values ?? reportValues(epoch, i % 4) },
     (b) => k.sign(b),
     opts.timestamp ?? 1_700_000_000_000 + epoch * 1000 + i
   )
@@ -71,6 +72,10 @@ export interface ConsensusOptions {
   /** Block round (default the epoch). */
   round?: number
   parameters?: ParametersJson
+  /** The committee's keys (default KEYS): reporters, signers and creator index into it. */
+  keys?: NodeKey[]
+  /** The parameters the reports commit to (default PARAMETERS). */
+  reportParameters?: ParametersJson
 }
 
 export interface BuiltSubmission {
@@ -83,13 +88,15 @@ export interface BuiltSubmission {
 export function consensusSubmission (opts: ConsensusOptions): BuiltSubmission {
   const epoch = opts.epoch
   const round = opts.round ?? epoch
-  const creator = KEYS[opts.creator ?? 0] as NodeKey
-  const messages = (opts.messages ?? (opts.reporters ?? [0, 1, 2, 3]).map((i) => memberReport(epoch, i)))
+  const keys = opts.keys ?? KEYS
+  const all = keys.map((_k, i) => i)
+  const creator = keys[opts.creator ?? 0] as NodeKey
+  const messages = (opts.messages ?? (opts.reporters ?? all).map((i) => memberReport(epoch, i, { keys, ...(opts.reportParameters != null ? { parameters: opts.reportParameters } : {}) })))
     .slice().sort((a, b) => compareBytes(a.publicKey, b.publicKey))
-  const block = buildBlock({ round, creator: creator.publicKey, height: 1, createdAt: 1_700_000_100_000 + epoch, membershipId: membershipId(KEYS.map((k) => k.publicKey)) }, messages)
+  const block = buildBlock({ round, creator: creator.publicKey, height: 1, createdAt: 1_700_000_100_000 + epoch, membershipId: membershipId(keys.map((k) => k.publicKey)) }, messages)
   const hash = blockHash(block.header)
   const payload = readySigningBytes(round, creator.publicKey, hash)
-  const signerKeys = [...(opts.signers ?? [0, 1, 2, 3]).map((i) => KEYS[i] as NodeKey), ...(opts.extraSigners ?? [])]
+  const signerKeys = [...(opts.signers ?? all).map((i) => keys[i] as NodeKey), ...(opts.extraSigners ?? [])]
   const certificate: Certificate = { round, creator: creator.publicKey, blockHash: hash, signatures: signerKeys.map((k) => ({ signer: k.publicKey, signature: k.sign(payload) })) }
   const submission = buildConsensusSubmission({ block, hash, certificate }, opts.parameters ?? PARAMETERS)
   return { submission, messages, hash, certificate }
@@ -154,10 +161,32 @@ export class MemoryStore implements CoordinatorStore {
     this.rounds.set(round.epoch, JSON.stringify(round))
   }
 
-  async commitRound (record: EpochRecordJson, round: RoundState): Promise<void> {
+  async commitRound (record: EpochRecordJson, round: RoundState, membership?: MembershipJson): Promise<void> {
     await yieldTurn()
     this.byEpoch.set(record.epoch, JSON.stringify(record))
     this.rounds.delete(round.epoch)
+    if (membership != null) this.membershipJson = JSON.stringify(membership)
+  }
+
+  membershipJson: string | undefined
+  readonly evidenceByHash = new Map<string, string>()
+
+  async membership (): Promise<MembershipJson | undefined> {
+    await yieldTurn()
+    return this.membershipJson == null ? undefined : JSON.parse(this.membershipJson) as MembershipJson
+  }
+
+  async saveMembership (membership: MembershipJson, evidence: { add?: StoredEvidence, remove?: readonly string[] } = {}): Promise<void> {
+    await yieldTurn()
+    this.membershipJson = JSON.stringify(membership)
+    if (evidence.add != null) this.evidenceByHash.set(evidence.add.hash, JSON.stringify(evidence.add))
+    for (const hash of evidence.remove ?? []) this.evidenceByHash.delete(hash)
+  }
+
+  async evidence (hash: string): Promise<StoredEvidence | undefined> {
+    await yieldTurn()
+    const raw = this.evidenceByHash.get(hash)
+    return raw == null ? undefined : JSON.parse(raw) as StoredEvidence
   }
 
   async genesis (): Promise<number | undefined> {

@@ -1,19 +1,16 @@
 import { describe, expect, it } from 'vitest'
-import { fromHex, toHex } from '../../../src/codec/bytes.js'
-import { Coordinator, type CoordinatorDeps } from '../../../src/contract/coordinator.js'
-import type { ContributionBody, VerificationBody } from '../../../src/epochs/requests.js'
-import type { RoundEvent, RoundState } from '../../../src/contract/round.js'
-import { LevelCoordinatorStore, type CoordinatorStore } from '../../../src/contract/store.js'
-import { verifySignature, type NodeKey } from '../../../src/crypto/keys.js'
-import { contributionSigningBytes, rowsHash, verificationSigningBytes } from '../../../src/epochs/chunks.js'
-import { ENVIRONMENTS, epochWindow, type Environment } from '../../../src/epochs/environment.js'
-import { verifyRecord, type CommitteeMemberJson, type SubmissionJson } from '../../../src/epochs/record.js'
+import { toHex } from '../../../src/codec/bytes.js'
+import type { RoundState } from '../../../src/contract/round.js'
+import { LevelCoordinatorStore } from '../../../src/contract/store.js'
+import { verifySignature } from '../../../src/crypto/keys.js'
+import { rowsHash } from '../../../src/epochs/chunks.js'
+import { verifyRecord } from '../../../src/epochs/record.js'
 import { chunkVerifiers, leaseHolder } from '../../../src/epochs/rotation.js'
 import { Database } from '../../../src/storage/database.js'
-import type { CrashPoints } from '../../../src/util/crash-points.js'
 import { ErrorCode } from '../../../src/util/errors.js'
 import { tempDir } from '../tmp.js'
-import { clone, COMMITTEE, consensusSubmission, KEYS, member, MemoryStore, PARAMETERS, refused } from './fixtures.js'
+import { clone, COMMITTEE, member, MemoryStore, PARAMETERS, refused } from './fixtures.js'
+import { blockOf, contributeAll, endOf, ENV, GENESIS, genesisMemberOf, harness, roundOf, verifyAll } from './round-driver.js'
 
 /**
  * The coordinator's round lifecycle on an injected clock: leases (tryLock) passing on, chunk
@@ -21,90 +18,8 @@ import { clone, COMMITTEE, consensusSubmission, KEYS, member, MemoryStore, PARAM
  * finalization deadline. 20 mixnodes in chunks of 5: four chunks; 4 members, 2 verifiers each.
  */
 
-const ENV: Environment = { ...ENVIRONMENTS.testing, chunkSize: 5, leaseTimeoutMs: 1_000, attemptTimeoutMs: 3_000, verifiersPerChunk: 2, finalizationEpochs: 4 }
-const GENESIS = 1_700_000_001_000
 const SORTED = COMMITTEE.members.map((m) => m.publicKey).sort()
-const endOf = (epoch: number): number => epochWindow(GENESIS, ENV.epochMs, epoch).endMs
-
-interface Harness {
-  clock: { now: number }
-  store: CoordinatorStore
-  coordinator: Coordinator
-  events: Array<RoundEvent & { epoch: number }>
-}
-
-async function harness (opts: { store?: CoordinatorStore, crash?: (point: string) => void, now?: number } = {}): Promise<Harness> {
-  const clock = { now: opts.now ?? GENESIS - 600 }
-  const store = opts.store ?? new MemoryStore()
-  const events: Harness['events'] = []
-  const deps: CoordinatorDeps = {
-    store,
-    clock: () => clock.now,
-    committee: COMMITTEE,
-    parameters: PARAMETERS,
-    verify: verifySignature,
-    allowStandalone: false,
-    onEvent: (epoch, e) => { events.push({ ...e, epoch }) },
-    ...(opts.crash != null ? { crash: { reached: opts.crash } as unknown as CrashPoints } : {})
-  }
-  const coordinator = new Coordinator(ENV, deps)
-  await coordinator.initialize()
-  return { clock, store, coordinator, events }
-}
-
-const keyOf = (publicKey: string): NodeKey => KEYS.find((k) => toHex(k.publicKey) === publicKey) as NodeKey
-const memberOf = (publicKey: string): CommitteeMemberJson => COMMITTEE.members.find((m) => m.publicKey === publicKey) as CommitteeMemberJson
-
-/** A certified block of the epoch (by `creator`) and what contributing/verifying its chunks takes. */
-function blockOf (epoch: number, creator = 0): { sub: SubmissionJson, contribution: (index: number, by: string, opts?: { withBlock?: boolean, rows?: SubmissionJson['rewards'] }) => ContributionBody, verification: (index: number, by: string, ownRows?: SubmissionJson['rewards']) => VerificationBody } {
-  const sub = consensusSubmission({ epoch, creator }).submission
-  const blockHash = fromHex(sub.blockHash as string, 32) as Uint8Array
-  const range = (index: number): { index: number, from: number, to: number } => ({ index, from: index * ENV.chunkSize, to: (index + 1) * ENV.chunkSize })
-  return {
-    sub,
-    contribution: (index, by, opts = {}) => {
-      const rows = opts.rows ?? sub.rewards.slice(range(index).from, range(index).to)
-      const signature = keyOf(by).sign(contributionSigningBytes({ epoch, blockHash, chunk: range(index), rowsHash: rowsHash(rows) }))
-      return {
-        blockHash: sub.blockHash as string,
-        rows,
-        signature: toHex(signature),
-        ...(opts.withBlock === true ? { block: { header: sub.header as never, certificate: sub.certificate as never, reports: sub.reports } } : {})
-      }
-    },
-    verification: (index, by, ownRows) => {
-      const rows = sub.rewards.slice(range(index).from, range(index).to)
-      const own = rowsHash(ownRows ?? rows)
-      const contributed = rowsHash(rows)
-      const ok = toHex(own) === toHex(contributed)
-      const signature = keyOf(by).sign(verificationSigningBytes({ epoch, blockHash, chunk: range(index), rowsHash: contributed, ownRowsHash: own, ok }))
-      return { ok, ownRowsHash: toHex(own), signature: toHex(signature) }
-    }
-  }
-}
-
-async function roundOf (h: Harness, epoch: number): Promise<RoundState> {
-  return clone(await h.coordinator.round(epoch) as RoundState)
-}
-
-/** Locks and contributes every listed chunk by its current lease holder (the first one carries the block). */
-async function contributeAll (h: Harness, epoch: number, b: ReturnType<typeof blockOf>, chunks = [0, 1, 2, 3]): Promise<void> {
-  await h.coordinator.update()
-  for (const index of chunks) {
-    const round = await roundOf(h, epoch)
-    const holder = (round.chunks[index] as RoundState['chunks'][number]).lease.holder
-    await h.coordinator.tryLock(epoch, index, memberOf(holder))
-    await h.coordinator.tryContribute(epoch, index, memberOf(holder), b.contribution(index, holder, { withBlock: round.anchor == null }))
-  }
-}
-
-async function verifyAll (h: Harness, epoch: number, b: ReturnType<typeof blockOf>, opts: { reverse?: boolean } = {}): Promise<boolean> {
-  let committed = false
-  for (const chunk of (await roundOf(h, epoch)).chunks) {
-    for (const v of opts.reverse === true ? [...chunk.verifiers].reverse() : chunk.verifiers) committed = (await h.coordinator.tryVerify(epoch, chunk.index, memberOf(v), b.verification(chunk.index, v))).committed
-  }
-  return committed
-}
+const memberOf = genesisMemberOf
 
 describe('initialize', () => {
   it('stores round 0 (the genesis, its committee and parameters) once, and a restart reloads the open rounds as stored', async () => {

@@ -1,0 +1,127 @@
+import type { VerifyFn } from '../block/validate.js'
+import { peerIdOf } from '../block/json.js'
+import { fromHex } from '../codec/bytes.js'
+import type { CommitteeChangeJson } from '../epochs/committee-chain.js'
+import type { CommitteeJson, CommitteeMemberJson, ParametersJson } from '../epochs/record.js'
+import type { ChunkCheckContext } from './chunk-checks.js'
+import { Membership, type MembershipEvent, type MembershipRules } from './membership.js'
+import type { CoordinatorStore, StoredEvidence } from './store.js'
+
+/** One epoch's committee as the coordinator uses it: rotation order, lookup, and the checks' context. */
+export interface EpochCommittee {
+  committee: CommitteeJson
+  /** public keys (hex), sorted: the order of every rotation */
+  sorted: string[]
+  members: ReadonlyMap<string, CommitteeMemberJson>
+  /** The aggregation parameters of the epoch (the threshold may follow the committee's size). */
+  parameters: ParametersJson
+  checks: ChunkCheckContext
+}
+
+/** Views kept per committee (membership id); older ones are rebuilt on demand. */
+const MAX_VIEWS = 16
+
+/**
+ * The coordinator's side of the living committee: the Membership state (pure, src/contract/
+ * membership.ts), its persistence, and the committee of each epoch. Callers serialise access
+ * (the Coordinator's queue).
+ */
+export class Committees {
+  readonly #store: CoordinatorStore
+  readonly #parametersFor: (size: number) => ParametersJson
+  readonly #verify: VerifyFn
+  readonly #onEvent: (event: MembershipEvent) => void
+  readonly #rules: MembershipRules
+  readonly #genesis: CommitteeJson
+  readonly #views = new Map<string, EpochCommittee>()
+  #membership: Membership
+
+  constructor (genesis: CommitteeJson, rules: MembershipRules, deps: { store: CoordinatorStore, parametersFor: (size: number) => ParametersJson, verify: VerifyFn, onEvent?: (event: MembershipEvent) => void }) {
+    this.#genesis = genesis
+    this.#rules = rules
+    this.#store = deps.store
+    this.#parametersFor = deps.parametersFor
+    this.#verify = deps.verify
+    this.#onEvent = deps.onEvent ?? (() => {})
+    this.#membership = new Membership(rules, Membership.genesis(genesis))
+  }
+
+  /** Loads the stored state (or starts from the genesis committee). */
+  async load (): Promise<void> {
+    const stored = await this.#store.membership()
+    this.#membership = new Membership(this.#rules, stored ?? Membership.genesis(this.#genesis))
+    this.#views.clear()
+    this.#lastBans = new Set(this.#membership.bans.flatMap((b) => b.evidenceHash == null ? [] : [b.evidenceHash]))
+  }
+
+  get membership (): Membership {
+    return this.#membership
+  }
+
+  /** The committee of `epoch`. */
+  at (epoch: number): EpochCommittee {
+    const committee = this.#membership.committeeAt(epoch)
+    let view = this.#views.get(committee.membershipId)
+    if (view == null) {
+      const parameters = this.#parametersFor(committee.members.length)
+      view = {
+        committee,
+        sorted: committee.members.map((m) => m.publicKey).sort(),
+        members: new Map(committee.members.map((m) => [m.publicKey, m])),
+        parameters,
+        checks: { committee, parameters, verify: this.#verify }
+      }
+      if (this.#views.size >= MAX_VIEWS) this.#views.delete(this.#views.keys().next().value as string)
+      this.#views.set(committee.membershipId, view)
+    }
+    return view
+  }
+
+  /**
+   * Who may sign requests: a member of the committee of any of `epochs` or of the newest one, a
+   * queued or staged validator, or (when `anyone`, for addToQueue) any key; never a banned one.
+   */
+  lookup (key: string, epochs: readonly number[], anyone: boolean): CommitteeMemberJson | undefined {
+    if (this.#membership.ban(key) != null) return undefined
+    for (const epoch of epochs) {
+      const m = this.at(epoch).members.get(key)
+      if (m != null) return m
+    }
+    const registered = this.#membership.registered(key)
+    if (registered != null) return registered
+    if (!anyone) return undefined
+    const bytes = fromHex(key, 32)
+    return bytes == null ? undefined : { name: key.slice(0, 12), peerId: peerIdOf(bytes), publicKey: key }
+  }
+
+  /** Stores the state (synced), with evidence to add and the evidence of bans that were forgotten; reports the events. */
+  async save (evidence?: StoredEvidence): Promise<void> {
+    const kept = new Set(this.#membership.bans.flatMap((b) => b.evidenceHash == null ? [] : [b.evidenceHash]))
+    await this.#store.saveMembership(this.#membership.toJson(), { add: evidence, remove: this.#forgotten(kept) })
+    this.#flush()
+  }
+
+  /** The changed state to put in a commit batch (events are reported once the batch is written: call committed()). */
+  forCommit (): ReturnType<Membership['toJson']> {
+    return this.#membership.toJson()
+  }
+
+  /** After a commit batch that carried the state. */
+  committed (change: CommitteeChangeJson | undefined): void {
+    if (change != null) this.#views.clear()
+    this.#flush()
+  }
+
+  #lastBans = new Set<string>()
+
+  /** Evidence hashes of bans that existed at the last save and are gone now (unbanned or forgotten). */
+  #forgotten (kept: ReadonlySet<string>): string[] {
+    const gone = [...this.#lastBans].filter((h) => !kept.has(h))
+    this.#lastBans = new Set(kept)
+    return gone
+  }
+
+  #flush (): void {
+    for (const e of this.#membership.takeEvents()) this.#onEvent(e)
+  }
+}
