@@ -24,13 +24,13 @@ export class Delivery {
   readonly #app: () => Application
   readonly #logger: Logger
   readonly #now: () => number
-  readonly #membershipId: Uint8Array
-  readonly #members: StoredMember[]
+  /** The committee a round's blocks are certified by (stored with each block). */
+  readonly #committee: (round: number) => { membershipId: Uint8Array, members: StoredMember[] }
   readonly #listeners = new Set<DeliveredListener>()
   readonly #floor: (creator: Uint8Array) => number
   delivered = 0
 
-  constructor (modules: { store: BlockStore, votes: VoteStore, mempool: Mempool, own: OwnProposals, app: () => Application, logger: Logger, now: () => number, membershipId: Uint8Array, members: StoredMember[], floor: (creator: Uint8Array) => number }) {
+  constructor (modules: { store: BlockStore, votes: VoteStore, mempool: Mempool, own: OwnProposals, app: () => Application, logger: Logger, now: () => number, committee: (round: number) => { membershipId: Uint8Array, members: StoredMember[] }, floor: (creator: Uint8Array) => number }) {
     this.#store = modules.store
     this.#votes = modules.votes
     this.#mempool = modules.mempool
@@ -38,8 +38,7 @@ export class Delivery {
     this.#app = modules.app
     this.#logger = modules.logger
     this.#now = modules.now
-    this.#membershipId = modules.membershipId
-    this.#members = modules.members
+    this.#committee = modules.committee
     this.#floor = modules.floor
   }
 
@@ -58,7 +57,7 @@ export class Delivery {
     if (await this.#store.has(toHex(hash))) return
     const decided = round > this.#floor(creator) ? this.#votes.decidedOps({ round, creator, hash, proposalSignature }) : []
     const localHeight = await this.#store.deliver({
-      hash, block, certificate, membershipId: this.#membershipId, members: this.#members, deliveredAt: new Date(this.#now())
+      hash, block, certificate, ...this.#committee(round), deliveredAt: new Date(this.#now())
     }, [...decided, ...this.#own.deliveredOps(block)])
     this.delivered++
     this.#mempool.delivered(block.messages.map((m) => toHex(messageId(m))))

@@ -17,16 +17,13 @@ import { Delivery, type DeliveredListener } from './delivery.js'
 import { BlockFetcher } from './fetcher.js'
 import { RbcMachine, type Effect, type MachineStats, type RbcCrypto, type RbcLimits } from './machine.js'
 import { OwnProposals } from './own-proposals.js'
+import { StaticCommittee, type BroadcastMember, type CommitteeSource, type RoundCommittee } from './committees.js'
 import { CertifiedSync } from './sync.js'
 import { RbcTransport, type InboundItem, type TransportOptions, type TransportStats } from './transport.js'
 
 export { MESSAGES_TOPIC, type SubmitResult } from './admission.js'
 
-export interface BroadcastMember {
-  name: string
-  publicKey: Uint8Array
-  address: string
-}
+export type { BroadcastMember } from './committees.js'
 
 export interface BroadcastOptions {
   mempool: MempoolOptions
@@ -45,7 +42,10 @@ export interface BroadcastModules {
   network: PeerNetwork
   gossip: Gossip
   key: NodeKey
+  /** The genesis committee (the peers file). */
   members: readonly BroadcastMember[]
+  /** The committee of each round; default: `members` for every round. */
+  committees?: CommitteeSource
   db: Database
   /** Set here or with setApplication() before start(). */
   app?: Application
@@ -80,14 +80,14 @@ export class BroadcastEngine {
   readonly store: BlockStore
   readonly votes: VoteStore
   readonly mempool: Mempool
+  /** The genesis committee (the peers file); each round's own: committeeAt(round). */
   readonly members: readonly BroadcastMember[]
   readonly membershipId: Uint8Array
   readonly quorum: number
   readonly maxFaulty: number
+  readonly committees: CommitteeSource
   readonly #opts: BroadcastOptions
   readonly #m: BroadcastModules
-  readonly #memberKeys: Uint8Array[]
-  readonly #memberSet: ReadonlySet<string>
   readonly #self: Uint8Array
   readonly #now: () => number
   readonly #queue = new SerialQueue()
@@ -101,6 +101,7 @@ export class BroadcastEngine {
   readonly #echoListeners = new Set<(block: Block) => void>()
   readonly #faults: FaultLog
   #machine: RbcMachine | undefined
+  #offCommittees: (() => void) | undefined
   #app: Application | undefined
   #controller: AbortController | undefined
   #stats = { proposed: 0, rejected: 0, equivocations: 0 }
@@ -113,9 +114,8 @@ export class BroadcastEngine {
     this.#app = modules.app
     this.members = modules.members
     this.#self = modules.key.publicKey
-    this.#memberKeys = modules.members.map((m) => m.publicKey)
-    this.#memberSet = new Set(this.#memberKeys.map(toHex))
-    this.membershipId = membershipId(this.#memberKeys)
+    this.committees = modules.committees ?? new StaticCommittee(modules.members)
+    this.membershipId = membershipId(modules.members.map((m) => m.publicKey))
     this.maxFaulty = Math.floor((modules.members.length - 1) / 3)
     this.quorum = modules.members.length - this.maxFaulty
     this.votes = new VoteStore(modules.db)
@@ -123,12 +123,15 @@ export class BroadcastEngine {
     const app = (): Application => this.#application
     const logger = modules.logger
     this.#faults = new FaultLog(logger, { now: this.#now })
-    this.#transport = new RbcTransport(opts.transport, { network: modules.network, peers: this.#memberKeys.filter((p) => !equalBytes(p, this.#self)), logger, now: modules.now })
+    this.#transport = new RbcTransport(opts.transport, { network: modules.network, peers: this.#peerKeys(), logger, now: modules.now })
     this.#admission = new ClientAdmission({ mempool: this.mempool, store, gossip: modules.gossip, app, logger, now: this.#now })
-    this.#own = new OwnProposals({ key: modules.key, votes: this.votes, store, app, now: this.#now, members: this.#memberSet, membershipId: this.membershipId })
+    this.#own = new OwnProposals({ key: modules.key, votes: this.votes, store, app, now: this.#now, committees: this.committees })
     this.#delivery = new Delivery({
-      store, votes: this.votes, mempool: this.mempool, own: this.#own, app, logger, now: this.#now, membershipId: this.membershipId,
-      members: modules.members.map((m) => ({ name: m.name, publicKey: toHex(m.publicKey), address: m.address })),
+      store, votes: this.votes, mempool: this.mempool, own: this.#own, app, logger, now: this.#now,
+      committee: (round) => {
+        const c = this.committees.at(round)
+        return { membershipId: c.membershipId, members: c.members.map((m) => ({ name: m.name, publicKey: toHex(m.publicKey), address: m.address })) }
+      },
       floor: (creator) => this.#machine?.floor(creator) ?? 0
     })
     this.#fetcher = new BlockFetcher(opts.fetchDeadlineMs, {
@@ -140,9 +143,19 @@ export class BroadcastEngine {
       now: this.#now
     })
     this.#sync = new CertifiedSync({
-      transport: this.#transport, network: modules.network, store, members: modules.members, self: this.#self, logger,
+      transport: this.#transport, network: modules.network, store, members: () => this.committees.peers(), self: this.#self, logger,
       accept: async (block, hash, certificate) => await this.#queue.run(async () => await this.#acceptCertified(block, hash, certificate))
     })
+  }
+
+  /** Everyone else this node exchanges RBC messages with (the committees of live rounds). */
+  #peerKeys (): Uint8Array[] {
+    return this.committees.peers().map((m) => m.publicKey).filter((p) => !equalBytes(p, this.#self))
+  }
+
+  /** The committee of a round (= an epoch for the rewards application). */
+  committeeAt (round: number): RoundCommittee {
+    return this.committees.at(round)
   }
 
   static async create (opts: BroadcastOptions, modules: BroadcastModules): Promise<BroadcastEngine> {
@@ -177,8 +190,12 @@ export class BroadcastEngine {
       blockHash: (block) => block.messages.length === block.header.messageCount && equalBytes(messagesRoot(block.messages), block.header.messagesRoot) ? blockHash(block.header) : undefined
     }
     const window = this.#opts.limits?.decidedWindow ?? 64
-    const restored = await this.votes.load(window, this.#memberKeys)
-    this.#machine = new RbcMachine({ members: this.#memberKeys, self: this.#self, crypto, restored, limits: this.#opts.limits })
+    const restored = await this.votes.load(window, this.#knownKeys())
+    this.#machine = new RbcMachine({ members: this.#knownKeys(), committees: (round) => this.committees.at(round), self: this.#self, crypto, restored, limits: this.#opts.limits })
+    // the committees follow the coordinator: peers (transport queues, sync sources) follow them
+    this.#offCommittees = this.committees.onChange(() => {
+      this.#transport.setPeers(this.#peerKeys()).catch((err: unknown) => { this.#m.logger.warn({ err: errorMessage(err) }, 'could not follow the committee\'s peers') })
+    })
     await this.#queue.run(async () => { await this.#execute(this.#machine?.enforceWindow() ?? []) })
     const again = await this.#own.load()
 
@@ -214,6 +231,7 @@ export class BroadcastEngine {
   async stop (): Promise<void> {
     if (this.#controller == null) return
     this.#controller.abort()
+    this.#offCommittees?.()
     for (const timer of this.#timers) clearInterval(timer)
     this.#timers.clear()
     this.#admission.stop()
@@ -224,9 +242,16 @@ export class BroadcastEngine {
     this.#controller = undefined
   }
 
+  /** Every creator whose state is kept: the genesis members and the committees' peers. */
+  #knownKeys (): Uint8Array[] {
+    const keys = new Map<string, Uint8Array>()
+    for (const m of [...this.members, ...this.committees.peers()]) keys.set(toHex(m.publicKey), m.publicKey)
+    return [...keys.values()]
+  }
+
   /** This node's own persisted RBC votes (above the creators' floors). */
   async ownVotes (): Promise<Vote[]> {
-    return await this.votes.votes(this.#memberKeys)
+    return await this.votes.votes(this.#knownKeys())
   }
 
   onDelivered (listener: DeliveredListener): () => void {
@@ -311,7 +336,7 @@ export class BroadcastEngine {
   /** Stores a certified block learned outside RBC (sync) after verifying it; returns a problem or undefined. */
   async #acceptCertified (block: Block, hash: Uint8Array, certificate: Certificate): Promise<string | undefined> {
     if (await this.store.has(toHex(hash))) return undefined
-    const report = verifyCertifiedBlock({ block, claimedHash: hash, certificate, members: this.#memberKeys, verify: verifySignature })
+    const report = verifyCertifiedBlock({ block, claimedHash: hash, certificate, members: [...this.committees.at(block.header.round).keys], verify: verifySignature })
     if (!report.ok) return report.failure
     const machine = this.#machineOrThrow
     const floors = machine.markDelivered(block.header.round, block.header.creator, hash)
@@ -332,7 +357,8 @@ export class BroadcastEngine {
       }
       let valid = false
       if (message.type === 'propose' && this.#machineOrThrow.wantsProposal(message.block.header.round, message.block.header.creator, message.hash)) {
-        const problem = checkBlock(message.block, { members: this.#memberSet, membershipId: this.membershipId, verify: verifySignature }) ??
+        const committee = this.committees.at(message.block.header.round)
+        const problem = checkBlock(message.block, { members: committee.hex, membershipId: committee.membershipId, verify: verifySignature }) ??
           await this.#appBlockProblem(message.block)
         valid = problem == null
         // one line per creator per minute, with a count: a member proposing junk cannot flood the log
@@ -376,9 +402,12 @@ export class BroadcastEngine {
         case 'persist-vote':
           await this.votes.saveVote(effect.vote)
           break
-        case 'broadcast':
-          this.#transport.broadcast(effect.message)
+        case 'broadcast': {
+          // to the committee of the message's round only
+          const m = effect.message
+          this.#transport.broadcast(m, this.committees.at(m.type === 'propose' ? m.block.header.round : m.round).hex)
           break
+        }
         case 'deliver': {
           const { round, creator } = effect.block.header
           await this.#delivery.deliver(effect.block, effect.hash, { round, creator, blockHash: effect.hash, signatures: effect.signatures }, 'rbc', effect.proposalSignature)

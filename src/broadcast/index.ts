@@ -1,5 +1,6 @@
 export { BroadcastEngine, MESSAGES_TOPIC, type BroadcastOptions, type BroadcastModules, type BroadcastMember, type BroadcastStats, type SubmitResult } from './engine.js'
 export { BlockProducer, type ProducerOptions } from './producer.js'
+export { StaticCommittee, roundCommittee, type CommitteeSource, type RoundCommittee } from './committees.js'
 export { DefaultApplication, ACCEPT, reject, type Application, type Verdict, type DeliveredBlock } from './application.js'
 export { RbcMachine, thresholds, DEFAULT_RBC_LIMITS, type RbcMessage, type Effect, type PersistedVote, type RbcCrypto, type RbcLimits } from './machine.js'
 export type { TransportOptions } from './transport.js'

@@ -1,4 +1,4 @@
-import { equalBytes, toHex } from '../codec/bytes.js'
+import { equalBytes, fromHex, toHex } from '../codec/bytes.js'
 import type { Block } from '../block/types.js'
 import { CreatorState, type Instance } from './creator-state.js'
 import { DEFAULT_RBC_LIMITS, thresholds, type Effect, type MachineStats, type Proposal, type RbcCrypto, type RbcLimits, type RbcMessage, type RbcOptions } from './rbc-types.js'
@@ -11,7 +11,7 @@ export { DEFAULT_RBC_LIMITS, thresholds, type Effect, type MachineStats, type Pe
  * outputs are effects the driver carries out in order (a `persist-vote` must be durable before
  * any later `broadcast` is sent).
  *
- *   n = members, f = ⌊(n−1)/3⌋, q = n − f
+ *   n = members of the round's committee, f = ⌊(n−1)/3⌋, q = n − f (each round may have its own)
  *   PROPOSE (creator → all, carries the block once, signed by the creator)
  *   ECHO(hash)   on the first valid PROPOSE of the instance
  *   READY(hash)  after q ECHOs for hash, or f+1 READYs for hash; signed — q READYs = certificate
@@ -30,40 +30,64 @@ export { DEFAULT_RBC_LIMITS, thresholds, type Effect, type MachineStats, type Pe
  */
 
 export class RbcMachine {
-  readonly n: number
-  readonly f: number
-  readonly q: number
   readonly #self: Uint8Array
   readonly #selfHex: string
-  readonly #members: Map<string, Uint8Array>
+  /** The committee of a round: who may propose, vote and certify in it. */
+  readonly #committee: (round: number) => { hex: ReadonlySet<string>, f: number, q: number }
   readonly #creators = new Map<string, CreatorState>()
+  /** Floors restored from storage, for creators whose state is made later (members admitted later). */
+  readonly #restoredFloors: ReadonlyMap<string, number>
   readonly #crypto: RbcCrypto
   readonly #limits: RbcLimits
 
   constructor (opts: RbcOptions) {
-    this.#members = new Map(opts.members.map((m) => [toHex(m), m]))
-    if (this.#members.size !== opts.members.length) throw new Error('duplicate member keys')
     this.#self = opts.self
     this.#selfHex = toHex(opts.self)
-    if (!this.#members.has(this.#selfHex)) throw new Error('self is not a member')
-    ;({ n: this.n, f: this.f, q: this.q } = thresholds(this.#members.size))
+    if (opts.committees != null) {
+      this.#committee = opts.committees
+    } else {
+      const members = opts.members ?? []
+      const hex = new Set(members.map(toHex))
+      if (hex.size !== members.length) throw new Error('duplicate member keys')
+      if (!hex.has(this.#selfHex)) throw new Error('self is not a member')
+      const fixed = { hex, ...thresholds(hex.size) }
+      this.#committee = () => fixed
+    }
     this.#crypto = opts.crypto
     this.#limits = { ...DEFAULT_RBC_LIMITS, ...opts.limits }
-    for (const [hex, key] of this.#members) this.#creators.set(hex, new CreatorState(key, opts.restored?.floors?.get(hex) ?? 0))
+    this.#restoredFloors = opts.restored?.floors ?? new Map()
+    for (const key of opts.members ?? []) this.#creatorOf(key)
     for (const d of opts.restored?.decided ?? []) {
-      this.#creators.get(toHex(d.creator))?.restoreDecided(d.round, d.hash, d.proposalSignature)
+      this.#creatorOf(d.creator).restoreDecided(d.round, d.hash, d.proposalSignature)
     }
     for (const vote of [...(opts.persisted ?? []), ...(opts.restored?.votes ?? [])]) {
-      const c = this.#creators.get(toHex(vote.creator))
-      if (c == null || c.closed(vote.round) || c.decided.has(vote.round)) continue
+      const c = this.#creatorOf(vote.creator)
+      if (c.closed(vote.round) || c.decided.has(vote.round)) continue
       const inst = c.instances.get(vote.round) ?? c.create(vote.round)
       inst[vote.kind] = vote.hash
       c.classify(inst)
     }
   }
 
-  isMember (key: Uint8Array): boolean {
-    return this.#members.has(toHex(key))
+  /** Whether `key` is in the committee of `round`. */
+  isMember (key: Uint8Array, round: number): boolean {
+    return this.#committee(round).hex.has(toHex(key))
+  }
+
+  /** The state of a creator (made on first use: members admitted later get theirs then). */
+  #creatorOf (key: Uint8Array): CreatorState {
+    const hex = toHex(key)
+    let c = this.#creators.get(hex)
+    if (c == null) {
+      c = new CreatorState(key, this.#restoredFloors.get(hex) ?? 0)
+      this.#creators.set(hex, c)
+    }
+    return c
+  }
+
+  /** The state of a creator that is a member of `round`'s committee. */
+  #memberCreator (key: Uint8Array, round: number): CreatorState | undefined {
+    return this.isMember(key, round) ? this.#creatorOf(key) : undefined
   }
 
   /**
@@ -98,15 +122,15 @@ export class RbcMachine {
    * already seen, or a slot that already has a pair of conflicting proposals.
    */
   wantsProposal (round: number, creator: Uint8Array, hash: Uint8Array): boolean {
-    const c = this.#creators.get(toHex(creator))
-    if (c == null || c.closed(round) || c.decided.has(round)) return false
+    const c = this.#memberCreator(creator, round)
+    if (c == null || !this.isMember(this.#self, round) || c.closed(round) || c.decided.has(round)) return false
     const inst = c.instances.get(round)
     if (inst == null) return true
     const h = toHex(hash)
     if (inst.blocks.has(h) || inst.invalid.has(h)) return false
     const seen = [inst.first, inst.second].some((p) => p != null && toHex(p.hash) === h)
     if (!seen && inst.second != null) return false
-    return inst.echo == null || equalBytes(inst.echo, hash) || (inst.readies.get(h)?.size ?? 0) > this.f
+    return inst.echo == null || equalBytes(inst.echo, hash) || (inst.readies.get(h)?.size ?? 0) > this.#committee(round).f
   }
 
   /**
@@ -115,7 +139,10 @@ export class RbcMachine {
    */
   receive (from: Uint8Array, message: RbcMessage, blockValid = true): Effect[] {
     const effects: Effect[] = []
-    if (!this.isMember(from)) return [{ type: 'reject', from, reason: 'sender is not a member' }]
+    const round = message.type === 'propose' ? message.block.header.round : message.round
+    if (!this.isMember(from, round)) return [{ type: 'reject', from, reason: `sender is not in the committee of round ${round}` }]
+    // outside a round's committee this node neither votes nor keeps state for it (it syncs the blocks)
+    if (!this.isMember(this.#self, round)) return effects
     switch (message.type) {
       case 'propose':
         this.#onPropose(from, message, blockValid, effects)
@@ -175,7 +202,7 @@ export class RbcMachine {
     const h = toHex(hash)
     return [...new Set([...(inst.echoes.get(h) ?? []), ...(inst.readies.get(h)?.keys() ?? [])])]
       .filter((m) => m !== this.#selfHex)
-      .map((m) => this.#members.get(m) as Uint8Array)
+      .map((m) => fromHex(m, 32) as Uint8Array)
   }
 
   /**
@@ -183,9 +210,9 @@ export class RbcMachine {
    * votes are cast for it and late messages are ignored. Returns `floor` effects to persist.
    */
   markDelivered (round: number, creator: Uint8Array, hash: Uint8Array): Effect[] {
-    const c = this.#creators.get(toHex(creator))
+    const c = this.#creatorOf(creator)
     const effects: Effect[] = []
-    if (c == null || c.closed(round) || c.decided.has(round)) return effects
+    if (c.closed(round) || c.decided.has(round)) return effects
     const inst = c.instances.get(round)
     c.decide(round, hash, inst?.proposalFor(hash))
     this.#trail(c, effects)
@@ -276,9 +303,9 @@ export class RbcMachine {
 
   /** The creator of a vote, when the vote's round is still live; pushes why not otherwise. */
   #live (from: Uint8Array, round: number, creator: Uint8Array, effects: Effect[]): CreatorState | undefined {
-    const c = this.#creators.get(toHex(creator))
+    const c = this.#memberCreator(creator, round)
     if (c == null) {
-      effects.push({ type: 'reject', from, reason: 'creator is not a member' })
+      effects.push({ type: 'reject', from, reason: `creator is not in the committee of round ${round}` })
       return undefined
     }
     // late messages for decided or closed rounds are simply ignored
@@ -307,7 +334,11 @@ export class RbcMachine {
       effects.push({ type: 'reject', from, reason: 'PROPOSE not sent by the block creator' })
       return
     }
-    const c = this.#creators.get(toHex(header.creator)) as CreatorState
+    const c = this.#memberCreator(header.creator, header.round)
+    if (c == null) {
+      effects.push({ type: 'reject', from, reason: `creator is not in the committee of round ${header.round}` })
+      return
+    }
     if (c.closed(header.round)) {
       effects.push({ type: 'reject', from, reason: `round ${header.round} is closed for this creator` })
       return
@@ -373,7 +404,7 @@ export class RbcMachine {
         effects.push({ type: 'broadcast', message: { type: 'echo', round: inst.round, creator: c.key, hash: p.hash } })
         this.#countEcho(c, inst, this.#selfHex, p.hash, effects)
       }
-    } else if (valid && (equalBytes(inst.echo, p.hash) || (inst.readies.get(h)?.size ?? 0) > this.f)) {
+    } else if (valid && (equalBytes(inst.echo, p.hash) || (inst.readies.get(h)?.size ?? 0) > this.#committee(inst.round).f)) {
       // the block this node echoed before a restart, or one its READYs certify: worth keeping
       c.keepBlock(inst, h, p.block, this.#limits.maxOpenBytesPerCreator)
     }
@@ -396,7 +427,7 @@ export class RbcMachine {
     const set = inst.echoes.get(h) ?? new Set<string>()
     set.add(fromHex)
     inst.echoes.set(h, set)
-    if (set.size >= this.q) this.#sendReady(c, inst, hash, effects)
+    if (set.size >= this.#committee(inst.round).q) this.#sendReady(c, inst, hash, effects)
   }
 
   #onReady (from: Uint8Array, round: number, creator: Uint8Array, hash: Uint8Array, signature: Uint8Array, effects: Effect[]): void {
@@ -420,8 +451,9 @@ export class RbcMachine {
     votes.set(fromHex, signature)
     inst.readies.set(h, votes)
     // amplification: f+1 READYs include at least one honest node's
-    if (votes.size >= this.f + 1) this.#sendReady(c, inst, hash, effects)
-    if (votes.size >= this.f + 1 && !inst.blocks.has(h) && !inst.fetching.has(h) && !c.decided.has(inst.round)) {
+    const { f } = this.#committee(inst.round)
+    if (votes.size >= f + 1) this.#sendReady(c, inst, hash, effects)
+    if (votes.size >= f + 1 && !inst.blocks.has(h) && !inst.fetching.has(h) && !c.decided.has(inst.round)) {
       inst.fetching.add(h)
       effects.push({ type: 'fetch', round: inst.round, creator: c.key, hash, from: this.fetchCandidates(inst.round, c.key, hash) })
     }
@@ -445,8 +477,8 @@ export class RbcMachine {
     const h = toHex(hash)
     const votes = inst.readies.get(h)
     const block = inst.blocks.get(h)
-    if (votes == null || votes.size < this.q || block == null) return
-    const signatures = [...votes].map(([signer, signature]) => ({ signer: this.#members.get(signer) as Uint8Array, signature }))
+    if (votes == null || votes.size < this.#committee(inst.round).q || block == null) return
+    const signatures = [...votes].map(([signer, signature]) => ({ signer: fromHex(signer, 32) as Uint8Array, signature }))
     const proposal = inst.proposalFor(hash)
     c.decide(inst.round, hash, proposal)
     effects.push({ type: 'deliver', block, hash, signatures, proposalSignature: proposal?.signature })

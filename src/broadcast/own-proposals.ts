@@ -6,6 +6,7 @@ import { verifySignature, type NodeKey } from '../crypto/keys.js'
 import type { BlockStore, VoteStore, WriteOp } from '../storage/index.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import type { Application } from './application.js'
+import type { CommitteeSource } from './committees.js'
 
 export interface OwnProposal {
   block: Block
@@ -24,19 +25,17 @@ export class OwnProposals {
   readonly #store: BlockStore
   readonly #app: () => Application
   readonly #now: () => number
-  readonly #members: ReadonlySet<string>
-  readonly #membershipId: Uint8Array
+  readonly #committees: CommitteeSource
   readonly #pending = new Map<number, Uint8Array>()
   #state = { lastRound: 0, lastHeight: 0 }
 
-  constructor (modules: { key: NodeKey, votes: VoteStore, store: BlockStore, app: () => Application, now: () => number, members: ReadonlySet<string>, membershipId: Uint8Array }) {
+  constructor (modules: { key: NodeKey, votes: VoteStore, store: BlockStore, app: () => Application, now: () => number, committees: CommitteeSource }) {
     this.#key = modules.key
     this.#votes = modules.votes
     this.#store = modules.store
     this.#app = modules.app
     this.#now = modules.now
-    this.#members = modules.members
-    this.#membershipId = modules.membershipId
+    this.#committees = modules.committees
   }
 
   /** Loads the producer state; returns the own proposals that a restart interrupted, to propose again. */
@@ -78,8 +77,10 @@ export class OwnProposals {
       throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `round ${r} is not after this node's last proposed round ${this.#state.lastRound}`)
     }
     const height = this.#state.lastHeight + 1
-    const block = buildBlock({ round: r, creator: this.#key.publicKey, height, createdAt: this.#now(), membershipId: this.#membershipId }, messages)
-    const problem = checkBlock(block, { members: this.#members, membershipId: this.#membershipId, verify: verifySignature })
+    // proposed under the committee of its round
+    const committee = this.#committees.at(r)
+    const block = buildBlock({ round: r, creator: this.#key.publicKey, height, createdAt: this.#now(), membershipId: committee.membershipId }, messages)
+    const problem = checkBlock(block, { members: committee.hex, membershipId: committee.membershipId, verify: verifySignature })
     if (problem != null) throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `cannot propose: ${problem}`)
     const verdict = await this.#app().checkBlock(block, { local: true })
     if (!verdict.accept) throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `the application rejected the block: ${verdict.reason}`)

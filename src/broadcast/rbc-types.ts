@@ -80,8 +80,10 @@ export const DEFAULT_RBC_LIMITS: RbcLimits = {
 }
 
 export interface RbcOptions {
-  /** Public keys of every member (including self). */
-  members: readonly Uint8Array[]
+  /** Public keys of every member (including self), when the committee is the same in every round; also made known at start. */
+  members?: readonly Uint8Array[]
+  /** The committee of each round (instead of `members`). */
+  committees?: (round: number) => { hex: ReadonlySet<string>, f: number, q: number }
   self: Uint8Array
   crypto: RbcCrypto
   /** Votes this node persisted before a restart (shorthand for restored.votes). */

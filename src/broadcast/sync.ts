@@ -27,7 +27,7 @@ export class CertifiedSync {
   readonly #transport: RbcTransport
   readonly #network: PeerNetwork
   readonly #store: BlockStore
-  readonly #members: readonly SyncMember[]
+  readonly #members: () => readonly SyncMember[]
   readonly #self: Uint8Array
   readonly #accept: AcceptCertified
   readonly #logger: Logger
@@ -36,7 +36,7 @@ export class CertifiedSync {
   #running = false
   synced = 0
 
-  constructor (modules: { transport: RbcTransport, network: PeerNetwork, store: BlockStore, members: readonly SyncMember[], self: Uint8Array, accept: AcceptCertified, logger: Logger }) {
+  constructor (modules: { transport: RbcTransport, network: PeerNetwork, store: BlockStore, members: () => readonly SyncMember[], self: Uint8Array, accept: AcceptCertified, logger: Logger }) {
     this.#transport = modules.transport
     this.#network = modules.network
     this.#store = modules.store
@@ -51,7 +51,11 @@ export class CertifiedSync {
     if (this.#running) return
     this.#running = true
     try {
-      for (const member of this.#members) {
+      const members = this.#members()
+      // cursors of peers that are no longer members go (the set follows the committee)
+      const current = new Set(members.map((m) => toHex(m.publicKey)))
+      for (const peer of this.#cursors.keys()) if (!current.has(peer)) this.#cursors.delete(peer)
+      for (const member of members) {
         if (signal.aborted) return
         if (equalBytes(member.publicKey, this.#self) || !this.#network.isConnected(member.publicKey)) continue
         await this.#from(member, signal).catch((err: unknown) => {

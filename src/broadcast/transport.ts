@@ -65,12 +65,13 @@ export class RbcTransport {
   readonly #logger: Logger
   readonly #faults: FaultLog
   readonly #now: () => number
-  readonly #outboxes: Map<string, Outbox>
+  readonly #outboxes = new Map<string, Outbox>()
   readonly #buckets = new Map<string, { bytes: TokenBucket, messages: TokenBucket }>()
+  /** Per peer: its send loop, stoppable on its own when the peer leaves. */
+  readonly #peerLoops = new Map<string, { controller: AbortController, done: Promise<void> }>()
   readonly #stats = { sent: 0, retransmitted: 0, received: 0, bytesSent: 0, dropped: 0, rateLimited: 0, undecodable: 0 }
   #nextId = 1
   #controller: AbortController | undefined
-  #loops: Array<Promise<void>> = []
   #offConnect: (() => void) | undefined
 
   constructor (opts: TransportOptions, modules: { network: PeerNetwork, peers: readonly Uint8Array[], logger: Logger, now?: () => number }) {
@@ -79,13 +80,48 @@ export class RbcTransport {
     this.#logger = modules.logger
     this.#now = modules.now ?? Date.now
     this.#faults = new FaultLog(modules.logger, { now: this.#now })
-    this.#outboxes = new Map(modules.peers.map((p) => [toHex(p), new Outbox(p, opts, this.#now)]))
-    for (const p of modules.peers) {
-      this.#buckets.set(toHex(p), {
-        bytes: new TokenBucket(opts.peerBytesPerSecond, Math.max(opts.peerBytesPerSecond, 2 * MAX_FRAME_BYTES), this.#now),
-        messages: new TokenBucket(opts.peerMessagesPerSecond, 2 * opts.peerMessagesPerSecond, this.#now)
-      })
+    for (const p of modules.peers) this.#addPeer(p)
+  }
+
+  #addPeer (p: Uint8Array): void {
+    const opts = this.#opts
+    this.#outboxes.set(toHex(p), new Outbox(p, opts, this.#now))
+    this.#buckets.set(toHex(p), {
+      bytes: new TokenBucket(opts.peerBytesPerSecond, Math.max(opts.peerBytesPerSecond, 2 * MAX_FRAME_BYTES), this.#now),
+      messages: new TokenBucket(opts.peerMessagesPerSecond, 2 * opts.peerMessagesPerSecond, this.#now)
+    })
+  }
+
+  #startLoop (key: string, outbox: Outbox, signal: AbortSignal): void {
+    const controller = new AbortController()
+    const done = this.#run(outbox, AbortSignal.any([signal, controller.signal]))
+    this.#peerLoops.set(key, { controller, done })
+  }
+
+  /**
+   * Follows the committees: queues and send loops for new peers; the queues of peers gone are
+   * dropped (their messages no longer matter to anyone who counts them).
+   */
+  async setPeers (peers: readonly Uint8Array[]): Promise<void> {
+    const wanted = new Map(peers.map((p) => [toHex(p), p]))
+    const stopped: Array<Promise<void>> = []
+    for (const [key, loop] of this.#peerLoops) {
+      if (wanted.has(key)) continue
+      loop.controller.abort()
+      stopped.push(loop.done)
+      this.#peerLoops.delete(key)
     }
+    for (const key of [...this.#outboxes.keys()]) {
+      if (wanted.has(key)) continue
+      this.#outboxes.delete(key)
+      this.#buckets.delete(key)
+    }
+    for (const [key, p] of wanted) {
+      if (this.#outboxes.has(key)) continue
+      this.#addPeer(p)
+      if (this.#controller != null) this.#startLoop(key, this.#outboxes.get(key) as Outbox, this.#controller.signal)
+    }
+    await Promise.allSettled(stopped)
   }
 
   async start (handlers: TransportHandlers): Promise<void> {
@@ -105,14 +141,15 @@ export class RbcTransport {
     })
     await this.#network.handle(CERTIFIED_PROTOCOL, { maxRequestBytes: 64, timeoutMs, maxStreams: 8 }, async (_from, bytes) => encodeCertifiedResponse(await handlers.onCertified(decodeCertifiedRequest(bytes))))
     this.#offConnect = this.#network.onConnect((peer) => { this.#outboxes.get(toHex(peer))?.reconnected() })
-    this.#loops = [...this.#outboxes.values()].map(async (outbox) => { await this.#run(outbox, signal) })
+    for (const [key, outbox] of this.#outboxes) this.#startLoop(key, outbox, signal)
   }
 
   async stop (): Promise<void> {
     if (this.#controller == null) return
     this.#controller.abort()
     this.#offConnect?.()
-    await Promise.allSettled(this.#loops)
+    await Promise.allSettled([...this.#peerLoops.values()].map((l) => l.done))
+    this.#peerLoops.clear()
     for (const protocol of [RBC_PROTOCOL, FETCH_PROTOCOL, SYNC_PROTOCOL, CERTIFIED_PROTOCOL]) await this.#network.unhandle(protocol).catch(() => {})
     this.#faults.flush()
     this.#controller = undefined
@@ -128,11 +165,14 @@ export class RbcTransport {
     return { ...this.#stats, queued, queuedBytes }
   }
 
-  /** Queues a message for every other member. */
-  broadcast (message: RbcMessage): void {
+  /** Queues a message for every other peer, or for those of `to` (public keys, hex) that are peers. */
+  broadcast (message: RbcMessage, to?: ReadonlySet<string>): void {
     // the size bounds batches and queues; a PROPOSE is measured once, not once per peer
     const bytes = message.type === 'propose' ? encodeBatch([{ id: 0, message }]).length : VOTE_BYTES
-    for (const outbox of this.#outboxes.values()) this.#stats.dropped += outbox.add({ id: this.#nextId++, message }, bytes)
+    for (const [key, outbox] of this.#outboxes) {
+      if (to != null && !to.has(key)) continue
+      this.#stats.dropped += outbox.add({ id: this.#nextId++, message }, bytes)
+    }
   }
 
   /** Asks `from` (in order) for a block until one answers with it. */

@@ -35,9 +35,10 @@ const CUT_OFF_RECHECK_MS = 1_000
  */
 export class MemberDialer {
   readonly #opts: DialerOptions
-  readonly #modules: DialerModules
+  #modules: DialerModules
   #controller: AbortController | undefined
-  #loops: Array<Promise<void>> = []
+  /** One loop per member (by PeerId), each stoppable on its own when the member goes. */
+  readonly #loops = new Map<string, { controller: AbortController, done: Promise<void> }>()
   /** Per member: resolve to wake its loop (on disconnect). */
   readonly #wakers = new Map<string, () => void>()
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
@@ -47,23 +48,54 @@ export class MemberDialer {
   constructor (opts: DialerOptions, modules: DialerModules) {
     this.#opts = opts
     this.#modules = modules
+    this.#addresses = new Map(modules.members.map((m) => [m.peerId, m.address]))
   }
 
   start (): void {
     if (this.#controller != null) return
     this.#controller = new AbortController()
     this.#modules.libp2p.addEventListener('peer:disconnect', this.#onDisconnect)
-    this.#loops = this.#modules.members.map(async (member) => { await this.#keepConnected(member, this.#controller!.signal) })
+    for (const member of this.#modules.members) this.#startLoop(member)
   }
+
+  #startLoop (member: Member): void {
+    const controller = new AbortController()
+    const signal = AbortSignal.any([controller.signal, (this.#controller as AbortController).signal])
+    const done = this.#keepConnected(member, signal)
+      .catch((err: unknown) => { this.#modules.logger.warn({ member: member.name, err: errorMessage(err) }, 'dial loop stopped') })
+    this.#loops.set(member.peerId, { controller, done })
+  }
+
+  /** Follows a changed set of members: dials the new ones (or new addresses), stops dialling those gone. */
+  async setMembers (members: readonly Member[]): Promise<void> {
+    const wanted = new Map(members.map((m) => [m.peerId, m]))
+    const stopped: Array<Promise<void>> = []
+    for (const [peerId, loop] of this.#loops) {
+      if (wanted.has(peerId) && this.#addresses.get(peerId) === wanted.get(peerId)?.address) continue
+      loop.controller.abort()
+      this.#wakers.get(peerId)?.()
+      stopped.push(loop.done)
+      this.#loops.delete(peerId)
+    }
+    await Promise.allSettled(stopped)
+    this.#addresses = new Map(members.map((m) => [m.peerId, m.address]))
+    if (this.#controller == null) {
+      this.#modules = { ...this.#modules, members }
+      return
+    }
+    for (const member of members) if (!this.#loops.has(member.peerId)) this.#startLoop(member)
+  }
+
+  #addresses = new Map<string, string>()
 
   async stop (): Promise<void> {
     if (this.#controller == null) return
     this.#controller.abort()
     this.#modules.libp2p.removeEventListener('peer:disconnect', this.#onDisconnect)
     for (const wake of this.#wakers.values()) wake()
-    await Promise.allSettled(this.#loops)
+    await Promise.allSettled([...this.#loops.values()].map((l) => l.done))
     this.#controller = undefined
-    this.#loops = []
+    this.#loops.clear()
   }
 
   /** Wakes the loop of a member that is no longer cut off, so it dials at once. */

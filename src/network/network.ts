@@ -93,6 +93,14 @@ export class Network {
       gossipHeartbeatMs: opts.gossipHeartbeatMs
     })
     const dialer = new MemberDialer(opts, { libp2p, members: modules.membership.others, logger: modules.logger, cutOff })
+    // the registered validators change (admissions, drops, bans): dial the new, hang up on the gone
+    modules.membership.onChange(({ removed }) => {
+      void dialer.setMembers(modules.membership.others).catch((err: unknown) => { modules.logger.warn({ err: errorMessage(err) }, 'could not follow the new members') })
+      for (const m of removed) {
+        void libp2p.hangUp(peerIdFromString(m.peerId)).catch((err: unknown) => { modules.logger.debug({ peer: m.peerId, err: errorMessage(err) }, 'hang-up failed') })
+      }
+      if (removed.length > 0) modules.logger.info({ removed: removed.map((m) => m.name) }, 'no longer registered validators: connections closed')
+    })
     partition?.onChange(({ added, removed }) => {
       for (const peer of added) {
         if (!modules.membership.isMember(peer)) continue // not a member: nothing to hang up on
