@@ -35,6 +35,8 @@ export const nodeConfigSchema = z.strictObject({
     /** TEST ONLY: misbehave. skewed = report 100 % everywhere; silent = keep its report to itself; equivocate = publish two different reports. */
     fault: z.enum(['none', 'skewed', 'silent', 'equivocate']).default('none'),
     /** Pipeline states and report equivocation evidence of epochs this many behind the current one are deleted (official records are kept). */
+    /** Ask the coordinator to join the committee when this node is outside it (first start, after a drop). */
+    auto_join: z.boolean().default(true),
     keep_epochs: z.number().int().min(20).max(100_000_000).default(2_000)
   }).prefault({}),
   p2p: z.strictObject({

@@ -58,6 +58,11 @@ export class Committees {
     return this.#membership
   }
 
+  /** The aggregation parameters of a committee (its size decides the threshold). */
+  parametersOf (committee: CommitteeJson): ParametersJson {
+    return this.#parametersFor(committee.members.length)
+  }
+
   /** The committee of `epoch`. */
   at (epoch: number): EpochCommittee {
     const committee = this.#membership.committeeAt(epoch)

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { CommitteeChangeJson, CommitteeDecisionJson } from './committee-chain.js'
-import type { CommitteeJson, CommitteeMemberJson } from './record.js'
+import type { CommitteeJson, CommitteeMemberJson, ParametersJson } from './record.js'
 
 /** The bodies and answers of the living committee's requests (README "A living committee"). */
 
@@ -29,8 +29,11 @@ export interface MembershipViewJson {
   /** The committee of the current epoch, and the newest one (in force or scheduled). */
   committee: CommitteeJson
   latest: CommitteeJson
-  /** Changes kept (in force for open epochs, or scheduled). */
+  /** The committee before the first kept change, and the changes kept (in force for open epochs, or scheduled): committeeAt(base, changes, e) is the committee of every epoch still open. */
+  base: CommitteeJson
   changes: CommitteeChangeJson[]
+  /** The aggregation parameters of each committee (by membership id): the threshold may follow the size. */
+  parameters: Record<string, ParametersJson>
   queue: Array<{ member: CommitteeMemberJson, joinedAt: number }>
   /** Staged for the next change: admissions, and removals (left, dropped, banned). */
   next: Array<{ member: CommitteeMemberJson, joinedAt: number }>

@@ -26,7 +26,7 @@ export class Membership {
     const self = this.#byPeerId.get(selfPeerId)
     this.selfInGenesis = self != null
     if (self == null && outsider?.peerId !== selfPeerId) {
-      throw new EphemeraError(ErrorCode.NOT_A_MEMBER, `this node's PeerId ${selfPeerId} is not in the peers file; add it, use the right key_file, or join through the coordinator (rewards.join = true)`, { peerId: selfPeerId })
+      throw new EphemeraError(ErrorCode.NOT_A_MEMBER, `this node's PeerId ${selfPeerId} is not in the peers file; add it, or use the right key_file (a rewards node may be outside it: it joins through the coordinator's queue)`, { peerId: selfPeerId })
     }
     this.self = self ?? outsider as Member
   }

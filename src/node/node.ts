@@ -9,6 +9,9 @@ import { Database, NodeMetaStore } from '../storage/index.js'
 import { EphemeraError, ErrorCode, errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import { CrashPoints } from '../util/crash-points.js'
+import { EpochCommittees } from '../rewards/epoch-committees.js'
+import { committeeOf } from '../epochs/committee.js'
+import { toHex } from '../codec/bytes.js'
 
 export interface NodeModules {
   logger: Logger
@@ -70,8 +73,11 @@ export class EphemeraNode {
     const logger = modules.logger
     const now = modules.now ?? (() => new Date())
     const key = await readKeyFile(config.key_file)
-    const membership = new Membership(await loadPeersFile(config.peers_file), key.peerId.toString())
-    if (membership.self.address !== config.p2p.listen) {
+    const genesis = await loadPeersFile(config.peers_file)
+    // a rewards node outside the peers file (the genesis committee) joins through the coordinator's queue
+    const self = { name: config.name, peerId: key.peerId.toString(), address: config.p2p.listen }
+    const membership = new Membership(genesis, key.peerId.toString(), config.app === 'rewards' ? self : undefined)
+    if (membership.selfInGenesis && membership.self.address !== config.p2p.listen) {
       logger.warn({ listen: config.p2p.listen, peersFileAddress: membership.self.address },
         'p2p.listen differs from this node\'s address in the peers file; other members dial the peers-file address')
     }
@@ -116,6 +122,17 @@ export class EphemeraNode {
       const meta = await metaStore.recordStart(key.peerId.toString(), now())
       logger.info({ dataDir: config.data_dir, starts: meta.starts }, 'database open')
 
+      // rewards: the committee of each epoch follows the coordinator (the peers file is the genesis
+      // committee); the gater lets in the registered validators, the engine votes per epoch's committee
+      let committees: EpochCommittees | undefined
+      if (config.app === 'rewards' && modules.app == null) {
+        committees = new EpochCommittees(committeeOf(genesis), { name: config.name, peerId: self.peerId, publicKey: toHex(key.publicKey), multiaddrs: [`${config.p2p.listen}/p2p/${self.peerId}`] }, db)
+        await committees.load()
+        const follow = committees
+        membership.setMembers(follow.registered())
+        follow.onChange(() => { membership.setMembers(follow.registered()) })
+      }
+
       const network = await Network.create({
         listen: config.p2p.listen,
         initialBackoffMs: config.p2p.dial_backoff_initial_ms,
@@ -155,7 +172,8 @@ export class EphemeraNode {
         network: peers,
         gossip,
         key,
-        members: membership.members.map((m) => ({ name: m.name, publicKey: publicKeyFromPeerId(m.peerId), address: m.address })),
+        members: genesis.map((m) => ({ name: m.name, publicKey: publicKeyFromPeerId(m.peerId), address: m.address })),
+        ...(committees != null ? { committees } : {}),
         db,
         logger: logger.child({ module: 'broadcast' })
       })
@@ -163,7 +181,7 @@ export class EphemeraNode {
       if (modules.app != null) {
         broadcast.setApplication(modules.app)
       } else if (config.app === 'rewards') {
-        if (config.coordinator_url == null) throw new EphemeraError(ErrorCode.CONFIG_INVALID, `${config.config_file}: key "coordinator_url": required when app = "rewards"`)
+        if (config.coordinator_url == null || committees == null) throw new EphemeraError(ErrorCode.CONFIG_INVALID, `${config.config_file}: key "coordinator_url": required when app = "rewards"`)
         const r = config.rewards
         rewards = new RewardsService({
           propose: b.produce_blocks,
@@ -171,13 +189,16 @@ export class EphemeraNode {
           simulator: { networkSeed: r.network_seed, flappingPermille: r.flapping_permille, noise: r.noise },
           fault: r.fault,
           standalone: r.standalone,
-          keepEpochs: r.keep_epochs
+          keepEpochs: r.keep_epochs,
+          autoJoin: r.auto_join,
+          name: config.name
         }, {
           engine: broadcast,
           network: peers,
           gossip,
           key,
           members: broadcast.members,
+          committees,
           db,
           client: new CoordinatorClient(config.coordinator_url, key),
           logger: logger.child({ module: 'rewards' }),

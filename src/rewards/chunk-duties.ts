@@ -24,7 +24,8 @@ export interface ChunkProgress {
 export interface ChunkDutiesModules {
   client: CoordinatorClient
   key: NodeKey
-  committee: CommitteeJson
+  /** The committee of an epoch (what its round's block must be certified by). */
+  committee: (epoch: number) => CommitteeJson
   logger: Logger
   clock: () => number
 }
@@ -138,7 +139,7 @@ export class ChunkDuties {
       throw new EphemeraError(ErrorCode.VERIFY_FAILED, `the round's block for epoch ${epoch} holds a report that does not decode: ${errorMessage(err)}`)
     }
     const submission: SubmissionJson = { mode: 'consensus', blockHash, header: anchor.header, certificate: anchor.certificate, reports: anchor.reports, rewards }
-    const report = verifySubmission(submission, { epoch, committee: this.#m.committee, parameters, verify: verifySignature })
+    const report = verifySubmission(submission, { epoch, committee: this.#m.committee(epoch), parameters, verify: verifySignature })
     if (!report.ok) throw new EphemeraError(ErrorCode.VERIFY_FAILED, `the round's block for epoch ${epoch} does not verify against this node's committee: ${report.failure ?? ''}`)
     if (tables.size > 4) tables.clear()
     tables.set(blockHash, submission)

@@ -1,7 +1,8 @@
 import type { BroadcastEngine, BroadcastMember } from '../broadcast/index.js'
 import type { NodeKey } from '../crypto/keys.js'
 import { epochWindow } from '../epochs/environment.js'
-import type { CommitteeJson } from '../epochs/record.js'
+import type { ParametersJson } from '../epochs/record.js'
+import type { EpochCommittees } from './epoch-committees.js'
 import type { Gossip, PeerNetwork } from '../network/peers.js'
 import type { Database } from '../storage/index.js'
 import type { ConditionWaiters } from '../util/condition.js'
@@ -26,6 +27,10 @@ export interface RewardsOptions {
   standalone: boolean
   /** Pipeline states and report evidence of epochs this many behind the current one are deleted. */
   keepEpochs: number
+  /** Ask the coordinator to join the committee when outside it (at start, after a drop). */
+  autoJoin: boolean
+  /** This node's name (what it registers under when it joins). */
+  name: string
 }
 
 export interface RewardsModules {
@@ -36,6 +41,8 @@ export interface RewardsModules {
   members: readonly BroadcastMember[]
   db: Database
   client: CoordinatorClient
+  /** The committee of each epoch (shared with the broadcast engine and the connection gater). */
+  committees: EpochCommittees
   logger: Logger
   clock?: () => number
   /** TEST ONLY: kill -9 on entering a pipeline state (src/util/crash-points.ts). */
@@ -47,11 +54,9 @@ export interface RewardsParts {
   readonly opts: RewardsOptions
   readonly m: RewardsModules
   readonly clock: () => number
-  readonly committee: CommitteeJson
-  /** public key (hex) → member name */
-  readonly names: ReadonlyMap<string, string>
-  /** this node's index in the committee sorted by public key */
-  readonly selfIndex: number
+  /** This node's public key, hex. */
+  readonly self: string
+  readonly committees: EpochCommittees
   readonly pool: ReportPool
   readonly blocks: EpochBlocks
   readonly progress: ProgressStore
@@ -65,8 +70,10 @@ export interface RewardsParts {
 export interface RewardsContext extends RewardsParts {
   /** The coordinator's epoch info, once reached. */
   info: () => EpochInfoJson | undefined
-  /** Reports a block needs: the coordinator's rewards threshold (the RBC quorum until it is known). */
-  threshold: () => number
+  /** The aggregation parameters of an epoch: its committee's, or the coordinator's announced ones. */
+  parameters: (epoch: number) => ParametersJson | undefined
+  /** Reports a block of the epoch needs: the coordinator's rewards threshold (its committee's quorum until it is known). */
+  threshold: (epoch: number) => number
 }
 
 /** Stores a pipeline state and wakes whoever waits on it. */

@@ -5,6 +5,8 @@ import type { NodeKey } from '../crypto/keys.js'
 import type { ContributionBody, ContributionsBody, ItemResult, LockGrant, RoundViewJson, VerificationBody } from '../epochs/requests.js'
 import type { Anchor } from '../epochs/round-types.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
+import type { JoinBody, MembershipViewJson, QueueAnswerJson } from '../epochs/membership-requests.js'
+import type { EvidenceJson } from '../epochs/evidence.js'
 
 export interface EpochInfoJson {
   epoch: number
@@ -58,6 +60,28 @@ export class CoordinatorClient {
     const { status, body } = await this.#fetch('/contract/committee', {}, signal)
     if (status !== 200) throw new EphemeraError(ErrorCode.REMOTE, `GET /contract/committee: HTTP ${status}: ${String(body?.message)}`)
     return body as CommitteeJson
+  }
+
+  /** The living committee: queue, staged changes, bans, and every open epoch's committee (GET /contract/membership). */
+  async membership (signal?: AbortSignal): Promise<MembershipViewJson> {
+    const { status, body } = await this.#fetch('/contract/membership', {}, signal)
+    if (status !== 200) throw new EphemeraError(ErrorCode.REMOTE, `GET /contract/membership: HTTP ${status}: ${String(body?.message)}`)
+    return body as MembershipViewJson
+  }
+
+  /** addToQueue: asks to join the committee (POST /contract/queue). */
+  async join (body: JoinBody, signal?: AbortSignal): Promise<QueueAnswerJson> {
+    const res = await this.#post('/contract/queue', body, signal)
+    if (res.status !== 200) throw this.#refused('joining the queue', res)
+    return res.body as QueueAnswerJson
+  }
+
+  /** Equivocation evidence (POST /contract/evidence); true when it got the signer banned, false when it already was. */
+  async evidence (evidence: EvidenceJson, signal?: AbortSignal): Promise<boolean> {
+    const res = await this.#post('/contract/evidence', evidence, signal)
+    if (res.status === 200) return true
+    if (res.status === 409) return false
+    throw this.#refused('submitting evidence', res)
   }
 
   /** The accepted record of an epoch, or undefined if it has none (yet). */

@@ -1,4 +1,4 @@
-import type { CommitteeJson } from '../epochs/record.js'
+import type { EpochCommittees } from './epoch-committees.js'
 import { Bucket, jsonBytes, parseJsonBytes, type Database } from '../storage/index.js'
 import { AbortError, errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
@@ -14,12 +14,12 @@ const TIMELINE_KEY = 'rewards-timeline'
  * numbers are RBC rounds, so a coordinator reset needs the nodes' data cleared too).
  */
 export class CoordinatorLink {
-  readonly #m: { client: CoordinatorClient, db: Database, committee: CommitteeJson, mixnodes: number, mode: string, logger: Logger }
+  readonly #m: { client: CoordinatorClient, db: Database, committees: EpochCommittees, mixnodes: number, mode: string, logger: Logger }
   #info: EpochInfoJson | undefined
   #problem: string | undefined
   #connected = false
 
-  constructor (modules: { client: CoordinatorClient, db: Database, committee: CommitteeJson, mixnodes: number, mode: string, logger: Logger }) {
+  constructor (modules: { client: CoordinatorClient, db: Database, committees: EpochCommittees, mixnodes: number, mode: string, logger: Logger }) {
     this.#m = modules
   }
 
@@ -43,6 +43,7 @@ export class CoordinatorLink {
     for (let attempt = 0; ; attempt++) {
       try {
         const info = await client.epochInfo(signal)
+        await this.#followCommittees(info, signal)
         await this.#check(info)
         this.#info = info
         this.#connected = true
@@ -61,6 +62,7 @@ export class CoordinatorLink {
   async refresh (signal: AbortSignal): Promise<void> {
     try {
       const info = await this.#m.client.epochInfo(signal)
+      await this.#followCommittees(info, signal)
       await this.#check(info)
       if (this.#problem == null) this.#info = info
       this.#connected = true
@@ -69,10 +71,19 @@ export class CoordinatorLink {
     }
   }
 
+  /** The committees of the open and coming epochs, as the coordinator decided them (a network whose members change). */
+  async #followCommittees (info: EpochInfoJson, signal: AbortSignal): Promise<void> {
+    const { committees, client, logger } = this.#m
+    if (await committees.update(await client.membership(signal))) {
+      logger.info({ epoch: info.epoch, committee: committees.committee(info.epoch).members.length, next: committees.committee(info.epoch + 2).members.length }, 'committee view updated from the coordinator')
+    }
+  }
+
   async #check (info: EpochInfoJson): Promise<void> {
-    const { committee, mixnodes, db, logger } = this.#m
+    const { committees, mixnodes, db, logger } = this.#m
     const problems: string[] = []
-    if (info.committee.membershipId !== committee.membershipId) problems.push(`the coordinator's committee (${info.committee.membershipId.slice(0, 16)}…, ${info.committee.size} members) is not this node's peers file (${committee.membershipId.slice(0, 16)}…)`)
+    const committee = committees.committee(info.epoch)
+    if (info.committee.membershipId !== committee.membershipId) problems.push(`the coordinator's committee of epoch ${info.epoch} (${info.committee.membershipId.slice(0, 16)}…, ${info.committee.size} members) is not the one this node derives from its peers file and the coordinator's published changes (${committee.membershipId.slice(0, 16)}…)`)
     if (info.parameters.mixnodes !== mixnodes) problems.push(`the coordinator counts ${info.parameters.mixnodes} mixnodes, this node simulates ${mixnodes}`)
     const meta = db.bucket(Bucket.meta)
     const raw = await meta.get(TIMELINE_KEY)

@@ -29,8 +29,9 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
   try {
     if (ctx.link.problem != null) throw new EphemeraError(ErrorCode.CONFIG_INVALID, ctx.link.problem)
     // computing: averages over exactly [start, end)
+    const parameters = ctx.parameters(epoch) ?? info.parameters
     const { values, samples } = await ctx.metrics.averages(window.startMs, window.endMs, opts.mixnodes)
-    const report: Report = { version: 2, epoch, sender: m.key.publicKey, commitment: parametersId(info.parameters), values: opts.fault === 'skewed' ? values.map((v) => (v === MISSING ? v : MAX_VALUE)) : values }
+    const report: Report = { version: 2, epoch, sender: m.key.publicKey, commitment: parametersId(parameters), values: opts.fault === 'skewed' ? values.map((v) => (v === MISSING ? v : MAX_VALUE)) : values }
     const message = reportMessage(report, (b) => m.key.sign(b), ctx.clock())
     const own = toHex(messageId(message))
     // a silent node keeps its report to itself: not published, served, nor put in its blocks
@@ -39,7 +40,7 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
     await advanceProgress(ctx, p, opts.standalone ? 'submitting' : 'gossiping', { samples, ownReport: own, times: { ...p.times, computedAt: ctx.clock() } })
     if (opts.standalone) {
       // the standalone baseline: this node's own report as a whole submission, then the record
-      const { record, outcome } = await submitUntilDecided({ client: m.client, epoch, submission: standaloneSubmission(message, info.parameters), deadline: window.endMs + env.epochDeadlineMs, clock: ctx.clock, onSubmitted: () => { p.times.submittedAt = ctx.clock() } }, signal)
+      const { record, outcome } = await submitUntilDecided({ client: m.client, epoch, submission: standaloneSubmission(message, parameters), deadline: window.endMs + env.epochDeadlineMs, clock: ctx.clock, onSubmitted: () => { p.times.submittedAt = ctx.clock() } }, signal)
       await adoptRecord(ctx, p, record, outcome)
       return
     }
@@ -51,7 +52,7 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
       await pool.publish(twin)
     }
     const reportDeadline = window.endMs + env.reportDeadlineMs
-    const enough = (): boolean => pool.count(epoch) >= ctx.threshold()
+    const enough = (): boolean => pool.count(epoch) >= ctx.threshold(epoch)
     if (!await waiters.until(enough, window.endMs + Math.round(env.reportDeadlineMs * 0.5), signal)) {
       await pool.fetchMissing(epoch, AbortSignal.any([signal, AbortSignal.timeout(Math.max(100, reportDeadline - ctx.clock()))]))
     }
@@ -63,11 +64,11 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
       // echoed block that never completes must not silence every honest proposer.
       const delivered = (): boolean => blocks.hasDelivered(epoch)
       await waiters.until(() => delivered() || blocks.echoed(epoch), ctx.clock() + proposerRank(ctx, epoch) * env.proposerStaggerMs, signal)
-      if (!delivered() && blocks.echoed(epoch)) await waiters.until(delivered, ctx.clock() + ctx.committee.members.length * env.proposerStaggerMs, signal)
+      if (!delivered() && blocks.echoed(epoch)) await waiters.until(delivered, ctx.clock() + ctx.committees.committee(epoch).members.length * env.proposerStaggerMs, signal)
       if (!delivered() && opts.propose) await propose(ctx, p)
     } else {
       // too few reports here to propose, but others may still certify a block: keep voting and waiting
-      shortOfReports = `only ${pool.count(epoch)} of ${ctx.threshold()} reports by the report deadline`
+      shortOfReports = `only ${pool.count(epoch)} of ${ctx.threshold(epoch)} reports by the report deadline`
       m.logger.info({ epoch, reason: shortOfReports }, 'not proposing; waiting for a block from the other members')
       await advanceProgress(ctx, p, 'broadcasting', { reporters: pool.reporters(epoch), reason: shortOfReports })
     }
@@ -84,7 +85,7 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
     const creator = toHex(delivered.block.header.creator)
     await advanceProgress(ctx, p, 'submitting', {
       reporters: pool.reporters(epoch),
-      block: { hash: toHex(delivered.hash), creator: ctx.names.get(creator) ?? creator, reports: delivered.block.messages.length },
+      block: { hash: toHex(delivered.hash), creator: ctx.committees.name(creator) ?? creator, reports: delivered.block.messages.length },
       times: { ...p.times, deliveredAt: ctx.clock() }
     })
 
@@ -97,10 +98,11 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
   }
 }
 
-/** Proposer rank of this node for an epoch: the order rotates with the epoch. */
+/** Proposer rank of this node for an epoch, in the epoch's committee sorted by public key: the order rotates with the epoch. */
 function proposerRank (ctx: RewardsContext, epoch: number): number {
-  const n = ctx.committee.members.length
-  return (ctx.selfIndex - (epoch % n) + n) % n
+  const sorted = ctx.committees.committee(epoch).members.map((m) => m.publicKey).sort()
+  const n = sorted.length
+  return (sorted.indexOf(ctx.self) - (epoch % n) + n) % n
 }
 
 async function propose (ctx: RewardsContext, p: EpochProgress): Promise<void> {
@@ -125,7 +127,7 @@ export async function commitByChunks (ctx: RewardsContext, p: EpochProgress, del
   const record = await ctx.duties.run({
     epoch: p.epoch,
     delivered,
-    parameters: info.parameters,
+    parameters: ctx.parameters(p.epoch) ?? info.parameters,
     deadline: p.endMs + env.finalizationEpochs * info.epochMs,
     // the longest a node waits for the round to change before it looks again
     pollMs: Math.max(100, Math.min(5_000, Math.round(env.leaseTimeoutMs / 4))),

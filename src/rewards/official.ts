@@ -22,13 +22,14 @@ export async function adoptRecord (ctx: RewardsContext, p: EpochProgress, record
   const refuse = (why: string): never => { throw new EphemeraError(ErrorCode.VERIFY_FAILED, `the coordinator's record for epoch ${p.epoch} is not acceptable: ${why}`) }
   if (record.epoch !== p.epoch) refuse(`it is the record of epoch ${record.epoch}`)
   if (record.startMs !== p.startMs || record.endMs !== p.endMs) refuse('its epoch window differs from this node\'s')
-  const expected = ctx.info()?.parameters
+  const expected = ctx.parameters(p.epoch)
   if (expected != null && !isDeepStrictEqual(record.parameters, expected)) refuse('its parameters (mixnodes, aggregation, pool, threshold) differ from the coordinator\'s announced ones')
   // a consensus node never endorses an uncertified result, however the coordinator is configured
   if (record.submission.mode === 'standalone' && !ctx.opts.standalone) refuse(`it holds an uncertified standalone submission by ${record.winner.name}`)
   let report
   try {
-    report = verifyRecord(record, verifySignature, ctx.committee)
+    // against the committee of the epoch as this node follows it (from the coordinator's published changes)
+    report = verifyRecord(record, verifySignature, ctx.committees.committee(p.epoch))
   } catch (err) {
     refuse(`malformed (${errorMessage(err)})`)
   }

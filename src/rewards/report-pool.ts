@@ -34,14 +34,15 @@ export interface ReportPoolModules {
   network: PeerNetwork
   db: Database
   key: { publicKey: Uint8Array }
-  members: readonly BroadcastMember[]
-  /** Committee public keys, hex. */
-  committee: ReadonlySet<string>
-  names: ReadonlyMap<string, string>
+  /** The committee of an epoch: its members (who report) and their public keys (hex). */
+  members: (epoch: number) => readonly BroadcastMember[]
+  committee: (epoch: number) => ReadonlySet<string>
+  /** The name of a member (public key, hex), if known. */
+  name: (publicKey: string) => string | undefined
   /** Whether reports for `epoch` are still collected. */
   acceptsEpoch: (epoch: number) => boolean
-  /** The coordinator's parameters reports must commit to (undefined until it was reached). */
-  parameters: () => ReportParameters | undefined
+  /** The parameters an epoch's reports must commit to (undefined until the coordinator was reached). */
+  parameters: (epoch: number) => ReportParameters | undefined
   /** Called whenever reports were added (wakes the pipeline's waits). */
   onChange: () => void
   logger: Logger
@@ -123,7 +124,7 @@ export class ReportPool {
 
   /** Names (or keys) of the members whose report for `epoch` is here, sorted. */
   reporters (epoch: number): string[] {
-    return [...(this.#reports.get(epoch)?.keys() ?? [])].map((k) => this.#m.names.get(k) ?? k).sort()
+    return [...(this.#reports.get(epoch)?.keys() ?? [])].map((k) => this.#m.name(k) ?? k).sort()
   }
 
   /**
@@ -154,9 +155,9 @@ export class ReportPool {
       return { ok: false, reason: `malformed report: ${errorMessage(err)}` }
     }
     if (!this.#m.acceptsEpoch(epoch)) return { ok: false, stale: true, reason: `report for epoch ${epoch} is outside the window of epochs being collected` }
-    const parameters = this.#m.parameters()
+    const parameters = this.#m.parameters(epoch)
     if (parameters == null) return { ok: false, stale: true, reason: 'the coordinator\'s parameters are not known yet' }
-    const checked = checkReportMessage(message, { epoch, committee: this.#m.committee, parameters, verify: verifySignature })
+    const checked = checkReportMessage(message, { epoch, committee: this.#m.committee(epoch), parameters, verify: verifySignature })
     return checked.ok ? { ok: true, epoch, id: checked.id } : { ok: false, reason: checked.reason }
   }
 
@@ -172,11 +173,12 @@ export class ReportPool {
   /** Asks each member for the reports of `epoch` this node is missing. */
   async fetchMissing (epoch: number, signal: AbortSignal): Promise<void> {
     const self = this.#m.key.publicKey
-    const missing = this.#m.members.filter((m) => !equalBytes(m.publicKey, self) && !this.has(epoch, m.publicKey))
+    const members = this.#m.members(epoch)
+    const missing = members.filter((m) => !equalBytes(m.publicKey, self) && !this.has(epoch, m.publicKey))
     if (missing.length === 0) return
     this.#m.logger.info({ epoch, missing: missing.map((m) => m.name) }, 'asking members directly for missing reports')
-    const n = this.#m.members.length
-    await Promise.all(this.#m.members.filter((m) => !equalBytes(m.publicKey, self)).map(async (peer) => {
+    const n = members.length
+    await Promise.all(members.filter((m) => !equalBytes(m.publicKey, self)).map(async (peer) => {
       try {
         const response = await this.#m.network.request(peer.publicKey, REPORTS_PROTOCOL, encodeCbor([1, epoch]), {
           signal, timeoutMs: 5_000, maxResponseBytes: (REPORT_MAX_BYTES + 64) * n * 2
@@ -198,7 +200,7 @@ export class ReportPool {
     const out = []
     for await (const [key, value] of this.#m.db.bucket(Bucket.reportEvidence).entries({ reverse: true, limit })) {
       const [epoch, sender] = key.split(':')
-      out.push({ epoch: Number(epoch), sender: this.#m.names.get(sender ?? '') ?? sender ?? '', message: messageFromWire(decodeCbor(value, REPORT_MAX_BYTES, 'evidence')) })
+      out.push({ epoch: Number(epoch), sender: this.#m.name(sender ?? '') ?? sender ?? '', message: messageFromWire(decodeCbor(value, REPORT_MAX_BYTES, 'evidence')) })
     }
     return out
   }
@@ -235,7 +237,7 @@ export class ReportPool {
     const key = `${epoch}:${sender}`
     if (this.#evidenceKept.has(key)) return
     this.#evidenceKept.add(key)
-    this.#m.logger.warn({ epoch, sender: this.#m.names.get(sender) ?? sender }, 'equivocation: two different reports from one member for one epoch')
+    this.#m.logger.warn({ epoch, sender: this.#m.name(sender) ?? sender }, 'equivocation: two different reports from one member for one epoch')
     await this.#m.db.write([first, second].map((r) => ({ type: 'put' as const, bucket: Bucket.reportEvidence, key: `${pad(epoch)}:${sender}:${r.id}`, value: encodeCbor(messageToWire(r.message)) })))
   }
 

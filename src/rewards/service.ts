@@ -1,10 +1,9 @@
-import { compareBytes, equalBytes, toHex } from '../codec/bytes.js'
+import { equalBytes, toHex } from '../codec/bytes.js'
 import { messageId } from '../block/encoding.js'
-import { peerIdOf } from '../block/json.js'
 import type { Block, ClientMessage } from '../block/types.js'
 import { reject, type Application, type DeliveredBlock, type Verdict } from '../broadcast/application.js'
 import { epochAt, epochWindow } from '../epochs/environment.js'
-import type { CommitteeJson, EpochRecordJson } from '../epochs/record.js'
+import type { EpochRecordJson, ParametersJson } from '../epochs/record.js'
 import { ConditionWaiters } from '../util/condition.js'
 import { AbortError, errorMessage } from '../util/errors.js'
 import { sleep } from '../util/time.js'
@@ -35,6 +34,8 @@ const MEMORY_EPOCHS = 5
  */
 const OPEN_ROUNDS = CATCH_UP_EPOCHS + 2
 const TERMINAL: ReadonlySet<EpochState> = new Set(['committed', 'failed'])
+/** A node outside the committee asks to join at most this often (in epochs). */
+const JOIN_EVERY_EPOCHS = 10
 
 /**
  * The rewards application of one node (its composition and lifecycle): samples simulated uptime,
@@ -45,7 +46,6 @@ const TERMINAL: ReadonlySet<EpochState> = new Set(['committed', 'failed'])
  */
 export class RewardsService implements Application {
   readonly #ctx: RewardsContext
-  readonly #committeeSet: ReadonlySet<string>
   #info: EpochInfoJson | undefined
   #controller: AbortController | undefined
   #tasks: Array<Promise<void>> = []
@@ -54,13 +54,8 @@ export class RewardsService implements Application {
 
   constructor (opts: RewardsOptions, modules: RewardsModules) {
     const clock = modules.clock ?? Date.now
-    const sorted = [...modules.members].sort((a, b) => compareBytes(a.publicKey, b.publicKey))
-    const committee: CommitteeJson = {
-      membershipId: toHex(modules.engine.membershipId),
-      members: sorted.map((m) => ({ name: m.name, peerId: peerIdOf(m.publicKey), publicKey: toHex(m.publicKey) }))
-    }
-    this.#committeeSet = new Set(sorted.map((m) => toHex(m.publicKey)))
-    const names = new Map(sorted.map((m) => [toHex(m.publicKey), m.name]))
+    const committees = modules.committees
+    const parameters = (epoch: number): ParametersJson | undefined => committees.parameters(epoch) ?? this.#info?.parameters
     const waiters = new ConditionWaiters(clock)
     const notify = (): void => { waiters.notify() }
     const pool = new ReportPool({
@@ -73,11 +68,11 @@ export class RewardsService implements Application {
       network: modules.network,
       db: modules.db,
       key: modules.key,
-      members: modules.members,
-      committee: this.#committeeSet,
-      names,
+      members: (epoch) => committees.at(epoch).members,
+      committee: (epoch) => committees.at(epoch).hex,
+      name: (key) => committees.name(key),
       acceptsEpoch: (epoch) => this.#acceptsEpoch(epoch),
-      parameters: () => this.#info?.parameters,
+      parameters,
       onChange: notify,
       logger: modules.logger
     })
@@ -85,18 +80,18 @@ export class RewardsService implements Application {
       opts,
       m: modules,
       clock,
-      committee,
-      names,
-      selfIndex: sorted.findIndex((m) => equalBytes(m.publicKey, modules.key.publicKey)),
+      self: toHex(modules.key.publicKey),
+      committees,
       pool,
       blocks: new EpochBlocks(notify),
       progress: new ProgressStore(modules.db, { keepInMemory: 50, keepStored: opts.keepEpochs }),
       waiters,
-      link: new CoordinatorLink({ client: modules.client, db: modules.db, committee, mixnodes: opts.mixnodes, mode: opts.standalone ? 'standalone' : 'consensus', logger: modules.logger }),
-      duties: new ChunkDuties({ client: modules.client, key: modules.key, committee, logger: modules.logger, clock }),
+      link: new CoordinatorLink({ client: modules.client, db: modules.db, committees, mixnodes: opts.mixnodes, mode: opts.standalone ? 'standalone' : 'consensus', logger: modules.logger }),
+      duties: new ChunkDuties({ client: modules.client, key: modules.key, committee: (epoch) => committees.committee(epoch), logger: modules.logger, clock }),
       metrics: new MetricsStore(modules.db),
       info: () => this.#info,
-      threshold: () => this.#info?.parameters.rewardsThreshold ?? modules.engine.quorum
+      parameters,
+      threshold: (epoch) => parameters(epoch)?.rewardsThreshold ?? committees.at(epoch).q
     }
   }
 
@@ -145,7 +140,11 @@ export class RewardsService implements Application {
         const epoch = epochAt(this.#info.genesisMs, this.#info.epochMs, now)
         const window = epochWindow(this.#info.genesisMs, this.#info.epochMs, Math.max(1, epoch))
         await sleep(Math.max(0, window.endMs - now), signal)
-        if (!this.#ctx.progress.has(window.epoch)) {
+        // the committees of the open epochs and the next two are the engine's peers
+        this.#ctx.committees.setEpoch(window.epoch + 1, OPEN_ROUNDS)
+        // outside an epoch's committee this node neither reports nor votes: it adopts the record (catch-up)
+        const member = this.#ctx.committees.isMember(window.epoch, this.#ctx.self)
+        if (member && !this.#ctx.progress.has(window.epoch)) {
           const task = runEpoch(this.#ctx, window.epoch, signal)
             .catch((err: unknown) => { m.logger.error({ epoch: window.epoch, err: errorMessage(err) }, 'epoch pipeline crashed') })
           this.#tasks.push(task)
@@ -158,6 +157,7 @@ export class RewardsService implements Application {
             .then(() => { this.#info = link.info ?? this.#info })
             .then(async () => { await this.#prune(window.epoch) })
             .then(async () => { await catchUp(this.#ctx, window.epoch, CATCH_UP_EPOCHS, signal) })
+            .then(async () => { await this.#joinIfOutside(window.epoch + 1, signal) })
             .catch((err: unknown) => { if (!signal.aborted) m.logger.debug({ err: errorMessage(err) }, 'rewards housekeeping failed') })
             .finally(() => { this.#housekeeping = false })
         }
@@ -166,6 +166,25 @@ export class RewardsService implements Application {
       if (!(err instanceof AbortError)) m.logger.error({ err: errorMessage(err) }, 'rewards loop stopped')
     }
   }
+
+  /**
+   * A node outside the newest committee, not queued and not banned, asks to join (addToQueue) at
+   * most once every JOIN_EVERY_EPOCHS epochs: at its first start, and when it returns after a drop.
+   */
+  async #joinIfOutside (current: number, signal: AbortSignal): Promise<void> {
+    const { committees, self, m, opts } = this.#ctx
+    if (!opts.autoJoin || opts.standalone || committees.isMember(current + 2, self) || committees.waiting(self) || committees.banned(self)) return
+    if (this.#lastJoin != null && current - this.#lastJoin < JOIN_EVERY_EPOCHS) return
+    this.#lastJoin = current
+    try {
+      const answer = await m.client.join({ name: committees.name(self) ?? this.#ctx.opts.name, multiaddrs: committees.selfAddresses() }, signal)
+      m.logger.info({ status: answer.status, position: answer.position }, 'asked the coordinator to join the committee')
+    } catch (err) {
+      if (!signal.aborted) m.logger.warn({ err: errorMessage(err) }, 'could not join the committee\'s queue (retrying later)')
+    }
+  }
+
+  #lastJoin: number | undefined
 
   #startSampling (info: EpochInfoJson): void {
     const { opts, m, clock, metrics } = this.#ctx
@@ -206,13 +225,14 @@ export class RewardsService implements Application {
 
   status (): { coordinator: string, connected: boolean, problem?: string, epoch?: number, epochMs?: number, threshold: number, mode: string, fault: Fault, recent: EpochProgress[] } {
     const { m, link, opts } = this.#ctx
+    const epoch = this.#info == null ? undefined : epochAt(this.#info.genesisMs, this.#info.epochMs, this.#ctx.clock())
     return {
       coordinator: m.client.baseUrl,
       connected: link.connected,
       problem: link.problem,
-      epoch: this.#info == null ? undefined : epochAt(this.#info.genesisMs, this.#info.epochMs, this.#ctx.clock()),
+      epoch,
       epochMs: this.#info?.epochMs,
-      threshold: this.#ctx.threshold(),
+      threshold: this.#ctx.threshold(epoch ?? 1),
       mode: opts.standalone ? 'standalone' : 'consensus',
       fault: opts.fault,
       recent: this.#ctx.progress.recent(20)
@@ -239,7 +259,8 @@ export class RewardsService implements Application {
   }
 
   checkBlock (block: Block): Verdict {
-    return checkRewardsBlock(block, { parameters: this.#info?.parameters, committee: this.#committeeSet, threshold: this.#ctx.threshold() })
+    const epoch = block.header.round
+    return checkRewardsBlock(block, { parameters: this.#ctx.parameters(epoch), committee: this.#ctx.committees.at(epoch).hex, threshold: this.#ctx.threshold(epoch) })
   }
 
   /** The engine echoed another member's valid block: this node need not propose its own for the epoch. */

@@ -15,6 +15,8 @@ import { verifySignature } from '../../src/crypto/keys.js'
 import { CoordinatorClient } from '../../src/rewards/coordinator-client.js'
 import { mixnodeSetId } from '../../src/epochs/report.js'
 import { RewardsService } from '../../src/rewards/service.js'
+import { EpochCommittees } from '../../src/rewards/epoch-committees.js'
+import { peerIdOf } from '../../src/block/json.js'
 import { Database } from '../../src/storage/index.js'
 import { EngineCluster, type TestNode } from '../helpers/engine-cluster.js'
 import { waitFor } from '../helpers/env.js'
@@ -53,13 +55,16 @@ async function start (): Promise<Harness> {
       simulator: { networkSeed: 1, flappingPermille: 100, noise: 5 },
       fault: 'none',
       standalone: false,
-      keepEpochs: 20
+      keepEpochs: 20,
+      autoJoin: true,
+      name: `node${node.index + 1}`
     }, {
       engine: node.engine,
       network: node.peer,
       gossip: node.peer,
       key: node.key,
       members: node.engine.members,
+      committees: new EpochCommittees(committeeOf(node.engine.members.map((m) => ({ name: m.name, peerId: peerIdOf(m.publicKey), address: m.address }))), { name: `node${node.index + 1}`, peerId: node.key.peerId.toString(), publicKey: toHex(node.key.publicKey) }, node.db),
       db: node.db,
       client: new CoordinatorClient(url, node.key),
       logger: node.log.logger
