@@ -25,6 +25,14 @@ export { MESSAGES_TOPIC, type SubmitResult } from './admission.js'
 
 export type { BroadcastMember } from './committees.js'
 
+/** Two conflicting signed proposals of one creator for one round: evidence against it. */
+export interface ProposalEquivocation {
+  round: number
+  creator: Uint8Array
+  first: { hash: Uint8Array, signature: Uint8Array }
+  second: { hash: Uint8Array, signature: Uint8Array }
+}
+
 export interface BroadcastOptions {
   mempool: MempoolOptions
   transport: TransportOptions
@@ -99,6 +107,7 @@ export class BroadcastEngine {
   readonly #sync: CertifiedSync
   readonly #timers = new Set<NodeJS.Timeout>()
   readonly #echoListeners = new Set<(block: Block) => void>()
+  readonly #equivocationListeners = new Set<(e: ProposalEquivocation) => void>()
   readonly #faults: FaultLog
   #machine: RbcMachine | undefined
   #offCommittees: (() => void) | undefined
@@ -256,6 +265,12 @@ export class BroadcastEngine {
 
   onDelivered (listener: DeliveredListener): () => void {
     return this.#delivery.onDelivered(listener)
+  }
+
+  /** Called with each pair of conflicting signed proposals of one creator for one round (once per slot). */
+  onEquivocation (listener: (e: ProposalEquivocation) => void): () => void {
+    this.#equivocationListeners.add(listener)
+    return () => { this.#equivocationListeners.delete(listener) }
   }
 
   /** Called when this node echoes another member's block (its content checked). */
@@ -424,6 +439,7 @@ export class BroadcastEngine {
           this.#stats.equivocations++
           this.#faults.report(`equivocation:${toHex(effect.creator)}`, { round: effect.round, creator: toHex(effect.creator), first: toHex(effect.first.hash), second: toHex(effect.second.hash) }, 'equivocation: two signed proposals for one round')
           await this.votes.saveEvidence({ round: effect.round, creator: effect.creator, first: effect.first, second: effect.second }, this.#opts.maxEvidence)
+          for (const listener of this.#equivocationListeners) listener({ round: effect.round, creator: effect.creator, first: effect.first, second: effect.second })
           break
         case 'floor':
           await this.votes.raiseFloor(effect.creator, effect.floor, effect.previous, equalBytes(effect.creator, this.#self) ? this.#own.forgetBelow(effect.floor) : [])

@@ -1,4 +1,4 @@
-export { BroadcastEngine, MESSAGES_TOPIC, type BroadcastOptions, type BroadcastModules, type BroadcastMember, type BroadcastStats, type SubmitResult } from './engine.js'
+export { BroadcastEngine, MESSAGES_TOPIC, type BroadcastOptions, type BroadcastModules, type BroadcastMember, type BroadcastStats, type ProposalEquivocation, type SubmitResult } from './engine.js'
 export { BlockProducer, type ProducerOptions } from './producer.js'
 export { StaticCommittee, roundCommittee, type CommitteeSource, type RoundCommittee } from './committees.js'
 export { DefaultApplication, ACCEPT, reject, type Application, type Verdict, type DeliveredBlock } from './application.js'

@@ -3,6 +3,7 @@ import type { NodeKey } from '../crypto/keys.js'
 import { epochWindow } from '../epochs/environment.js'
 import type { ParametersJson } from '../epochs/record.js'
 import type { EpochCommittees } from './epoch-committees.js'
+import type { EvidenceSubmitter } from './evidence-submitter.js'
 import type { Gossip, PeerNetwork } from '../network/peers.js'
 import type { Database } from '../storage/index.js'
 import type { ConditionWaiters } from '../util/condition.js'
@@ -64,6 +65,7 @@ export interface RewardsParts {
   readonly link: CoordinatorLink
   readonly duties: ChunkDuties
   readonly metrics: MetricsStore
+  readonly evidence: EvidenceSubmitter
 }
 
 /** The rewards context: its parts plus what changes as the coordinator is followed. */

@@ -45,6 +45,8 @@ export interface ReportPoolModules {
   parameters: (epoch: number) => ReportParameters | undefined
   /** Called whenever reports were added (wakes the pipeline's waits). */
   onChange: () => void
+  /** Called with the first pair of different reports of one member for one epoch (kept as evidence). */
+  onEvidence?: (first: ClientMessage, second: ClientMessage) => void
   logger: Logger
 }
 
@@ -239,6 +241,7 @@ export class ReportPool {
     this.#evidenceKept.add(key)
     this.#m.logger.warn({ epoch, sender: this.#m.name(sender) ?? sender }, 'equivocation: two different reports from one member for one epoch')
     await this.#m.db.write([first, second].map((r) => ({ type: 'put' as const, bucket: Bucket.reportEvidence, key: `${pad(epoch)}:${sender}:${r.id}`, value: encodeCbor(messageToWire(r.message)) })))
+    this.#m.onEvidence?.(first.message, second.message)
   }
 
   /**

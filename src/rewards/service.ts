@@ -19,6 +19,8 @@ import { checkRewardsBlock } from './block-check.js'
 import { runEpoch } from './epoch-pipeline.js'
 import { catchUp } from './catch-up.js'
 import { officialRecord } from './official.js'
+import { EvidenceSubmitter } from './evidence-submitter.js'
+import { reportEvidence, type EvidenceJson, type SignedVoteJson } from '../epochs/evidence.js'
 
 export { REPORTS_TOPIC, REPORTS_PROTOCOL } from './report-pool.js'
 export type { EpochProgress, EpochState } from './epoch-progress.js'
@@ -74,6 +76,7 @@ export class RewardsService implements Application {
       acceptsEpoch: (epoch) => this.#acceptsEpoch(epoch),
       parameters,
       onChange: notify,
+      onEvidence: (first, second) => { this.#sendEvidence(reportEvidence(first, second)) },
       logger: modules.logger
     })
     this.#ctx = {
@@ -89,6 +92,7 @@ export class RewardsService implements Application {
       link: new CoordinatorLink({ client: modules.client, db: modules.db, committees, mixnodes: opts.mixnodes, mode: opts.standalone ? 'standalone' : 'consensus', logger: modules.logger }),
       duties: new ChunkDuties({ client: modules.client, key: modules.key, committee: (epoch) => committees.committee(epoch), logger: modules.logger, clock }),
       metrics: new MetricsStore(modules.db),
+      evidence: new EvidenceSubmitter(modules.client, modules.logger),
       info: () => this.#info,
       parameters,
       threshold: (epoch) => parameters(epoch)?.rewardsThreshold ?? committees.at(epoch).q
@@ -105,12 +109,18 @@ export class RewardsService implements Application {
     if (!opts.standalone) await this.#ctx.pool.start()
     if (opts.fault !== 'none') m.logger.warn({ fault: opts.fault }, 'TEST FAULT MODE: this node misbehaves on purpose')
     await this.#loadProgress()
+    // conflicting signed proposals seen by the broadcast engine are evidence too
+    this.#offEquivocation = m.engine.onEquivocation((e) => {
+      const vote = (p: { hash: Uint8Array, signature: Uint8Array }): SignedVoteJson => ({ round: e.round, creator: toHex(e.creator), hash: toHex(p.hash), signer: toHex(e.creator), signature: toHex(p.signature) })
+      this.#sendEvidence({ kind: 'proposal-equivocation', a: vote(e.first), b: vote(e.second) })
+    })
     this.#tasks.push(this.#run(signal))
   }
 
   async stop (): Promise<void> {
     if (this.#controller == null) return
     this.#controller.abort()
+    this.#offEquivocation?.()
     clearInterval(this.#sampler)
     this.#ctx.waiters.notify()
     if (!this.#ctx.opts.standalone) await this.#ctx.pool.stop()
@@ -158,6 +168,7 @@ export class RewardsService implements Application {
             .then(async () => { await this.#prune(window.epoch) })
             .then(async () => { await catchUp(this.#ctx, window.epoch, CATCH_UP_EPOCHS, signal) })
             .then(async () => { await this.#joinIfOutside(window.epoch + 1, signal) })
+            .then(async () => { await this.#ctx.evidence.flush(signal) })
             .catch((err: unknown) => { if (!signal.aborted) m.logger.debug({ err: errorMessage(err) }, 'rewards housekeeping failed') })
             .finally(() => { this.#housekeeping = false })
         }
@@ -185,6 +196,16 @@ export class RewardsService implements Application {
   }
 
   #lastJoin: number | undefined
+  #offEquivocation: (() => void) | undefined
+
+  /** Sends equivocation evidence to the coordinator in the background (it bans the signer). */
+  #sendEvidence (evidence: EvidenceJson): void {
+    const signal = this.#controller?.signal
+    if (signal == null || this.#ctx.opts.standalone) return
+    const task = this.#ctx.evidence.submit(evidence, signal).catch((err: unknown) => { this.#ctx.m.logger.debug({ err: errorMessage(err) }, 'evidence not sent') })
+    this.#tasks.push(task)
+    void task.finally(() => { this.#tasks = this.#tasks.filter((t) => t !== task) })
+  }
 
   #startSampling (info: EpochInfoJson): void {
     const { opts, m, clock, metrics } = this.#ctx
