@@ -41,23 +41,29 @@ export class EvidenceSubmitter {
     if (this.#seen.has(checked.hash) || this.#pending.has(checked.hash)) return
     if (this.#pending.size >= MAX_PENDING) return
     this.#pending.set(checked.hash, { evidence, attempts: 0 })
-    await this.flush(signal)
+    await this.#send(checked.hash, signal)
   }
 
-  /** Sends what is pending; keeps what could not be sent (up to MAX_ATTEMPTS tries each). */
+  /** Tries everything pending once more; keeps what could not be sent (up to MAX_ATTEMPTS tries each). */
   async flush (signal: AbortSignal): Promise<void> {
-    for (const [hash, item] of [...this.#pending]) {
+    for (const hash of [...this.#pending.keys()]) {
       if (signal.aborted) return
-      item.attempts++
-      try {
-        const banned = await this.#client.evidence(item.evidence, signal)
-        this.#logger.info({ kind: item.evidence.kind, evidence: hash, banned }, banned ? 'equivocation evidence sent: the coordinator banned the signer' : 'equivocation evidence sent: the signer was banned already')
+      await this.#send(hash, signal)
+    }
+  }
+
+  async #send (hash: string, signal: AbortSignal): Promise<void> {
+    const item = this.#pending.get(hash)
+    if (item == null) return
+    item.attempts++
+    try {
+      const banned = await this.#client.evidence(item.evidence, signal)
+      this.#logger.info({ kind: item.evidence.kind, evidence: hash, banned }, banned ? 'equivocation evidence sent: the coordinator banned the signer' : 'equivocation evidence sent: the signer was banned already')
+      this.#done(hash)
+    } catch (err) {
+      if (item.attempts >= MAX_ATTEMPTS) {
+        this.#logger.warn({ kind: item.evidence.kind, evidence: hash, err: errorMessage(err) }, 'giving up on sending equivocation evidence')
         this.#done(hash)
-      } catch (err) {
-        if (item.attempts >= MAX_ATTEMPTS) {
-          this.#logger.warn({ kind: item.evidence.kind, evidence: hash, err: errorMessage(err) }, 'giving up on sending equivocation evidence')
-          this.#done(hash)
-        }
       }
     }
   }
