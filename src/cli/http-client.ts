@@ -1,16 +1,19 @@
+import { signRequest } from '../epochs/auth.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 
 /**
  * JSON over HTTP for CLI commands, with one-line errors: an unreachable node, a non-JSON answer
- * and an error status (with the node's message) each become an ERR_REMOTE EphemeraError.
+ * and an error status (with the node's message) each become an ERR_REMOTE EphemeraError
+ * (details: the HTTP status and the remote error code). A string body is sent as it is (JSON
+ * already serialised, e.g. the exact bytes a signature covers); anything else is serialised here.
  */
-export async function requestJson<T> (method: 'GET' | 'POST', url: string, body?: unknown, timeoutMs = 10_000): Promise<T> {
+export async function requestJson<T> (method: 'GET' | 'POST', url: string, body?: unknown, timeoutMs = 10_000, extraHeaders: Record<string, string> = {}): Promise<T> {
   let res: Response
   try {
     res = await fetch(url, {
       method,
-      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: body === undefined ? extraHeaders : { 'content-type': 'application/json', ...extraHeaders },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs)
     })
   } catch (err) {
@@ -26,9 +29,26 @@ export async function requestJson<T> (method: 'GET' | 'POST', url: string, body?
   }
   if (!res.ok) {
     const message = typeof json === 'object' && json != null && 'message' in json ? String((json as { message: unknown }).message) : text.slice(0, 200)
-    throw new EphemeraError(ErrorCode.REMOTE, `${method} ${new URL(url).pathname}: HTTP ${res.status}: ${message}`, { status: res.status })
+    const code = typeof json === 'object' && json != null && 'error' in json ? String((json as { error: unknown }).error) : undefined
+    throw new EphemeraError(ErrorCode.REMOTE, `${method} ${new URL(url).pathname}: HTTP ${res.status}: ${message}`, { status: res.status, code })
   }
   return json as T
+}
+
+/** What signs a request: a node key or the operator's admin key (src/crypto/keys.ts NodeKey). */
+export interface RequestSigner {
+  readonly publicKey: Uint8Array
+  sign: (message: Uint8Array) => Uint8Array
+}
+
+/**
+ * A signed POST to the coordinator (docs/PROTOCOL.md §7.5): the signature covers the method, the
+ * path (no query string) and the exact body bytes sent.
+ */
+export async function signedPostJson<T> (baseUrl: string, path: string, body: unknown, signer: RequestSigner): Promise<T> {
+  const text = JSON.stringify(body)
+  const headers = signRequest(signer.publicKey, (bytes) => signer.sign(bytes), 'POST', path, new TextEncoder().encode(text))
+  return await requestJson<T>('POST', `${baseUrl}${path}`, text, 10_000, headers)
 }
 
 /** Normalises a --node URL (no trailing slash; http:// added when missing). */

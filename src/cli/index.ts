@@ -9,6 +9,7 @@ import { blocksCommand } from './blocks/index.js'
 import { contractCommand } from './contract/index.js'
 import { epochsCommand } from './epochs/index.js'
 import { verifyCommand } from './verify/index.js'
+import { validatorCommand } from './validator/index.js'
 
 export const VERSION = '0.1.0'
 
@@ -18,7 +19,7 @@ export function buildProgram (): Command {
     .version(VERSION)
     .showSuggestionAfterError(true)
     .addHelpText('after', '\nLOG_LEVEL (trace, debug, info, warn, error, silent) sets the log level of running processes.')
-  for (const command of [initCommand(), nodeCommand(), contractCommand(), clusterCommand(), epochsCommand(), verifyCommand(), messagesCommand(), blocksCommand(), keysCommand()]) program.addCommand(command)
+  for (const command of [initCommand(), nodeCommand(), validatorCommand(), contractCommand(), clusterCommand(), epochsCommand(), verifyCommand(), messagesCommand(), blocksCommand(), keysCommand()]) program.addCommand(command)
   // every (sub)command: usage errors become one line and exit code 2, never a stack
   const configure = (cmd: Command): void => {
     cmd.exitOverride()

@@ -3,6 +3,7 @@ import { loadContractConfig } from '../../config/index.js'
 import { createLogger, LOG_LEVELS } from '../../util/logger.js'
 import { collect, intOption } from '../output.js'
 import { runUntilSignal } from '../shutdown.js'
+import { addAdminCommands } from './admin.js'
 import { contractStatus } from './status.js'
 
 interface RunOptions {
@@ -55,15 +56,21 @@ If a write to data_dir fails (disk full, I/O error) the coordinator logs one fat
 at once, having answered nothing it had not stored; free space, then restart.`)
     .action(async (opts: RunOptions) => { await run(opts) })
   contract.command('status')
-    .description('the open rounds: leases with deadlines, contributions, verifications, rollbacks')
+    .description('the living committee (changes, queue, staged, drops, bans, lock) and the open rounds: leases, contributions, verifications, rollbacks')
     .requiredOption('--contract <url>', 'coordinator URL')
-    .option('--json', 'print the rounds as JSON', false)
+    .option('--json', 'print {epoch, environment, rounds, membership} as JSON', false)
     .addHelpText('after', `
+The committee: the committee of the current epoch (size, membership id), the changes kept with their
+effective epochs and decisions (admitted, left, dropped, banned), the queue, the admissions and
+removals staged for the next change, consecutive missed epochs, drops with their reasons, bans with
+their reason and evidence hash, and the manual lock (README "A living committee").
+
 Each epoch's round opens when the epoch ends. Its reward table is split into chunks; each chunk is
 leased to one member (by rotation), uploaded by it, and checked by assigned verifiers; when every
 chunk is verified the coordinator commits the epoch. A lease whose holder misses its deadline passes
 to the next member; an attempt that does not complete rolls back (contributions cleared, holders
 rotated); an epoch not committed by its finalization deadline is marked failed with the reason.`)
     .action(async (opts: { contract: string, json: boolean }) => { await contractStatus(opts) })
+  addAdminCommands(contract)
   return contract
 }

@@ -1,6 +1,8 @@
+import type { MembershipViewJson } from '../../epochs/membership-requests.js'
 import type { RoundViewJson } from '../../epochs/requests.js'
 import { nodeUrl, requestJson } from '../http-client.js'
 import { printJson, println, table } from '../output.js'
+import { membershipLines } from './membership.js'
 
 interface EpochNow {
   epoch: number
@@ -12,21 +14,24 @@ const short = (key: string | null | undefined): string => key == null ? '-' : `$
 const until = (ms: number, now: number): string => ms >= now ? `in ${((ms - now) / 1000).toFixed(1)} s` : `${((now - ms) / 1000).toFixed(1)} s ago`
 
 /**
- * `ephemera contract status`: the coordinator's open rounds — per epoch its attempt and deadlines,
- * each chunk's lease (holder, deadline), contribution, verifiers and verifications, and the recent
- * events (lease expiries, verification failures, rollbacks).
+ * `ephemera contract status`: the living committee (src/cli/contract/membership.ts), then the
+ * coordinator's open rounds — per epoch its attempt and deadlines, each chunk's lease (holder,
+ * deadline), contribution, verifiers and verifications, and the recent events (lease expiries,
+ * verification failures, rollbacks).
  */
 export async function contractStatus (opts: { contract: string, json: boolean }): Promise<void> {
   const base = nodeUrl(opts.contract)
   const now = Date.now()
   const info = await requestJson<EpochNow>('GET', `${base}/contract/epoch`)
   const { rounds } = await requestJson<{ rounds: RoundViewJson[] }>('GET', `${base}/contract/rounds`)
+  const membership = await requestJson<MembershipViewJson>('GET', `${base}/contract/membership`)
   if (opts.json) {
-    printJson({ epoch: info.epoch, environment: info.environment, rounds })
+    printJson({ epoch: info.epoch, environment: info.environment, rounds, membership })
     return
   }
   const env = info.environment
   println(`epoch ${info.epoch} running (ends ${until(info.endMs, now)}); ${env.name}: chunks of ${env.chunkSize} mixnodes, leases ${env.leaseTimeoutMs} ms, attempts ${env.attemptTimeoutMs} ms, ${env.verifiersPerChunk} verifiers per chunk, finalization ${env.finalizationEpochs} epochs`)
+  for (const line of membershipLines(membership)) println(line)
   if (rounds.length === 0) {
     println('no open rounds: every ended epoch is committed or failed (ephemera epochs list shows them)')
     return

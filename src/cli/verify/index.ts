@@ -12,6 +12,7 @@ import { verifyPortable } from '../../crypto/portable.js'
 import { EphemeraError, ErrorCode, errorMessage } from '../../util/errors.js'
 import { nodeUrl, requestJson } from '../http-client.js'
 import { intOption, printJson, println } from '../output.js'
+import { chainLine, SINGLE_RECORD_CHAIN_NOTE, verifyCommitteeChain, type ChainReport } from './chain.js'
 
 interface VerifyOptions {
   epoch?: number
@@ -20,6 +21,8 @@ interface VerifyOptions {
   node?: string
   peers?: string
   allowStandalone: boolean
+  /** false with --no-chain: skip the committee chain (it reads every record). */
+  chain: boolean
   json: boolean
 }
 
@@ -96,11 +99,22 @@ async function verifyEpoch (options: VerifyOptions): Promise<void> {
       report.failure = `${failed.name}: ${failed.detail}`
     }
   }
+  // the committee of every epoch, re-derived from genesis and the changes the records carry
+  let chain: ChainReport | undefined
+  let chainNote: string | undefined
+  if (opts.contract == null) chainNote = SINGLE_RECORD_CHAIN_NOTE
+  else if (!opts.chain) chainNote = 'committee chain: not checked (--no-chain)'
+  else chain = await verifyCommitteeChain(nodeUrl(opts.contract))
+  if (chain?.ok === false && report.ok) {
+    report.ok = false
+    report.failure = `committee chain: ${chain.failure ?? ''}`
+  }
   if (opts.json) {
-    printJson({ epoch: opts.epoch, committeeSource: opts.peers ?? 'record', ...report })
+    printJson({ epoch: opts.epoch, committeeSource: opts.peers ?? 'record', ...report, committeeChain: chain ?? null, ...(chainNote != null ? { committeeChainNote: chainNote } : {}) })
   } else {
     println(`epoch ${opts.epoch}: winner ${record.winner.name}, ${record.submission.mode} submission, ${record.submission.reports.length} reports`)
     for (const c of report.checks) println(`  ${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}: ${c.detail}`)
+    println(chain != null ? chainLine(chain) : chainNote)
   }
   if (!report.ok) throw new EphemeraError(ErrorCode.VERIFY_FAILED, `verification failed: ${report.failure ?? ''}`)
   if (opts.json) return
@@ -117,6 +131,7 @@ export function verifyCommand (): Command {
     .option('--node <url>', 'also check that this node stores the same official record and the certified block')
     .option('--peers <file>', 'check against the committee in this peers file instead of the one in the record')
     .option('--allow-standalone', 'accept a standalone (uncertified, single-member) record as valid', false)
+    .option('--no-chain', 'with --contract: skip the committee chain check (it reads every record)')
     .option('--json', 'print the report as JSON', false)
     .addHelpText('after', `
 Checks, from the coordinator's public record: the committee hashes to its membership id; the block
@@ -127,6 +142,12 @@ there are at least rewardsThreshold of them; and the reward table equals the agg
 reports. For a record committed in chunks: the chunks tile the table, each chunk's rows hash to
 what its contributor (a member) signed, and each was verified by the required number of distinct
 other members, whose signatures are checked too. Signatures are checked with @noble/ed25519,
-independently of the node and coordinator.`)
+independently of the node and coordinator.
+
+With --contract it also checks the committee chain: it reads the genesis committee
+(GET /contract/genesis) and every committed record, re-derives each epoch's committee from genesis
+and the committee changes the records carry (each decided at a commit, in force two epochs on), and
+checks that every record names the committee that follows. A single record (--record) cannot show
+the chain; the output says so.`)
     .action(async (opts: VerifyOptions) => { await verifyEpoch(opts) })
 }

@@ -1,0 +1,143 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { toHex } from '../../src/codec/bytes.js'
+import { publicKeyFromPeerId } from '../../src/crypto/keys.js'
+import type { EpochRecordJson } from '../../src/epochs/record.js'
+import { decodeReport } from '../../src/epochs/report.js'
+import { fromBase64 } from '../../src/codec/bytes.js'
+import { killTracked, runCli, startCli } from '../helpers/cli.js'
+import { freePortBlock, getJson, makeTempDir, processesMentioning, removeDir, waitFor } from '../helpers/env.js'
+
+/**
+ * A living committee with real processes (2-second epochs): a 4-node network whose node4
+ * equivocates is banned on the evidence the others submit, and its connections are refused; a
+ * fifth node made with `init --join` joins through the queue, enters a later committee, and its
+ * reports and READY signatures appear in later records; a node stopped for several epochs is
+ * dropped and rejoins when it is back. Epochs keep committing throughout and `ephemera verify`
+ * passes on every record, the committee chain included.
+ */
+
+interface ClusterJson {
+  coordinator: { pid: number, httpUrl: string, configFile: string }
+  nodes: Array<{ name: string, pid: number, httpUrl: string, peerId: string, configFile: string }>
+}
+
+interface EpochList { currentEpoch: number, epochs: Array<{ epoch: number, status: string }> }
+
+const keyOf = (peerId: string): string => toHex(publicKeyFromPeerId(peerId))
+
+async function records (contract: string): Promise<EpochRecordJson[]> {
+  const list = await getJson<EpochList>(`${contract}/contract/epochs?limit=200`)
+  const done = list.epochs.filter((e) => e.status === 'committed').map((e) => e.epoch).sort((a, b) => a - b)
+  return await Promise.all(done.map(async (e) => await getJson<EpochRecordJson>(`${contract}/contract/epochs/${e}`)))
+}
+
+/** The first record whose committee change has a decision of `kind` about `name`. */
+async function decision (contract: string, kind: string, name: string, timeoutMs: number): Promise<EpochRecordJson> {
+  return await waitFor(async () => (await records(contract)).find((r) => r.committeeChange?.decisions.some((d) => d.kind === kind && d.member.name === name)), { timeoutMs, intervalMs: 500, what: `a committee change: ${kind} ${name}` })
+}
+
+/** Waits for a committed record of an epoch ≥ `from` that satisfies `check`. */
+async function recordFrom (contract: string, from: number, check: (r: EpochRecordJson) => boolean, timeoutMs: number, what: string): Promise<EpochRecordJson> {
+  return await waitFor(async () => (await records(contract)).find((r) => r.epoch >= from && check(r)), { timeoutMs, intervalMs: 500, what })
+}
+
+const reporters = (r: EpochRecordJson): string[] => r.submission.reports.map((x) => toHex(decodeReport(fromBase64(x.message.data) as Uint8Array).sender))
+
+describe('a living committee: coordinator + 4 nodes, then a fifth', () => {
+  let dir: string
+  let cluster: ClusterJson
+  let contract: string
+
+  beforeAll(async () => {
+    dir = await makeTempDir()
+    const base = await freePortBlock(16)
+    const init = await runCli(['init', '--nodes', '4', '--out', dir, '--base-port', String(base), '--environment', 'testing'])
+    expect(init.code, init.stderr).toBe(0)
+    // open admission; a member that misses 3 epochs in a row is dropped (down to 3 members)
+    const coordinatorConfig = join(dir, 'coordinator', 'config.toml')
+    let text = await readFile(coordinatorConfig, 'utf8')
+    const settings = 'admission = "open"\ndrop_after_missed = 3\nmin_committee = 3\n'
+    text = text.includes('[membership]\n') ? text.replace('[membership]\n', `[membership]\n${settings}`) : `${text}\n[membership]\n${settings}`
+    await writeFile(coordinatorConfig, text)
+    // node4 signs two different reports every epoch
+    const node4 = join(dir, 'node4', 'config.toml')
+    await writeFile(node4, (await readFile(node4, 'utf8')).replace('[rewards]\n', '[rewards]\nfault = "equivocate"\n'))
+    const up = await runCli(['cluster', 'up', '--dir', dir, '--detach', '--timeout', '40'], { timeoutMs: 60_000, env: { LOG_LEVEL: 'info' } })
+    expect(up.code, up.stderr).toBe(0)
+    cluster = JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as ClusterJson
+    contract = cluster.coordinator.httpUrl
+  }, 90_000)
+
+  afterAll(async () => {
+    await runCli(['cluster', 'down', '--dir', dir], { timeoutMs: 30_000 })
+    for (const pid of await processesMentioning(dir)) process.kill(pid, 'SIGKILL')
+    killTracked()
+    await removeDir(dir)
+  })
+
+  it('bans the equivocating node on the evidence the others submit: out of every later committee, its connections refused', async () => {
+    const banned = await decision(contract, 'banned', 'node4', 60_000)
+    const d = banned.committeeChange?.decisions.find((x) => x.kind === 'banned')
+    expect(d?.evidenceHash).toMatch(/^[0-9a-f]{64}$/)
+    const evidence = await getJson<{ offender: string }>(`${contract}/contract/evidence/${d?.evidenceHash as string}`)
+    expect(evidence.offender).toBe(keyOf(cluster.nodes[3]!.peerId))
+    const effective = banned.committeeChange?.effectiveEpoch as number
+    const after = await recordFrom(contract, effective, () => true, 30_000, `a record from epoch ${effective}`)
+    expect(after.committee.members.map((m) => m.name)).not.toContain('node4')
+    // node1 no longer lets node4 in
+    await waitFor(async () => {
+      const { connections } = await getJson<{ connections: Array<{ peerId: string }> }>(`${cluster.nodes[0]!.httpUrl}/ephemera/node/connections`)
+      return !connections.some((c) => c.peerId === cluster.nodes[3]!.peerId)
+    }, { timeoutMs: 20_000, what: 'node1 to drop its connection to the banned node4' })
+    const group = await getJson<{ refusedNonMembers: { refused: number } }>(`${cluster.nodes[0]!.httpUrl}/ephemera/broadcast/group/info`)
+    expect(group.refusedNonMembers.refused).toBeGreaterThan(0)
+  }, 120_000)
+
+  it('a fifth node made with `init --join` joins through the queue; its reports and READY signatures appear in later records', async () => {
+    const ports = await freePortBlock(2)
+    const join5 = await runCli(['init', '--join', contract, '--out', join(dir, 'joined'), '--name', 'node5', '--base-port', String(ports), '--json'])
+    expect(join5.code, join5.stderr).toBe(0)
+    const { configFile, peerId } = JSON.parse(join5.stdout) as { configFile: string, peerId: string }
+    startCli(['node', 'run', '--config', configFile], join(dir, 'logs', 'node5.log'), { LOG_LEVEL: 'info' })
+    const admitted = await decision(contract, 'admitted', 'node5', 60_000)
+    const effective = admitted.committeeChange?.effectiveEpoch as number
+    const key = keyOf(peerId)
+    const summary = async (): Promise<string> => (await records(contract)).filter((r) => r.epoch >= effective - 1).map((r) => `${r.epoch}: committee ${r.committee.members.map((m) => m.name).join(',')}; reports ${reporters(r).map((k) => r.committee.members.find((m) => m.publicKey === k)?.name ?? k.slice(0, 8)).join(',')}; signers ${(r.submission.certificate?.signatures ?? []).map((x) => r.committee.members.find((m) => m.peerId === x.signer)?.name ?? x.signer).join(',')}`).join('\n')
+    try {
+      const withReport = await recordFrom(contract, effective, (r) => r.committee.members.some((m) => m.publicKey === key) && reporters(r).includes(key), 40_000, 'a record with node5\'s report')
+      expect(withReport.committee.members.map((m) => m.name)).toContain('node5')
+      // certificate signers are PeerIds
+      await recordFrom(contract, effective, (r) => r.submission.certificate?.signatures.some((x) => x.signer === peerId) ?? false, 40_000, 'a record with node5\'s READY signature')
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${await summary()}`)
+    }
+  }, 150_000)
+
+  it('a node stopped for several epochs is dropped, rejoins when it is back, and epochs keep committing', async () => {
+    const node3 = cluster.nodes[2]!
+    process.kill(node3.pid, 'SIGKILL')
+    const dropped = await decision(contract, 'dropped', 'node3', 60_000)
+    expect(dropped.committeeChange?.decisions.find((d) => d.member.name === 'node3')?.reason).toMatch(/missed 3 consecutive epochs/)
+    startCli(['node', 'run', '--config', node3.configFile], join(dir, 'logs', 'node3-again.log'), { LOG_LEVEL: 'info' })
+    const back = await recordFrom(contract, dropped.epoch + 1, (r) => r.committeeChange?.decisions.some((d) => d.kind === 'admitted' && d.member.name === 'node3') ?? false, 60_000, 'node3 admitted again')
+    const effective = back.committeeChange?.effectiveEpoch as number
+    await recordFrom(contract, effective, (r) => r.committee.members.some((m) => m.name === 'node3'), 40_000, 'a record whose committee has node3 again')
+  }, 150_000)
+
+  it('epochs committed throughout, and `ephemera verify` passes on every record, the committee chain included', async () => {
+    const all = await records(contract)
+    const epochs = all.map((r) => r.epoch)
+    // no long gap: at most 3 epochs in a row without a record after the first
+    for (let i = 1; i < epochs.length; i++) expect(epochs[i]! - epochs[i - 1]!, `gap after epoch ${epochs[i - 1]!}`).toBeLessThanOrEqual(4)
+    for (const epoch of epochs.slice(0, -1)) {
+      const verify = await runCli(['verify', '--contract', contract, '--epoch', String(epoch), '--no-chain'], { timeoutMs: 30_000 })
+      expect(verify.code, `epoch ${epoch}: ${verify.stdout}${verify.stderr}`).toBe(0)
+    }
+    // the last one with the committee chain: every record's committee re-derived from genesis
+    const verify = await runCli(['verify', '--contract', contract, '--epoch', String(epochs.at(-1))], { timeoutMs: 60_000 })
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0)
+    expect(verify.stdout).toMatch(/committee chain/)
+  }, 180_000)
+})
