@@ -56,7 +56,8 @@ export class EpochReporter {
     const creator = progress.find((p) => p.progress?.block?.hash === e.blockHash)?.progress?.block?.creator
     const block = e.mode === 'standalone' ? 'no block (standalone)' : `block ${(e.blockHash ?? '').slice(0, 12)}${creator != null ? ` by ${creator}` : ''} (${e.signatures ?? 0} signatures, ${e.reports ?? 0} reports)`
     const chunks = e.chunks == null ? '' : `chunks ${e.chunks.verified}/${e.chunks.total} verified, `
-    return `epoch ${e.epoch}: reports ${seen}/${this.#nodes.length}, ${block}, ${chunks}winner ${e.winner ?? '?'}, committed ${e.latencyMs ?? '?'} ms after the epoch ended`
+    const change = e.committeeChange == null ? '' : `; committee change from epoch ${e.committeeChange.effectiveEpoch}: ${e.committeeChange.decisions.join(', ')}`
+    return `epoch ${e.epoch}: reports ${seen}/${e.committeeSize ?? this.#nodes.length}, ${block}, ${chunks}winner ${e.winner ?? '?'}, committed ${e.latencyMs ?? '?'} ms after the epoch ended${change}`
   }
 
   async #failedLine (e: EpochSummary): Promise<string> {

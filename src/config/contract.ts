@@ -49,7 +49,7 @@ export const contractConfigSchema = z.strictObject({
     /** Admissions stop at this size. */
     max_committee: z.number().int().min(1).max(1000).default(100),
     /** Drop a member after this many consecutive missed epochs (no report in the record, a lease let expire). 0 = never. */
-    drop_after_missed: z.number().int().min(0).max(10_000).default(0),
+    drop_after_missed: z.number().int().min(0).max(10_000).default(10),
     /** Ban a key dropped more than this many times. 0 = never. */
     ban_after_drops: z.number().int().min(0).max(10_000).default(5),
     /** Ban records kept (beyond it the oldest is forgotten, with its evidence). */

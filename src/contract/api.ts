@@ -47,6 +47,9 @@ export interface EpochSummary {
   signatures?: number
   acceptedAt?: number
   latencyMs?: number
+  /** committed: the committee's size, and the change its commit decided (in force from `effectiveEpoch`) */
+  committeeSize?: number
+  committeeChange?: { effectiveEpoch: number, decisions: string[] }
 }
 
 function summary (record: EpochRecordJson): EpochSummary {
@@ -62,7 +65,9 @@ function summary (record: EpochRecordJson): EpochSummary {
     signatures: record.submission.certificate?.signatures.length ?? 0,
     acceptedAt: record.acceptedAt,
     latencyMs: record.latencyMs,
-    ...(record.chunks != null ? { chunks: { total: record.chunks.length, contributed: record.chunks.length, verified: record.chunks.length } } : {})
+    ...(record.chunks != null ? { chunks: { total: record.chunks.length, contributed: record.chunks.length, verified: record.chunks.length } } : {}),
+    committeeSize: record.committee.members.length,
+    ...(record.committeeChange != null ? { committeeChange: { effectiveEpoch: record.committeeChange.effectiveEpoch, decisions: record.committeeChange.decisions.map((d) => `${d.kind} ${d.member.name}`) } } : {})
   }
 }
 
