@@ -26,6 +26,8 @@ export class Instance {
   /** hash → signer (hex) → signature; each signer's first valid READY only. */
   readonly readies = new Map<string, Map<string, Uint8Array>>()
   readonly readiedBy = new Set<string>()
+  /** Signers caught signing READY for two hashes here (evidence reported once each). */
+  readonly readyEquivocators = new Set<string>()
   /** What this node voted (this run or before a restart). */
   echo?: Uint8Array
   ready?: Uint8Array

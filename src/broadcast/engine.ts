@@ -25,10 +25,16 @@ export { MESSAGES_TOPIC, type SubmitResult } from './admission.js'
 
 export type { BroadcastMember } from './committees.js'
 
-/** Two conflicting signed proposals of one creator for one round: evidence against it. */
+/**
+ * Two conflicting signed statements for one slot, evidence against their signer: two proposals of
+ * one creator for one round (kind proposal; the signer is the creator), or two READYs of one
+ * signer for one (round, creator) (kind ready).
+ */
 export interface ProposalEquivocation {
+  kind: 'proposal' | 'ready'
   round: number
   creator: Uint8Array
+  signer: Uint8Array
   first: { hash: Uint8Array, signature: Uint8Array }
   second: { hash: Uint8Array, signature: Uint8Array }
 }
@@ -439,7 +445,12 @@ export class BroadcastEngine {
           this.#stats.equivocations++
           this.#faults.report(`equivocation:${toHex(effect.creator)}`, { round: effect.round, creator: toHex(effect.creator), first: toHex(effect.first.hash), second: toHex(effect.second.hash) }, 'equivocation: two signed proposals for one round')
           await this.votes.saveEvidence({ round: effect.round, creator: effect.creator, first: effect.first, second: effect.second }, this.#opts.maxEvidence)
-          for (const listener of this.#equivocationListeners) listener({ round: effect.round, creator: effect.creator, first: effect.first, second: effect.second })
+          for (const listener of this.#equivocationListeners) listener({ kind: 'proposal', round: effect.round, creator: effect.creator, signer: effect.creator, first: effect.first, second: effect.second })
+          break
+        case 'ready-equivocation':
+          this.#stats.equivocations++
+          this.#faults.report(`ready-equivocation:${toHex(effect.signer)}`, { round: effect.round, creator: toHex(effect.creator), signer: toHex(effect.signer) }, 'equivocation: two signed READYs for one instance')
+          for (const listener of this.#equivocationListeners) listener({ kind: 'ready', round: effect.round, creator: effect.creator, signer: effect.signer, first: effect.first, second: effect.second })
           break
         case 'floor':
           await this.votes.raiseFloor(effect.creator, effect.floor, effect.previous, equalBytes(effect.creator, this.#self) ? this.#own.forgetBelow(effect.floor) : [])

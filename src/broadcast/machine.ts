@@ -29,6 +29,8 @@ export { DEFAULT_RBC_LIMITS, thresholds, type Effect, type MachineStats, type Pe
  * echoed, or the one its READYs certify) and at most one pair of conflicting proposals.
  */
 
+const fromHex32 = (hex: string): Uint8Array => fromHex(hex, 32) as Uint8Array
+
 export class RbcMachine {
   readonly #self: Uint8Array
   readonly #selfHex: string
@@ -444,6 +446,7 @@ export class RbcMachine {
   }
 
   #countReady (c: CreatorState, inst: Instance, fromHex: string, hash: Uint8Array, signature: Uint8Array, effects: Effect[]): void {
+    if (inst.readiedBy.has(fromHex)) this.#readyConflict(c, inst, fromHex, hash, signature, effects)
     if (inst.readiedBy.has(fromHex) || c.decided.has(inst.round)) return
     inst.readiedBy.add(fromHex)
     const h = toHex(hash)
@@ -458,6 +461,18 @@ export class RbcMachine {
       effects.push({ type: 'fetch', round: inst.round, creator: c.key, hash, from: this.fetchCandidates(inst.round, c.key, hash) })
     }
     this.#tryDeliver(c, inst, hash, effects)
+  }
+
+  /** A second READY by one signer: if it names another hash, both signed statements are evidence (once per signer). */
+  #readyConflict (c: CreatorState, inst: Instance, fromHex: string, hash: Uint8Array, signature: Uint8Array, effects: Effect[]): void {
+    if (fromHex === this.#selfHex || inst.readyEquivocators.has(fromHex)) return
+    for (const [h, votes] of inst.readies) {
+      const first = votes.get(fromHex)
+      if (first == null || h === toHex(hash)) continue
+      inst.readyEquivocators.add(fromHex)
+      effects.push({ type: 'ready-equivocation', round: inst.round, creator: c.key, signer: fromHex32(fromHex), first: { hash: fromHex32(h), signature: first }, second: { hash, signature } })
+      return
+    }
   }
 
   #sendReady (c: CreatorState, inst: Instance, hash: Uint8Array, effects: Effect[]): void {

@@ -34,6 +34,8 @@ export type Effect =
   | { type: 'fetch', round: number, creator: Uint8Array, hash: Uint8Array, from: Uint8Array[] }
   /** Two proposals by one creator for one round, both signed by it (the first such pair only). */
   | { type: 'equivocation', round: number, creator: Uint8Array, first: Proposal, second: Proposal }
+  /** A member signed READY for two hashes of one instance: both signatures (evidence against the signer). */
+  | { type: 'ready-equivocation', round: number, creator: Uint8Array, signer: Uint8Array, first: { hash: Uint8Array, signature: Uint8Array }, second: { hash: Uint8Array, signature: Uint8Array } }
   /** Every round ≤ `floor` of `creator` is now closed: persist it and forget what lies below. */
   | { type: 'floor', creator: Uint8Array, floor: number, previous: number }
   /** A message that was dropped, and why (for logs and metrics). */

@@ -109,10 +109,10 @@ export class RewardsService implements Application {
     if (!opts.standalone) await this.#ctx.pool.start()
     if (opts.fault !== 'none') m.logger.warn({ fault: opts.fault }, 'TEST FAULT MODE: this node misbehaves on purpose')
     await this.#loadProgress()
-    // conflicting signed proposals seen by the broadcast engine are evidence too
+    // conflicting signed proposals and READYs seen by the broadcast engine are evidence too
     this.#offEquivocation = m.engine.onEquivocation((e) => {
-      const vote = (p: { hash: Uint8Array, signature: Uint8Array }): SignedVoteJson => ({ round: e.round, creator: toHex(e.creator), hash: toHex(p.hash), signer: toHex(e.creator), signature: toHex(p.signature) })
-      this.#sendEvidence({ kind: 'proposal-equivocation', a: vote(e.first), b: vote(e.second) })
+      const vote = (p: { hash: Uint8Array, signature: Uint8Array }): SignedVoteJson => ({ round: e.round, creator: toHex(e.creator), hash: toHex(p.hash), signer: toHex(e.signer), signature: toHex(p.signature) })
+      this.#sendEvidence({ kind: e.kind === 'ready' ? 'ready-equivocation' : 'proposal-equivocation', a: vote(e.first), b: vote(e.second) })
     })
     this.#tasks.push(this.#run(signal))
   }

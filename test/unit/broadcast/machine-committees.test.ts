@@ -62,3 +62,21 @@ describe('a committee per round', () => {
     expect(m.receive(b.publicKey, p2.message).some((x) => x.type === 'persist-vote')).toBe(true)
   })
 })
+
+describe('READY equivocation', () => {
+  it('a member signing READY for two hashes of one instance yields both signed statements once, as evidence', () => {
+    const m = machineOf(a)
+    const p1 = proposal(committeeOf(1), b, 1)
+    const p2 = proposal(committeeOf(1), b, 1, 2000)
+    m.receive(b.publicKey, p1.message)
+    m.receive(c.publicKey, readyMsg(c, 1, b.publicKey, p1.hash))
+    const effects = m.receive(c.publicKey, readyMsg(c, 1, b.publicKey, p2.hash))
+    const evidence = effects.filter((x) => x.type === 'ready-equivocation')
+    expect(evidence).toHaveLength(1)
+    const e = evidence[0] as Extract<Effect, { type: 'ready-equivocation' }>
+    expect([toHex(e.signer), toHex(e.first.hash), toHex(e.second.hash)]).toEqual([toHex(c.publicKey), toHex(p1.hash), toHex(p2.hash)])
+    expect(m.receive(c.publicKey, readyMsg(c, 1, b.publicKey, p2.hash)).some((x) => x.type === 'ready-equivocation')).toBe(false)
+    // the same READY again is no conflict
+    expect(m.receive(c.publicKey, readyMsg(c, 1, b.publicKey, p1.hash)).some((x) => x.type === 'ready-equivocation')).toBe(false)
+  })
+})

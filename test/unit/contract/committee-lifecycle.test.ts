@@ -10,6 +10,7 @@ import type { CommitteeMemberJson, EpochRecordJson, ParametersJson } from '../..
 import { Database } from '../../../src/storage/database.js'
 import { ErrorCode } from '../../../src/util/errors.js'
 import { signRequest } from '../../../src/epochs/auth.js'
+import { proposalSigningBytes, readySigningBytes } from '../../../src/block/encoding.js'
 import { key } from '../block/fixtures.js'
 import { tempDir } from '../tmp.js'
 import { COMMITTEE, KEYS, memberReport, MemoryStore, PARAMETERS, refused } from './fixtures.js'
@@ -140,6 +141,24 @@ describe('bans on evidence', () => {
     expect(r2.committeeChange?.decisions).toEqual([expect.objectContaining({ kind: 'banned', member: genesisMember(1), evidenceHash: evidenceHash(evidence) })])
     expect(r2.committeeChange?.committee.members.map((m) => m.name)).toEqual(expect.not.arrayContaining(['node2']))
   })
+
+  for (const kind of ['proposal-equivocation', 'ready-equivocation'] as const) {
+    it(`bans on ${kind} (two signed votes of one slot)`, async () => {
+      const h = await living()
+      h.clock.now = endOf(3) + 10
+      const signer = kind === 'proposal-equivocation' ? 0 : 2
+      const k = KEYS[signer] as NodeKey
+      const creator = KEYS[0] as NodeKey
+      const vote = (fill: number): { round: number, creator: string, hash: string, signer: string, signature: string } => {
+        const hash = new Uint8Array(32).fill(fill)
+        const bytes = kind === 'proposal-equivocation' ? proposalSigningBytes(3, creator.publicKey, hash) : readySigningBytes(3, creator.publicKey, hash)
+        return { round: 3, creator: toHex(creator.publicKey), hash: toHex(hash), signer: toHex(k.publicKey), signature: toHex(k.sign(bytes)) }
+      }
+      const { ban } = await h.requests.evidence(genesisMember(1), { kind, a: vote(1), b: vote(2) })
+      expect(ban.member.publicKey).toBe(pk(signer))
+      expect(h.coordinator.committees.membership.removals.map((d) => d.member.publicKey)).toEqual([pk(signer)])
+    })
+  }
 
   it('refuses forged, non-conflicting and outsiders\' evidence', async () => {
     const h = await living()
