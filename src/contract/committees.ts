@@ -5,7 +5,11 @@ import type { CommitteeChangeJson } from '../epochs/committee-chain.js'
 import type { CommitteeJson, CommitteeMemberJson, ParametersJson } from '../epochs/record.js'
 import type { ChunkCheckContext } from './chunk-checks.js'
 import { Membership, type MembershipEvent, type MembershipRules } from './membership.js'
-import type { CoordinatorStore, StoredEvidence } from './store.js'
+import type { CoordinatorStore, GenesisRound, StoredEvidence } from './store.js'
+import type { ChunkRange } from '../epochs/chunks.js'
+import { EphemeraError, ErrorCode } from '../util/errors.js'
+import { falseStatement } from './false-statements.js'
+import type { RoundEvent, RoundState } from './round.js'
 
 /** One epoch's committee as the coordinator uses it: rotation order, lookup, and the checks' context. */
 export interface EpochCommittee {
@@ -115,6 +119,65 @@ export class Committees {
   committed (change: CommitteeChangeJson | undefined): void {
     if (change != null) this.#views.clear()
     this.#flush()
+  }
+
+  /** False chunk statements caught in the current request: banned at once, stored by banCaught(). */
+  readonly #caught: StoredEvidence[] = []
+
+  /** A signed chunk request that contradicts the round's certified block is evidence: its signer is banned (src/contract/false-statements.ts). */
+  catchFalse (at: { round: RoundState, chunk: ChunkRange, signer: CommitteeMemberJson, now: number, epoch: number }, request: Parameters<typeof falseStatement>[1]): void {
+    const { committee, parameters } = this.at(at.round.epoch)
+    const evidence = falseStatement({ ...at, committee, parameters, verify: this.#verify }, request)
+    if (evidence == null) return
+    const reason = `${(evidence.evidence as { kind: string }).kind} for chunk ${at.chunk.index} of epoch ${at.round.epoch}`
+    if (this.#membership.banKey(at.signer, { by: 'evidence', reason, epoch: at.epoch, evidenceHash: evidence.hash })) this.#caught.push(evidence)
+  }
+
+  /**
+   * update()'s committee step, in the seed's order: drops, bans on repeated drops, admissions from
+   * the queue; then forgets changes no open epoch needs. Stores the state if it (or `changed`) changed.
+   */
+  async tick (current: number, finalizationEpochs: number, changed: boolean): Promise<void> {
+    let dirty = this.#membership.update(current) || changed
+    dirty = this.#membership.prune(current - finalizationEpochs - 1) || dirty
+    if (dirty) await this.save()
+  }
+
+  /** The evidence behind a ban (kept as long as the ban). */
+  async evidence (hash: string): Promise<StoredEvidence | undefined> {
+    return await this.#store.evidence(hash)
+  }
+
+  /** Round 0: the genesis committee and parameters. */
+  async genesisRound (): Promise<GenesisRound | undefined> {
+    return await this.#store.genesisRound()
+  }
+
+  /** Stores the bans catchFalse() made, with their evidence. */
+  async banCaught (): Promise<void> {
+    for (const evidence of this.#caught.splice(0)) await this.save(evidence)
+  }
+
+  /** A banned key takes no part in rounds (the request gate refuses it too). */
+  refuseBanned (node: CommitteeMemberJson): void {
+    const ban = this.#membership.ban(node.publicKey)
+    if (ban != null) throw new EphemeraError(ErrorCode.BANNED, `${node.name} is banned: ${ban.reason}`)
+  }
+
+  /** A round's new events: leases let expire count as missed epochs; a rollback or failure returns the staged admissions to the queue. Whether anything changed. */
+  noteRoundEvents (round: RoundState, events: readonly RoundEvent[]): boolean {
+    let changed = false
+    for (const e of events) {
+      if (e.kind === 'lease-expired' && e.member != null) {
+        this.#membership.noteMissed(e.member, round.epoch)
+        changed = true
+      }
+      if ((e.kind === 'rollback' || e.kind === 'failed') && this.#membership.next.length > 0) {
+        this.#membership.rollback()
+        changed = true
+      }
+    }
+    return changed
   }
 
   #lastBans = new Set<string>()

@@ -2,7 +2,7 @@ import type { VerifyFn } from '../block/validate.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import { epochAt, epochWindow, type Environment, type EpochWindow } from '../epochs/environment.js'
 import { type CommitteeJson, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../epochs/record.js'
-import type { CoordinatorStore, GenesisRound, StoredEvidence } from './store.js'
+import type { CoordinatorStore, StoredEvidence } from './store.js'
 import type { CrashPoints } from '../util/crash-points.js'
 import type { RewardRow } from '../epochs/aggregate.js'
 import { chunkRanges, type ChunkRange } from '../epochs/chunks.js'
@@ -13,25 +13,10 @@ import { ADMIN_PATH, RequestGate, QUEUE_PATH } from './request-gate.js'
 import { Committees } from './committees.js'
 import { closedMembershipRules, type Membership, type MembershipEvent, type MembershipRules } from './membership.js'
 import { wholeSubmissionRecord } from './whole-submission.js'
+import { loadGenesis } from './genesis.js'
+import { attempt, one } from './item-results.js'
 import type { ContributionBody, ContributionsBody, ItemResult, LockGrant, VerificationBody } from '../epochs/requests.js'
 import { acquireLease, addContribution, addVerification, assertHolder, chunkRecord, expire, openRound, readyToAdvance, withoutData, type Anchor, type ChunkState, type RoundEvent, type RoundState, type RoundTiming } from './round.js'
-
-/** Runs one chunk's step; a refusal (EphemeraError) becomes that chunk's result, anything else throws. */
-function attempt<T> (chunk: number, step: () => T): ItemResult<T> {
-  try {
-    return { chunk, ok: true, value: step() }
-  } catch (err) {
-    if (!(err instanceof EphemeraError)) throw err
-    return { chunk, ok: false, code: err.code, message: err.message }
-  }
-}
-
-/** The single result of a one-chunk request, or its refusal thrown. */
-function one<T> (results: Array<ItemResult<T>>): T {
-  const r = results[0] as ItemResult<T>
-  if (!r.ok) throw new EphemeraError(r.code, r.message)
-  return r.value
-}
 
 export interface CoordinatorDeps {
   /** Told about every lease expiry, verification failure, rollback, failure and commit (for logs). */
@@ -145,23 +130,8 @@ export class Coordinator {
   async initialize (): Promise<number> {
     if (this.#genesisMs != null) return this.#genesisMs
     const store = this.#deps.store
-    let genesis = await store.genesis()
-    if (genesis == null) {
-      genesis = Math.ceil(this.#deps.clock() / 1000) * 1000
-      await store.setEpochMs(this.environment.epochMs)
-      await store.setGenesis(genesis)
-    }
-    const epochMs = await store.epochMs()
-    if (epochMs == null) {
-      await store.setEpochMs(this.environment.epochMs)
-    } else if (epochMs !== this.environment.epochMs) {
-      throw new EphemeraError(ErrorCode.CONFIG_INVALID,
-        `this coordinator's data was made with ${epochMs} ms epochs; it cannot run with ${this.environment.epochMs} ms (every epoch number would change). Use the original length, or clear the data of the coordinator and the nodes (ephemera cluster clear) to start over`)
-    }
-    // round 0: the genesis, with the committee and parameters it started with (kept once)
-    if (await store.genesisRound() == null) {
-      await store.setGenesisRound({ round: 0, genesisMs: genesis, committee: this.committee, parameters: this.parameters, environment: this.environment.name })
-    }
+    // round 0 (src/contract/genesis.ts), then the living committee's state
+    const genesis = await loadGenesis(store, { environment: this.environment, committee: this.committee, parameters: this.parameters, now: this.#deps.clock() })
     await this.committees.load()
     // the rounds that were open when the process stopped, as they were last stored
     this.#rounds.clear()
@@ -249,7 +219,7 @@ export class Coordinator {
         const seen = round.events.at(-1)
         if (!expire(round, now, this.committees.at(round.epoch).sorted, this.#timing)) continue
         this.#report(round, seen)
-        membershipChanged = this.#noteExpiries(round, seen) || membershipChanged
+        membershipChanged = this.committees.noteRoundEvents(round, round.events.slice(seen == null ? 0 : round.events.indexOf(seen) + 1)) || membershipChanged
         if (round.status === 'failed') {
           // the reason stays; the rows and the block are dropped (nothing will be built on them)
           await this.#save(withoutData(round), { anchor: true, rows: round.chunks.map((c) => c.index) })
@@ -260,10 +230,7 @@ export class Coordinator {
         }
       }
       // the committee: drops, bans on repeated drops, admissions from the queue (src/contract/membership.ts)
-      const current = this.epochInfo(now).epoch
-      membershipChanged = this.committees.membership.update(current) || membershipChanged
-      membershipChanged = this.committees.membership.prune(current - this.environment.finalizationEpochs - 1) || membershipChanged
-      if (membershipChanged) await this.committees.save()
+      await this.committees.tick(this.epochInfo(now).epoch, this.environment.finalizationEpochs, membershipChanged)
       // the next round is ready when its epoch is complete, unless the operator locked advancing
       if (!this.committees.membership.locked) {
         for (const round of [...this.#rounds.values()]) if (readyToAdvance(round)) await this.#advance(round, now)
@@ -346,14 +313,22 @@ export class Coordinator {
         return { verifiers: chunk.verifiers }
       }))
       if (rows.length > 0) await this.#save(round, { anchor: !anchored && round.anchor != null, rows })
+      await this.committees.banCaught()
       return results
     })
   }
 
   #contributeOne (round: RoundState, index: number, node: CommitteeMemberJson, body: ContributionBody, now: number): ChunkState {
+    this.committees.refuseBanned(node)
     const chunk = assertHolder(round, index, node.publicKey, now)
     const committee = this.committees.at(round.epoch)
-    const checked = checkContribution(committee.checks, { round, chunk, table: this.#tables.get(round.epoch), contributor: node.publicKey, body, now })
+    let checked
+    try {
+      checked = checkContribution(committee.checks, { round, chunk, table: this.#tables.get(round.epoch), contributor: node.publicKey, body, now })
+    } catch (err) {
+      if (err instanceof EphemeraError && err.code === ErrorCode.SUBMISSION_INVALID) this.committees.catchFalse({ round, chunk, signer: node, now, epoch: this.epochInfo(now).epoch }, { contribution: body })
+      throw err
+    }
     const added = addContribution(round, index, { ...checked.contribution, anchor: checked.anchor }, body.blockHash.toLowerCase(), committee.sorted, this.#timing)
     this.#tables.set(round.epoch, checked.table)
     return added
@@ -377,12 +352,14 @@ export class Coordinator {
       const seen = round.events.at(-1)
       let changed = false
       const results = items.map((item) => attempt(item.chunk, () => {
-        this.#verifyOne(round, item.chunk, verifier, item, now)
+        // a refused finding may still be recorded (a false one, with both sides)
         changed = true
+        this.#verifyOne(round, item.chunk, verifier, item, now)
         return null
       }))
       this.#report(round, seen)
       if (changed) await this.#save(round, {})
+      await this.committees.banCaught()
       if (!readyToAdvance(round) || this.committees.membership.locked) return { results, committed: false }
       await this.#advance(round, now)
       return { results, committed: true }
@@ -390,7 +367,16 @@ export class Coordinator {
   }
 
   #verifyOne (round: RoundState, index: number, verifier: CommitteeMemberJson, body: VerificationBody, now: number): void {
-    addVerification(round, index, checkVerification(this.committees.at(round.epoch).checks, { round, index, verifier: verifier.publicKey, body, now }))
+    this.committees.refuseBanned(verifier)
+    const verification = checkVerification(this.committees.at(round.epoch).checks, { round, index, verifier: verifier.publicKey, body, now })
+    // a finding that contradicts the block is a false statement: recorded, not counted, its signer banned (and replaced at the deadline)
+    const contributed = round.chunks[index]?.contribution?.rowsHash
+    const assigned = round.chunks[index]?.verifiers.includes(verifier.publicKey) === true
+    const chunk = round.chunks[index]
+    if (!verification.ok && contributed != null && assigned && chunk != null) this.committees.catchFalse({ round, chunk, signer: verifier, now, epoch: this.epochInfo(now).epoch }, { verification: body, rowsHash: contributed })
+    const banned = !verification.ok && this.committees.membership.ban(verifier.publicKey) != null
+    addVerification(round, index, verification, banned ? 'it contradicts the certified block: the verifier is banned and will be replaced' : undefined)
+    if (banned) throw new EphemeraError(ErrorCode.BANNED, `${verifier.name}'s verification of chunk ${index} contradicts the epoch's certified block: banned`)
   }
 
   /** tryAdvance: commits the epoch when every chunk is contributed and verified; the record, if it did. */
@@ -465,31 +451,6 @@ export class Coordinator {
       if (JSON.stringify(this.committees.membership.toJson()) !== before) await this.committees.save(evidence?.(result))
       return result
     })
-  }
-
-  async evidence (hash: string): Promise<StoredEvidence | undefined> {
-    return await this.#deps.store.evidence(hash)
-  }
-
-  async genesisRound (): Promise<GenesisRound | undefined> {
-    return await this.#deps.store.genesisRound()
-  }
-
-  /** Counts the leases let expire as missed epochs, and returns staged admissions to the queue on a rollback or failure; whether the committee's state changed. */
-  #noteExpiries (round: RoundState, last: RoundEvent | undefined): boolean {
-    const membership = this.committees.membership
-    let changed = false
-    for (const e of round.events.slice(last == null ? 0 : round.events.indexOf(last) + 1)) {
-      if (e.kind === 'lease-expired' && e.member != null) {
-        membership.noteMissed(e.member, round.epoch)
-        changed = true
-      }
-      if ((e.kind === 'rollback' || e.kind === 'failed') && membership.next.length > 0) {
-        membership.rollback()
-        changed = true
-      }
-    }
-    return changed
   }
 
   /** Stores a round after a transition and wakes whoever waits for it to change. */

@@ -20,7 +20,7 @@ export function registerMembershipRoutes (app: FastifyInstance, coordinator: Coo
   app.get('/contract/membership', async () => requests.view(coordinator.epochInfo(clock()).epoch))
 
   app.get('/contract/genesis', async () => {
-    const genesis = await coordinator.genesisRound()
+    const genesis = await coordinator.committees.genesisRound()
     if (genesis == null) throw new EphemeraError(ErrorCode.NOT_FOUND, 'the coordinator has not stored its genesis yet')
     return genesis
   })
@@ -35,7 +35,7 @@ export function registerMembershipRoutes (app: FastifyInstance, coordinator: Coo
   app.get<{ Params: { hash: string } }>('/contract/evidence/:hash', async (request) => {
     const hash = request.params.hash.toLowerCase()
     if (!/^[0-9a-f]{64}$/.test(hash)) throw new EphemeraError(ErrorCode.BAD_REQUEST, 'the evidence hash must be 64 hex digits')
-    const stored = await coordinator.evidence(hash)
+    const stored = await coordinator.committees.evidence(hash)
     if (stored == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `no evidence ${hash} (it is kept as long as its ban)`)
     return stored
   })

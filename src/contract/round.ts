@@ -107,13 +107,18 @@ export function addContribution (round: RoundState, index: number, c: Contributi
 
 /**
  * tryVerify: an assigned verifier's signed finding for a contributed chunk. A failed one is kept
- * with both sides and blocks the chunk for this round attempt.
+ * with both sides in the round's events and blocks the chunk for this round attempt, unless it is
+ * `rejected` (it contradicts the certified block: it is only recorded, and does not count).
  */
-export function addVerification (round: RoundState, index: number, v: Verification): ChunkState {
+export function addVerification (round: RoundState, index: number, v: Verification, rejected?: string): ChunkState {
   const chunk = openChunk(round, index)
   if (chunk.contribution == null) refuse(ErrorCode.EPOCH_NOT_READY, `chunk ${index} of epoch ${round.epoch} has not been contributed yet`)
   if (!chunk.verifiers.includes(v.verifier)) refuse(ErrorCode.FORBIDDEN, `${v.verifier} is not assigned to verify chunk ${index} of epoch ${round.epoch} (assigned: ${chunk.verifiers.join(', ')})`)
   if (chunk.verifications.some((x) => x.verifier === v.verifier)) refuse(ErrorCode.DUPLICATE, `${v.verifier} already verified chunk ${index} of epoch ${round.epoch}`)
+  if (rejected != null) {
+    event(round, v.at, 'verification-failed', `chunk ${index}: ${v.verifier} derived rows ${v.ownRowsHash}, ${chunk.contribution.contributor} contributed ${chunk.contribution.rowsHash}; ${rejected}`, v.verifier)
+    return chunk
+  }
   chunk.verifications.push(v)
   if (!v.ok) event(round, v.at, 'verification-failed', `chunk ${index}: ${v.verifier} derived rows ${v.ownRowsHash}, ${chunk.contribution.contributor} contributed ${chunk.contribution.rowsHash}${v.detail != null ? ` (${v.detail})` : ''}`)
   return chunk

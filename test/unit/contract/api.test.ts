@@ -124,7 +124,8 @@ describe('coordinator API: reads', () => {
       reports: 4,
       signatures: 3,
       acceptedAt: record.acceptedAt,
-      latencyMs: record.acceptedAt - endOf(2)
+      latencyMs: record.acceptedAt - endOf(2),
+      committeeSize: 4
     })
   })
 

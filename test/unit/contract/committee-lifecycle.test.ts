@@ -6,6 +6,7 @@ import { ValidatorRequests } from '../../../src/contract/validator-requests.js'
 import { verifySignature, type NodeKey } from '../../../src/crypto/keys.js'
 import { committeeChainChecks } from '../../../src/epochs/committee-chain.js'
 import { evidenceHash, reportEvidence } from '../../../src/epochs/evidence.js'
+import { checkRoundEvidence, type RoundEvidenceJson } from '../../../src/epochs/round-evidence.js'
 import type { CommitteeMemberJson, EpochRecordJson, ParametersJson } from '../../../src/epochs/record.js'
 import { Database } from '../../../src/storage/database.js'
 import { ErrorCode } from '../../../src/util/errors.js'
@@ -14,7 +15,7 @@ import { proposalSigningBytes, readySigningBytes } from '../../../src/block/enco
 import { key } from '../block/fixtures.js'
 import { tempDir } from '../tmp.js'
 import { COMMITTEE, KEYS, memberReport, MemoryStore, PARAMETERS, refused } from './fixtures.js'
-import { blockOf, contributeAll, endOf, harness, registerKeys, verifyAll, type Harness } from './round-driver.js'
+import { blockOf, contributeAll, endOf, harness, memberAt, registerKeys, roundOf, verifyAll, type Harness } from './round-driver.js'
 
 /**
  * The living committee through the coordinator, on an injected clock: admission from the queue at
@@ -38,13 +39,38 @@ async function living (opts: { store?: LevelCoordinatorStore, crash?: (point: st
   return { ...h, requests: new ValidatorRequests(h.coordinator, verifySignature) }
 }
 
-/** Commits an epoch with a block of `keys` (reports from `reporters`, indexes into keys). */
+/**
+ * Commits an epoch with a block of `keys` (reports from `reporters`, indexes into keys). Banned
+ * members take no part: their leases expire and pass on, their verifications are replaced.
+ */
 async function commit (h: Harness, epoch: number, opts: { keys?: NodeKey[], reporters?: number[] } = {}): Promise<EpochRecordJson> {
   h.clock.now = Math.max(h.clock.now, endOf(epoch) + 10)
   const keys = opts.keys ?? KEYS
   const b = blockOf(epoch, 0, { keys, parameters: parametersFor(keys.length), ...(opts.reporters != null ? { reporters: opts.reporters } : {}) })
-  await contributeAll(h, epoch, b)
-  expect(await verifyAll(h, epoch, b)).toBe(true)
+  const banned = (key: string): boolean => h.coordinator.committees.membership.ban(key) != null
+  const passOn = async (): Promise<void> => {
+    h.clock.now += 1_001
+    await h.coordinator.update()
+  }
+  if (h.coordinator.committees.membership.bans.length === 0) {
+    await contributeAll(h, epoch, b)
+    expect(await verifyAll(h, epoch, b)).toBe(true)
+    return await h.coordinator.record(epoch) as EpochRecordJson
+  }
+  await h.coordinator.update()
+  for (let index = 0; index < 4; index++) {
+    while (banned((await roundOf(h, epoch)).chunks[index]?.lease.holder as string)) await passOn()
+    const round = await roundOf(h, epoch)
+    const holder = round.chunks[index]?.lease.holder as string
+    await h.coordinator.tryLock(epoch, index, memberAt(h, epoch, holder))
+    await h.coordinator.tryContribute(epoch, index, memberAt(h, epoch, holder), b.contribution(index, holder, { withBlock: round.anchor == null }))
+  }
+  while (await h.coordinator.record(epoch) == null) {
+    for (const c of (await roundOf(h, epoch)).chunks) {
+      for (const v of c.verifiers.filter((x) => !banned(x) && !c.verifications.some((y) => y.verifier === x))) await h.coordinator.tryVerify(epoch, c.index, memberAt(h, epoch, v), b.verification(c.index, v))
+    }
+    if (await h.coordinator.record(epoch) == null) await passOn()
+  }
   return await h.coordinator.record(epoch) as EpochRecordJson
 }
 
@@ -133,7 +159,7 @@ describe('bans on evidence', () => {
     const evidence = twin()
     const { ban } = await h.requests.evidence(genesisMember(0), evidence)
     expect(ban).toMatchObject({ by: 'evidence', evidenceHash: evidenceHash(evidence), member: genesisMember(1) })
-    expect((await h.coordinator.evidence(evidenceHash(evidence)))?.evidence).toEqual(evidence)
+    expect((await h.coordinator.committees.evidence(evidenceHash(evidence)))?.evidence).toEqual(evidence)
     const headers = signRequest((KEYS[1] as NodeKey).publicKey, (b) => (KEYS[1] as NodeKey).sign(b), 'POST', '/contract/queue', new Uint8Array(), h.clock.now)
     await refused(Promise.resolve().then(() => { h.coordinator.precheck(headers, '/contract/queue') }), ErrorCode.BANNED, /report-equivocation/)
     await refused(h.requests.evidence(genesisMember(0), evidence), ErrorCode.ALREADY_EXISTS)
@@ -172,6 +198,48 @@ describe('bans on evidence', () => {
     const mine = (values: number): ReturnType<typeof memberReport> => memberReport(2, 0, { keys: [outsider], values: new Uint16Array(20).fill(values) })
     await refused(h.requests.evidence(genesisMember(0), reportEvidence(mine(1), mine(2))), ErrorCode.EVIDENCE_INVALID, /not in the committee/)
     expect(h.coordinator.committees.membership.bans).toEqual([])
+  })
+})
+
+describe('bans on false chunk statements', () => {
+  it('a signed contribution whose rows are not the block\'s chunk is refused and bans its signer, with the evidence kept', async () => {
+    const h = await living()
+    h.clock.now = endOf(1) + 10
+    await h.coordinator.update()
+    const b = blockOf(1, 0, { parameters: parametersFor(4) })
+    const holder = (await h.coordinator.round(1))?.chunks[0]?.lease.holder as string
+    const entry = h.coordinator.committees.at(1).members.get(holder) as CommitteeMemberJson
+    await h.coordinator.tryLock(1, 0, entry)
+    const rows = b.sub.rewards.slice(0, 5).map((r, i) => (i === 0 ? { ...r, reward: '1' } : r))
+    await refused(h.coordinator.tryContribute(1, 0, entry, b.contribution(0, holder, { withBlock: true, rows })), ErrorCode.SUBMISSION_INVALID)
+    const ban = h.coordinator.committees.membership.ban(holder)
+    expect(ban).toMatchObject({ by: 'evidence', reason: 'invalid-contribution for chunk 0 of epoch 1' })
+    const stored = await h.coordinator.committees.evidence(ban?.evidenceHash as string)
+    const committee = h.coordinator.committees.at(1).committee
+    expect(checkRoundEvidence(stored?.evidence as RoundEvidenceJson, committee, verifySignature)).toMatchObject({ ok: true, offender: holder })
+    // an honest mistake that proves nothing (a bad signature) bans nobody
+    const other = (await h.coordinator.round(1))?.chunks[1]?.lease.holder as string
+    const otherEntry = h.coordinator.committees.at(1).members.get(other) as CommitteeMemberJson
+    if (other !== holder) {
+      await h.coordinator.tryLock(1, 1, otherEntry)
+      const body = b.contribution(1, other, { withBlock: true })
+      await refused(h.coordinator.tryContribute(1, 1, otherEntry, { ...body, signature: '00'.repeat(64) }), ErrorCode.SUBMISSION_INVALID)
+      expect(h.coordinator.committees.membership.ban(other)).toBeUndefined()
+    }
+  })
+
+  it('a signed verification that contradicts the block is refused and bans the verifier; an honest one counts', async () => {
+    const h = await living()
+    h.clock.now = endOf(1) + 10
+    const b = blockOf(1, 0, { parameters: parametersFor(4) })
+    await contributeAll(h, 1, b)
+    const chunk = (await h.coordinator.round(1))?.chunks[0]
+    const [liar, honest] = chunk?.verifiers as [string, string]
+    const wrong = b.sub.rewards.slice(0, 5).map((r, i) => (i === 0 ? { ...r, reward: '1' } : r))
+    await refused(h.coordinator.tryVerify(1, 0, h.coordinator.committees.at(1).members.get(liar) as CommitteeMemberJson, b.verification(0, liar, wrong)), ErrorCode.BANNED, /contradicts/)
+    expect(h.coordinator.committees.membership.ban(liar)).toMatchObject({ reason: 'invalid-verification for chunk 0 of epoch 1' })
+    await h.coordinator.tryVerify(1, 0, h.coordinator.committees.at(1).members.get(honest) as CommitteeMemberJson, b.verification(0, honest))
+    expect((await h.coordinator.round(1))?.chunks[0]?.verifications.map((v) => v.verifier)).toEqual([honest])
   })
 })
 

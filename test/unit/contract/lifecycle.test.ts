@@ -87,17 +87,23 @@ describe('tryContribute', () => {
     await refused(h.coordinator.tryContribute(1, 0, memberOf(holder), b.contribution(0, holder, { withBlock: true })), ErrorCode.LEASE_HELD, /after tryLock/)
     await h.coordinator.tryLock(1, 0, memberOf(holder))
     await refused(h.coordinator.tryContribute(1, 0, memberOf(holder), b.contribution(0, holder)), ErrorCode.SUBMISSION_INVALID, /must carry its certified block/)
-    const rows = clone(b.sub.rewards.slice(0, 5))
-    ;(rows[1] as { reward: string }).reward = '1'
-    await refused(h.coordinator.tryContribute(1, 0, memberOf(holder), b.contribution(0, holder, { withBlock: true, rows })), ErrorCode.SUBMISSION_INVALID, /rewards\[1\]\.reward/)
     const forged = { ...b.contribution(0, holder, { withBlock: true }), signature: b.contribution(0, other).signature }
     await refused(h.coordinator.tryContribute(1, 0, memberOf(holder), forged), ErrorCode.SUBMISSION_INVALID, /signature/)
     // a block of the wrong epoch is refused by the same checks as a whole submission
     const wrong = blockOf(2)
     await refused(h.coordinator.tryContribute(1, 0, memberOf(holder), wrong.contribution(0, holder, { withBlock: true })), ErrorCode.SUBMISSION_INVALID, /refused/)
     expect((await roundOf(h, 1)).anchor).toBeUndefined()
+    // none of these proves a lie about the block: nobody is banned
+    expect(h.coordinator.committees.membership.bans).toEqual([])
     await h.coordinator.tryContribute(1, 0, memberOf(holder), b.contribution(0, holder, { withBlock: true }))
     await refused(h.coordinator.tryContribute(1, 0, memberOf(holder), b.contribution(0, holder)), ErrorCode.LEASE_HELD, /already contributed/)
+    // signed rows that are not the block's chunk: refused, and a false statement that bans its signer
+    const holder1 = leaseHolder(SORTED, 1, 1, 0, 0)
+    await h.coordinator.tryLock(1, 1, memberOf(holder1))
+    const rows = clone(b.sub.rewards.slice(5, 10))
+    ;(rows[1] as { reward: string }).reward = '1'
+    await refused(h.coordinator.tryContribute(1, 1, memberOf(holder1), b.contribution(1, holder1, { rows })), ErrorCode.SUBMISSION_INVALID, /rewards\[1\]\.reward/)
+    expect(h.coordinator.committees.membership.ban(holder1)?.reason).toBe('invalid-contribution for chunk 1 of epoch 1')
   })
 
   it('the first contribution fixes the block: a chunk from a different certified block of the epoch is refused', async () => {
@@ -144,7 +150,7 @@ describe('tryVerify and tryAdvance', () => {
     expect(h.events.at(-1)).toMatchObject({ epoch: 1, kind: 'committed' })
   })
 
-  it('a failed verification is kept with both sides and blocks its chunk; the attempt then rolls back', async () => {
+  it('a failed verification is kept with both sides; one that contradicts the block does not count, bans its verifier, and the replacement lets the epoch commit', async () => {
     const h = await harness()
     h.clock.now = endOf(1) + 10
     const b = blockOf(1)
@@ -154,19 +160,26 @@ describe('tryVerify and tryAdvance', () => {
     const liar = chunk.verifiers[0] as string
     const skewed = clone(b.sub.rewards.slice(10, 15))
     ;(skewed[0] as { reward: string }).reward = '7'
-    expect((await h.coordinator.tryVerify(1, 2, memberOf(liar), b.verification(2, liar, skewed))).committed).toBe(false)
-    await verifyAll(h, 1, b).catch(() => false)
+    await refused(h.coordinator.tryVerify(1, 2, memberOf(liar), b.verification(2, liar, skewed)), ErrorCode.BANNED, /contradicts/)
     const after = await roundOf(h, 1)
     expect(after.status).toBe('open')
-    const failed = after.chunks[2]?.verifications.find((v) => !v.ok)
-    expect(failed).toMatchObject({ verifier: liar, ownRowsHash: toHex(rowsHash(skewed)) })
-    expect(h.events.find((e) => e.kind === 'verification-failed')?.detail).toContain(`${liar} derived rows ${toHex(rowsHash(skewed))}, ${chunk.contribution?.contributor ?? ''} contributed ${chunk.contribution?.rowsHash ?? ''}`)
-    expect(await h.coordinator.tryAdvance(1)).toBeUndefined()
-    h.clock.now = after.attemptDeadline + 1
+    expect(after.chunks[2]?.verifications.find((v) => !v.ok)).toBeUndefined()
+    expect(after.events.find((e) => e.kind === 'verification-failed')?.detail).toContain(`${liar} derived rows ${toHex(rowsHash(skewed))}, ${chunk.contribution?.contributor ?? ''} contributed ${chunk.contribution?.rowsHash ?? ''}`)
+    expect(h.coordinator.committees.membership.ban(liar)?.reason).toBe('invalid-verification for chunk 2 of epoch 1')
+    // everyone else verifies (the liar's requests are refused now); it is replaced at the chunk's deadline, and the epoch commits
+    for (const c of after.chunks) {
+      for (const v of c.verifiers.filter((x) => x !== liar)) await h.coordinator.tryVerify(1, c.index, memberOf(v), b.verification(c.index, v))
+    }
+    await refused(h.coordinator.tryVerify(1, 2, memberOf(liar), b.verification(2, liar)), ErrorCode.BANNED)
+    expect(await h.coordinator.record(1)).toBeUndefined()
+    h.clock.now += ENV.leaseTimeoutMs + 1
     await h.coordinator.update()
-    const rolled = await roundOf(h, 1)
-    expect(rolled.attempt).toBe(1)
-    expect(h.events.find((e) => e.kind === 'rollback')?.detail).toMatch(/chunk 2 failed verification/)
+    const replaced = await roundOf(h, 1)
+    expect(replaced.chunks[2]?.verifiers).not.toContain(liar)
+    for (const c of replaced.chunks) {
+      for (const v of c.verifiers.filter((x) => !c.verifications.some((y) => y.verifier === x))) await h.coordinator.tryVerify(1, c.index, memberOf(v), b.verification(c.index, v))
+    }
+    expect((await h.coordinator.record(1))?.epoch).toBe(1)
   })
 
   it('an assigned verifier that does not verify in time is replaced by the next member; the epoch still commits', async () => {
