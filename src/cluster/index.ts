@@ -1,5 +1,6 @@
 export { clusterUp, clusterDown, clusterStatus, DEFAULT_CLUSTER_DIR, DEFAULT_CLUSTER_NODES, type ClusterUpOptions, type ClusterNodeStatus } from './supervisor.js'
 export { clusterClear } from './clear.js'
+export { clusterAdd } from './add.js'
 export { EpochReporter } from './progress.js'
 export { readClusterState, CLUSTER_FILE, type ClusterState, type ClusterNodeState } from './state.js'
 export { processAlive, terminate } from './processes.js'

@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process'
-import { closeSync, openSync, readFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { DEFAULT_CLUSTER_NODES, initPorts, isInitialised, planCluster, type ProcessPlan } from './plan.js'
+import { lastLogLines, processState, startProcess } from './launch.js'
 import { EpochReporter } from './progress.js'
 import { tryGetJson } from './http.js'
 import type { GroupInfo } from '../network/index.js'
@@ -13,7 +12,7 @@ import { checkForeignProcesses, preflight } from './preflight.js'
 import { kill, processAlive, terminate } from './processes.js'
 import { assertPortsFree } from './ports.js'
 import { DEFAULT_CLUSTER_DIR } from './running.js'
-import { readClusterState, writeClusterState, type ClusterNodeState, type ClusterState } from './state.js'
+import { readClusterState, writeClusterState, type ClusterState } from './state.js'
 
 export { DEFAULT_CLUSTER_DIR, DEFAULT_CLUSTER_NODES }
 
@@ -42,65 +41,8 @@ export interface ClusterUpOptions {
   forceSignal?: AbortSignal
 }
 
-/** The CLI entry this process runs from; children run the same one. */
-function cliInvocation (): { command: string, args: string[] } {
-  const script = process.argv[1]
-  if (script == null) throw new EphemeraError(ErrorCode.CLUSTER, 'cannot locate the ephemera CLI script to start nodes with')
-  return { command: process.execPath, args: [...process.execArgv, script] }
-}
-
 async function fetchGroupInfo (httpUrl: string): Promise<GroupInfo | undefined> {
   return await tryGetJson<GroupInfo>(`${httpUrl}/ephemera/broadcast/group/info`)
-}
-
-function lastLogLines (file: string, count = 3): string {
-  try {
-    const lines = readFileSync(file, 'utf8').trim().split('\n').slice(-count)
-    return lines.map((line) => {
-      try {
-        const parsed = JSON.parse(line) as { msg?: string, err?: string }
-        return parsed.err != null ? `${parsed.msg ?? ''}: ${parsed.err}` : parsed.msg ?? line
-      } catch {
-        return line
-      }
-    }).join(' | ')
-  } catch {
-    return '(no log output)'
-  }
-}
-
-function startProcess (plan: ProcessPlan, withIpc: boolean): Running {
-  const { command, args } = cliInvocation()
-  const fd = openSync(plan.logFile, 'a')
-  try {
-    const child = spawn(command, [...args, ...plan.args], {
-      // own process group: a terminal's Ctrl-C reaches only the supervisor, which stops the
-      // processes in order; with the IPC channel a process also stops if the supervisor dies
-      detached: true,
-      stdio: withIpc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd],
-      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' }
-    })
-    if (child.pid == null) throw new EphemeraError(ErrorCode.CLUSTER, `could not start ${plan.name}`)
-    if (!withIpc) child.unref()
-    const running: Running = { plan, pid: child.pid, child }
-    child.on('exit', (code, sig) => { running.exit = sig != null ? `killed by ${sig}` : `exit code ${String(code)}` })
-    return running
-  } finally {
-    closeSync(fd)
-  }
-}
-
-function processState (r: Running): ClusterNodeState {
-  return {
-    name: r.plan.name,
-    peerId: r.plan.peerId,
-    pid: r.pid,
-    httpUrl: r.plan.httpUrl,
-    multiaddr: r.plan.address == null ? null : `${r.plan.address}/p2p/${r.plan.peerId ?? ''}`,
-    configFile: r.plan.configFile,
-    logFile: r.plan.logFile,
-    startedAt: new Date().toISOString()
-  }
 }
 
 function stateFor (dir: string, mode: ClusterState['mode'], status: ClusterState['status'], coordinator: Running | undefined, nodes: Running[]): Omit<ClusterState, 'updatedAt' | 'version'> {

@@ -71,7 +71,8 @@ describe('a living committee: coordinator + 4 nodes, then a fifth', () => {
   }, 90_000)
 
   afterAll(async () => {
-    await runCli(['cluster', 'down', '--dir', dir], { timeoutMs: 30_000 })
+    const down = await runCli(['cluster', 'down', '--dir', dir], { timeoutMs: 30_000 })
+    expect(down.code, down.stderr).toBe(0)
     for (const pid of await processesMentioning(dir)) process.kill(pid, 'SIGKILL')
     killTracked()
     await removeDir(dir)
@@ -125,6 +126,19 @@ describe('a living committee: coordinator + 4 nodes, then a fifth', () => {
     const effective = back.committeeChange?.effectiveEpoch as number
     await recordFrom(contract, effective, (r) => r.committee.members.some((m) => m.name === 'node3'), 40_000, 'a record whose committee has node3 again')
   }, 150_000)
+
+  it('`cluster add` adds a validator to the running cluster: started, recorded in cluster.json, admitted; `cluster down` stops it', async () => {
+    const add = await runCli(['cluster', 'add', '--dir', dir], { timeoutMs: 60_000 })
+    expect(add.code, add.stderr).toBe(0)
+    const name = /started (node\d+)/.exec(add.stdout)?.[1] as string
+    expect(name).toBe('node6')
+    const state = JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as ClusterJson
+    expect(state.nodes.map((n) => n.name)).toContain('node6')
+    await decision(contract, 'admitted', 'node6', 60_000)
+    const again = await runCli(['cluster', 'add', '--dir', dir, '--name', 'node6'], { timeoutMs: 30_000 })
+    expect(again.code).toBe(1)
+    expect(again.stderr).toMatch(/already running/)
+  }, 120_000)
 
   it('epochs committed throughout, and `ephemera verify` passes on every record, the committee chain included', async () => {
     const all = await records(contract)

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander'
-import { clusterClear, clusterDown, clusterStatus, clusterUp, DEFAULT_CLUSTER_DIR } from '../../cluster/index.js'
+import { clusterAdd, clusterClear, clusterDown, clusterStatus, clusterUp, DEFAULT_CLUSTER_DIR } from '../../cluster/index.js'
 import { MAX_NODES } from '../../config/generate.js'
 import { MAX_MIXNODES } from '../../epochs/report.js'
 import { intOption, printJson, println, table } from '../output.js'
@@ -54,6 +54,20 @@ Logs: DIR/logs/<name>.log; process table: DIR/cluster.json.`)
         process.off('SIGINT', onSignal)
         process.off('SIGTERM', onSignal)
       }
+    })
+  cluster.command('add')
+    .description('add a validator to a running detached rewards cluster: it joins through the coordinator\'s queue')
+    .option('--dir <dir>', 'cluster directory', DEFAULT_CLUSTER_DIR)
+    .option('--name <name>', 'the new node\'s name (default: the first free nodeK); a node added before under this name is started again')
+    .addHelpText('after', `
+Makes the node's key and config as \`ephemera init --join\` does (DIR/<name>/, ports after the highest
+the coordinator knows), starts it in the background, and records it in DIR/cluster.json, so
+\`cluster down\` stops it and \`cluster status\` lists it. The node asks the coordinator to join
+(rewards.auto_join); once admitted it takes part from the epoch its admission names (two epochs
+after the commit that decided it). \`cluster up\` starts the peers file's members only: after a
+\`cluster down\`, start an added node again with \`cluster add --name <name>\`.`)
+    .action(async (opts: { dir: string, name?: string }) => {
+      process.exitCode = await clusterAdd({ dir: opts.dir, name: opts.name, print: println })
     })
   cluster.command('down')
     .description('stop every process of a cluster started with `cluster up`')
