@@ -13,6 +13,7 @@ import { EphemeraError, ErrorCode, errorMessage } from '../../util/errors.js'
 import { nodeUrl, requestJson } from '../http-client.js'
 import { intOption, printJson, println } from '../output.js'
 import { chainLine, SINGLE_RECORD_CHAIN_NOTE, verifyCommitteeChain, type ChainReport } from './chain.js'
+import { verifyAll } from './all.js'
 
 interface VerifyOptions {
   epoch?: number
@@ -23,6 +24,8 @@ interface VerifyOptions {
   allowStandalone: boolean
   /** false with --no-chain: skip the committee chain (it reads every record). */
   chain: boolean
+  /** Every committed record of --contract, and the chain. */
+  all: boolean
   json: boolean
 }
 
@@ -132,6 +135,7 @@ export function verifyCommand (): Command {
     .option('--peers <file>', 'check against the committee in this peers file instead of the one in the record')
     .option('--allow-standalone', 'accept a standalone (uncertified, single-member) record as valid', false)
     .option('--no-chain', 'with --contract: skip the committee chain check (it reads every record)')
+    .option('--all', 'with --contract (no --epoch): verify every committed record against its epoch\'s re-derived committee, and the committee chain', false)
     .option('--json', 'print the report as JSON', false)
     .addHelpText('after', `
 Checks, from the coordinator's public record: the committee hashes to its membership id; the block
@@ -149,5 +153,12 @@ With --contract it also checks the committee chain: it reads the genesis committ
 and the committee changes the records carry (each decided at a commit, in force two epochs on), and
 checks that every record names the committee that follows. A single record (--record) cannot show
 the chain; the output says so.`)
-    .action(async (opts: VerifyOptions) => { await verifyEpoch(opts) })
+    .action(async (opts: VerifyOptions) => {
+      if (!opts.all) {
+        await verifyEpoch(opts)
+        return
+      }
+      if (opts.contract == null || opts.epoch != null || opts.record != null || opts.node != null || opts.peers != null) throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, '--all takes --contract URL only (not --epoch, --record, --node or --peers)')
+      await verifyAll({ contract: opts.contract, allowStandalone: opts.allowStandalone, json: opts.json })
+    })
 }

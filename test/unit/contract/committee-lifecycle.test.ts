@@ -301,6 +301,37 @@ describe('a crash in the middle of an advance that carries a committee change', 
   }
 })
 
+describe('a crash in the middle of update()', () => {
+  it('killed while update() advances a round that commits a change: the restart has the staged admission and no record, then commits both once', async () => {
+    const dir = await tempDir()
+    const db = await Database.open(dir)
+    let armed = false
+    const h = await living({ store: new LevelCoordinatorStore(db), crash: (p) => { if (armed && p === 'advance') throw new Error('killed at advance') } })
+    h.clock.now = endOf(1) + 10
+    await h.requests.addToQueue(newcomer, { name: 'node5', multiaddrs: ['/ip4/127.0.0.1/tcp/4005'] })
+    await h.requests.lock(true)
+    const b = blockOf(1, 0, { parameters: parametersFor(4) })
+    await contributeAll(h, 1, b)
+    expect(await verifyAll(h, 1, b)).toBe(false)
+    await h.requests.lock(false)
+    armed = true
+    // update(): rounds, then the committee (admission staged and stored), then the advance: killed there
+    await expect(h.coordinator.update()).rejects.toThrow('killed at advance')
+    await h.coordinator.stop()
+    await db.close()
+    const db2 = await Database.open(dir)
+    const again = await living({ store: new LevelCoordinatorStore(db2), now: h.clock.now })
+    expect(await again.coordinator.record(1)).toBeUndefined()
+    expect(again.coordinator.committees.membership.changes).toEqual([])
+    expect(again.coordinator.committees.membership.next.map((q) => q.member.name)).toEqual(['node5'])
+    await again.coordinator.update()
+    expect((await again.coordinator.record(1))?.committeeChange?.decisions.map((d) => d.member.name)).toEqual(['node5'])
+    expect(again.coordinator.committees.membership.changes).toHaveLength(1)
+    expect(again.coordinator.committees.membership.next).toEqual([])
+    await db2.close()
+  })
+})
+
 describe('bounds', () => {
   it('the committee views and stored state stay bounded as changes pile up', async () => {
     const h = await living({ rules: { maxCommittee: 100 } })
