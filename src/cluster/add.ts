@@ -19,6 +19,8 @@ export interface ClusterAddOptions {
   dir: string
   /** Default: the first free nodeK. An existing joined node of that name is started again. */
   name?: string
+  /** p2p on it, HTTP on the next; default: after the highest port the coordinator knows. */
+  basePort?: number
   print: (line: string) => void
   /** How long to wait for the new node's API. */
   timeoutMs?: number
@@ -44,7 +46,7 @@ export async function clusterAdd (opts: ClusterAddOptions): Promise<number> {
 
   // the files: made once (init --join), reused when the node is started again
   const existing = opts.name != null && await pathExists(join(dir, opts.name, NODE_CONFIG_FILE))
-  const configFile = existing ? join(dir, opts.name as string, NODE_CONFIG_FILE) : (await prepareJoin({ url: coordinator.httpUrl, out: dir, name: opts.name, host: '127.0.0.1', force: false })).result.configFile
+  const configFile = existing ? join(dir, opts.name as string, NODE_CONFIG_FILE) : (await prepareJoin({ url: coordinator.httpUrl, out: dir, name: opts.name, basePort: opts.basePort, host: '127.0.0.1', force: false })).result.configFile
   const config = await loadNodeConfig(configFile)
   const key = await readKeyFile(config.key_file)
   const p2p = multiaddrPort(config.p2p.listen)

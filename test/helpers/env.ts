@@ -1,5 +1,4 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -11,24 +10,8 @@ export async function removeDir (dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true })
 }
 
-async function portFree (port: number): Promise<boolean> {
-  return await new Promise((resolve) => {
-    const server = createServer()
-    server.once('error', () => { resolve(false) })
-    server.listen(port, '127.0.0.1', () => { server.close(() => { resolve(true) }) })
-  })
-}
-
-/** A random block of `count` consecutive free TCP ports on 127.0.0.1; returns the first. */
-export async function freePortBlock (count: number): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * (40_000 - count))
-    let ok = true
-    for (let p = base; p < base + count && ok; p++) ok = await portFree(p)
-    if (ok) return base
-  }
-  throw new Error(`no block of ${count} free ports found`)
-}
+/** A random block of `count` consecutive free TCP ports on 127.0.0.1, below the ephemeral range; returns the first. */
+export { freePortBlock } from './ports.js'
 
 /** Polls `check` until it returns a value other than undefined/false, or fails at the deadline. */
 export async function waitFor<T> (check: () => Promise<T | undefined | false> | T | undefined | false, opts: { timeoutMs: number, intervalMs?: number, what: string }): Promise<T> {

@@ -128,7 +128,8 @@ describe('a living committee: coordinator + 4 nodes, then a fifth', () => {
   }, 150_000)
 
   it('`cluster add` adds a validator to the running cluster: started, recorded in cluster.json, admitted; `cluster down` stops it', async () => {
-    const add = await runCli(['cluster', 'add', '--dir', dir], { timeoutMs: 60_000 })
+    // explicit free ports: the default (after the highest the coordinator knows) may be another test's
+    const add = await runCli(['cluster', 'add', '--dir', dir, '--base-port', String(await freePortBlock(2))], { timeoutMs: 60_000 })
     expect(add.code, add.stderr).toBe(0)
     const name = /started (node\d+)/.exec(add.stdout)?.[1] as string
     expect(name).toBe('node6')

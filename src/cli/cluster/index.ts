@@ -59,6 +59,7 @@ Logs: DIR/logs/<name>.log; process table: DIR/cluster.json.`)
     .description('add a validator to a running detached rewards cluster: it joins through the coordinator\'s queue')
     .option('--dir <dir>', 'cluster directory', DEFAULT_CLUSTER_DIR)
     .option('--name <name>', 'the new node\'s name (default: the first free nodeK); a node added before under this name is started again')
+    .option('--base-port <port>', 'p2p port of a new node (HTTP on the next); default: after the highest port the coordinator knows', intOption(1024, 65534))
     .addHelpText('after', `
 Makes the node's key and config as \`ephemera init --join\` does (DIR/<name>/, ports after the highest
 the coordinator knows), starts it in the background, and records it in DIR/cluster.json, so
@@ -66,8 +67,8 @@ the coordinator knows), starts it in the background, and records it in DIR/clust
 (rewards.auto_join); once admitted it takes part from the epoch its admission names (two epochs
 after the commit that decided it). \`cluster up\` starts the peers file's members only: after a
 \`cluster down\`, start an added node again with \`cluster add --name <name>\`.`)
-    .action(async (opts: { dir: string, name?: string }) => {
-      process.exitCode = await clusterAdd({ dir: opts.dir, name: opts.name, print: println })
+    .action(async (opts: { dir: string, name?: string, basePort?: number }) => {
+      process.exitCode = await clusterAdd({ dir: opts.dir, name: opts.name, basePort: opts.basePort, print: println })
     })
   cluster.command('down')
     .description('stop every process of a cluster started with `cluster up`')
