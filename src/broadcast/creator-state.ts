@@ -1,4 +1,4 @@
-import { equalBytes, toHex } from '../codec/bytes.js'
+import { equalBytes, fromHex, toHex } from '../codec/bytes.js'
 import type { Block } from '../block/types.js'
 import type { Proposal } from './rbc-types.js'
 
@@ -39,6 +39,22 @@ export class Instance {
 
   constructor (round: number) {
     this.round = round
+  }
+
+  /**
+   * The signer's earlier READY here when `hash` is another one (an equivocation, reported once per
+   * signer): its hash and signature.
+   */
+  readyConflict (signerHex: string, hash: Uint8Array): { hash: Uint8Array, signature: Uint8Array } | undefined {
+    if (this.readyEquivocators.has(signerHex)) return undefined
+    const h = toHex(hash)
+    for (const [other, votes] of this.readies) {
+      const signature = votes.get(signerHex)
+      if (signature == null || other === h) continue
+      this.readyEquivocators.add(signerHex)
+      return { hash: fromHex(other, 32) as Uint8Array, signature }
+    }
+    return undefined
   }
 
   /** The signed proposal of `hash`, if this node saw it. */
@@ -132,6 +148,18 @@ export class CreatorState {
   }
 
   /** Drops orphans untouched since the previous call; returns how many. */
+  /** Echo and READY counts per hash of a round's instance, or the hash it delivered. */
+  status (round: number): InstanceStatus | undefined {
+    const decided = this.decided.get(round)
+    if (decided != null) return { echoes: {}, readies: {}, delivered: toHex(decided.hash) }
+    const inst = this.instances.get(round)
+    if (inst == null) return undefined
+    return {
+      echoes: Object.fromEntries([...inst.echoes].map(([h, s]) => [h, s.size])),
+      readies: Object.fromEntries([...inst.readies].map(([h, s]) => [h, s.size]))
+    }
+  }
+
   pruneOrphans (): number {
     let dropped = 0
     for (const round of [...this.orphans]) {
@@ -155,4 +183,20 @@ export class CreatorState {
     this.open.delete(round)
     this.orphans.delete(round)
   }
+}
+
+/** Echo and READY counts per hash of one instance, or the hash it delivered (diagnostics). */
+export interface InstanceStatus { echoes: Record<string, number>, readies: Record<string, number>, delivered?: string }
+
+/** Sizes of what the machine keeps over all creators (live = open + orphans). */
+export function creatorsStats (creators: Iterable<CreatorState>): { open: number, orphans: number, decided: number, blockBytes: number, live: number } {
+  const stats = { open: 0, orphans: 0, decided: 0, blockBytes: 0, live: 0 }
+  for (const c of creators) {
+    stats.open += c.open.size
+    stats.orphans += c.orphans.size
+    stats.decided += c.decided.size
+    stats.blockBytes += c.blockBytes
+    stats.live += c.instances.size
+  }
+  return stats
 }

@@ -1,6 +1,6 @@
 import { equalBytes, fromHex, toHex } from '../codec/bytes.js'
 import type { Block } from '../block/types.js'
-import { CreatorState, type Instance } from './creator-state.js'
+import { CreatorState, creatorsStats, type Instance, type InstanceStatus } from './creator-state.js'
 import { DEFAULT_RBC_LIMITS, thresholds, type Effect, type MachineStats, type Proposal, type RbcCrypto, type RbcLimits, type RbcMessage, type RbcOptions } from './rbc-types.js'
 
 export { DEFAULT_RBC_LIMITS, thresholds, type Effect, type MachineStats, type PersistedVote, type Proposal, type RbcCrypto, type RbcLimits, type RbcMessage, type RbcOptions, type RestoredState, type VoteKind } from './rbc-types.js'
@@ -243,33 +243,17 @@ export class RbcMachine {
   }
 
   /** Echo and READY counts per hash, for diagnostics. */
-  status (round: number, creator: Uint8Array): { echoes: Record<string, number>, readies: Record<string, number>, delivered?: string } | undefined {
-    const c = this.#creators.get(toHex(creator))
-    const decided = c?.decided.get(round)
-    if (decided != null) return { echoes: {}, readies: {}, delivered: toHex(decided.hash) }
-    const inst = c?.instances.get(round)
-    if (inst == null) return undefined
-    return {
-      echoes: Object.fromEntries([...inst.echoes].map(([h, s]) => [h, s.size])),
-      readies: Object.fromEntries([...inst.readies].map(([h, s]) => [h, s.size]))
-    }
+  status (round: number, creator: Uint8Array): InstanceStatus | undefined {
+    return this.#creators.get(toHex(creator))?.status(round)
   }
 
   /** Live (undelivered) instances: with a proposal or an own vote, and orphans. */
   get openInstances (): number {
-    let count = 0
-    for (const c of this.#creators.values()) count += c.instances.size
-    return count
+    return creatorsStats(this.#creators.values()).live
   }
 
   stats (): MachineStats {
-    const stats: MachineStats = { open: 0, orphans: 0, decided: 0, blockBytes: 0 }
-    for (const c of this.#creators.values()) {
-      stats.open += c.open.size
-      stats.orphans += c.orphans.size
-      stats.decided += c.decided.size
-      stats.blockBytes += c.blockBytes
-    }
+    const { live: _live, ...stats } = creatorsStats(this.#creators.values())
     return stats
   }
 
@@ -465,14 +449,9 @@ export class RbcMachine {
 
   /** A second READY by one signer: if it names another hash, both signed statements are evidence (once per signer). */
   #readyConflict (c: CreatorState, inst: Instance, fromHex: string, hash: Uint8Array, signature: Uint8Array, effects: Effect[]): void {
-    if (fromHex === this.#selfHex || inst.readyEquivocators.has(fromHex)) return
-    for (const [h, votes] of inst.readies) {
-      const first = votes.get(fromHex)
-      if (first == null || h === toHex(hash)) continue
-      inst.readyEquivocators.add(fromHex)
-      effects.push({ type: 'ready-equivocation', round: inst.round, creator: c.key, signer: fromHex32(fromHex), first: { hash: fromHex32(h), signature: first }, second: { hash, signature } })
-      return
-    }
+    const first = fromHex === this.#selfHex ? undefined : inst.readyConflict(fromHex, hash)
+    if (first == null) return
+    effects.push({ type: 'ready-equivocation', round: inst.round, creator: c.key, signer: fromHex32(fromHex), first, second: { hash, signature } })
   }
 
   #sendReady (c: CreatorState, inst: Instance, hash: Uint8Array, effects: Effect[]): void {
