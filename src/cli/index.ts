@@ -9,6 +9,7 @@ import { blocksCommand } from './blocks/index.js'
 import { contractCommand } from './contract/index.js'
 import { epochsCommand } from './epochs/index.js'
 import { verifyCommand } from './verify/index.js'
+import { endQuietlyOnClosedPipe } from './output.js'
 import { validatorCommand } from './validator/index.js'
 
 export const VERSION = '0.1.0'
@@ -32,6 +33,7 @@ export function buildProgram (): Command {
 
 /** Runs the CLI; returns the exit code. Expected errors print one line, no stack. */
 export async function main (argv: string[]): Promise<number> {
+  endQuietlyOnClosedPipe()
   const program = buildProgram()
   try {
     await program.parseAsync(argv)

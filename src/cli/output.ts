@@ -30,3 +30,17 @@ export function table (rows: string[][]): string {
   for (const row of rows) row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length) })
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n')
 }
+
+/**
+ * A reader that closes the pipe early (`ephemera --help | head -1`) makes the next write fail with
+ * EPIPE: that is the reader's choice, not an error, so the process ends quietly instead of dying
+ * with a stack trace. Other stream errors keep their default handling.
+ */
+export function endQuietlyOnClosedPipe (): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+      throw err
+    })
+  }
+}

@@ -108,7 +108,8 @@ export async function runUntilSignal (logger: Logger, what: string, start: (cont
   try {
     service = await start({ onFatal: exitOnStorageFailure(logger) })
   } catch (err) {
-    logger.error({ err: errorMessage(err) }, `${what} failed to start`)
+    // the CLI prints the one `error:` line; the log keeps the detail for LOG_LEVEL=debug only
+    logger.debug({ err: errorMessage(err), stack: err instanceof Error ? err.stack : undefined }, `${what} failed to start`)
     throw err
   }
   if (stopRequested) await service.close()

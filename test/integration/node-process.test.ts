@@ -78,6 +78,8 @@ describe('ephemera node run', () => {
       const p2p = await runCli(['node', 'run', '--config', other, '--listen', listen])
       expect(p2p.code).toBe(1)
       expect(p2p.stderr).toBe(`error: p2p listen address ${listen} is already in use\n`)
+      // one line for the failure: no JSON log line saying the same
+      expect(`${result.stdout}${p2p.stdout}`).not.toMatch(/already in use|failed to start/)
     } finally {
       child.kill('SIGTERM')
       await waitForExit(child, 10_000)
