@@ -10,9 +10,10 @@ import { contractCommand } from './contract/index.js'
 import { epochsCommand } from './epochs/index.js'
 import { verifyCommand } from './verify/index.js'
 import { endQuietlyOnClosedPipe } from './output.js'
+import { VERSION } from '../util/version.js'
 import { validatorCommand } from './validator/index.js'
 
-export const VERSION = '0.1.0'
+export { VERSION } from '../util/version.js'
 
 export function buildProgram (): Command {
   const program = new Command('ephemera')

@@ -10,6 +10,7 @@ import type { VerifyFn } from '../block/validate.js'
 import { parseEpoch, parseIndex, parsePositiveInt } from '../api/params.js'
 import { MAX_CHUNKS } from '../epochs/chunks.js'
 import { registerMembershipRoutes } from './membership-api.js'
+import { buildInfo } from '../util/version.js'
 import { ValidatorRequests } from './validator-requests.js'
 
 type RawRequest = FastifyRequest & { rawBody?: Buffer }
@@ -84,7 +85,7 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
       }
     })
 
-    app.get('/contract/health', async () => ({ status: 'ok', pid: process.pid, genesisMs: coordinator.genesisMs, epoch: coordinator.epochInfo(clock()).epoch }))
+    app.get('/contract/health', async () => ({ status: 'ok', pid: process.pid, genesisMs: coordinator.genesisMs, epoch: coordinator.epochInfo(clock()).epoch, build: buildInfo() }))
 
     app.get('/contract/epoch', async () => {
       const info = coordinator.epochInfo(clock())

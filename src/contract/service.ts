@@ -1,4 +1,5 @@
 import { HttpServer } from '../api/index.js'
+import { registerHealthRoutes, type Readiness } from '../api/health.js'
 import { loadPeersFile, type ContractConfig } from '../config/index.js'
 import { toHex } from '../codec/bytes.js'
 import { verifySignature } from '../crypto/keys.js'
@@ -115,17 +116,32 @@ export class ContractService {
       // once the store has failed nothing is answered, reads included: 503 ERR_STORAGE_FAILED
       http.app.addHook('onRequest', async () => { if (db.failure != null) throw db.failure })
       registerContractRoutes(http.app, coordinator, clock, verifySignature)
+      let service: ContractService | undefined
+      registerHealthRoutes(http.app, () => service?.readiness() ?? { ready: false, reasons: ['the coordinator is starting'] })
       await http.start()
       const info = coordinator.epochInfo(clock())
       modules.logger.info({ url: http.url, environment: environment.name, epochMs: environment.epochMs, genesis: new Date(genesis).toISOString(), epoch: info.epoch, committee: committee.members.length, mixnodes: config.rewards.mixnodes }, 'coordinator started')
-      return new ContractService(coordinator, http, db, modules.logger)
+      service = new ContractService(coordinator, http, db, modules.logger)
+      return service
     } catch (err) {
       await db.close()
       throw err
     }
   }
 
+  #stopping = false
+
+  /** Ready unless it is stopping or its storage failed (then it answers nothing but 503 anyway). */
+  readiness (): Readiness {
+    const reasons = [
+      ...(this.#stopping ? ['the coordinator is stopping'] : []),
+      ...(this.#db.failure != null ? [`storage failed: ${this.#db.failure.message}`] : [])
+    ]
+    return { ready: reasons.length === 0, reasons }
+  }
+
   async close (): Promise<void> {
+    this.#stopping = true
     await this.http.stop()
     await this.coordinator.stop()
     await this.#db.close()

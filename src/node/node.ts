@@ -12,6 +12,9 @@ import { CrashPoints } from '../util/crash-points.js'
 import { EpochCommittees } from '../rewards/epoch-committees.js'
 import { committeeOf } from '../epochs/committee.js'
 import { toHex } from '../codec/bytes.js'
+import { buildInfo } from '../util/version.js'
+import { peerIdOf } from '../block/json.js'
+import type { Readiness } from '../api/health.js'
 
 export interface NodeModules {
   logger: Logger
@@ -229,6 +232,7 @@ export class EphemeraNode {
       const node = new EphemeraNode({ config, key, membership, db, network, broadcast, rewards, http, stack, startupMs }, modules)
       registerNodeRoutes(http.app, {
         health: () => node.health(),
+        readiness: () => node.readiness(),
         publicConfig: () => node.publicConfig(),
         groupInfo: () => network.groupInfo(),
         connections: () => network.connections()
@@ -258,8 +262,29 @@ export class EphemeraNode {
       startedAt: this.startedAt.toISOString(),
       connectedMembers: group.members.filter((m) => !m.self && m.connected).length,
       members: group.size,
-      startupMs: this.startupMs
+      startupMs: this.startupMs,
+      build: buildInfo()
     }
+  }
+
+  /**
+   * Ready when running, storage works, and (rewards) the coordinator answers and a quorum of the
+   * current epoch's committee is reachable (connected members and this node); otherwise 503 with
+   * every reason.
+   */
+  readiness (): Readiness {
+    const reasons: string[] = []
+    if (this.#status !== 'running') reasons.push(`the node is ${this.#status}`)
+    const failure = this.db.failure
+    if (failure != null) reasons.push(`storage failed: ${failure.message}`)
+    const connected = new Set(this.network.connections().map((c) => c.peerId))
+    const rewards = this.rewards?.status()
+    if (rewards != null && !rewards.connected) reasons.push(`not connected to the coordinator at ${rewards.coordinator}${rewards.problem != null ? ` (${rewards.problem})` : ''}`)
+    const committee = this.broadcast.committeeAt(rewards?.epoch ?? 1)
+    const self = this.key.peerId.toString()
+    const reachable = committee.members.filter((m) => { const id = peerIdOf(m.publicKey); return id === self || connected.has(id) }).length
+    if (reachable < committee.q) reasons.push(`${reachable} of the committee's ${committee.n} members reachable (this node included), a quorum is ${committee.q}`)
+    return { ready: reasons.length === 0, reasons }
   }
 
   /** The effective configuration plus derived facts; the key itself never appears. */

@@ -220,7 +220,13 @@ describe('rewards: coordinator + 4 nodes', () => {
     expect(again.code, again.stderr).toBe(0)
   }, 90_000)
 
-  it('keeps its state across kill -9 of the coordinator', async () => {
+  it('keeps its state across kill -9 of the coordinator; the nodes are not ready while it is gone', async () => {
+    const readyz = async (): Promise<{ status: number, body: { status: string, reasons?: string[] } }> => {
+      const res = await fetch(`${cluster.nodes[0]!.httpUrl}/readyz`)
+      return { status: res.status, body: await res.json() as { status: string, reasons?: string[] } }
+    }
+    expect((await fetch(`${cluster.nodes[0]!.httpUrl}/livez`)).status).toBe(200)
+    await waitFor(async () => (await readyz()).status === 200, { timeoutMs: 20_000, what: 'node1 ready' })
     const decided = { epoch: (await consecutive(contract, 1, 0, 30_000))[0]! }
     const before = await getJson<EpochList>(`${contract}/contract/epochs?limit=1`)
     const record = await getJson<EpochRecordJson>(`${contract}/contract/epochs/${decided.epoch}`)
@@ -228,6 +234,10 @@ describe('rewards: coordinator + 4 nodes', () => {
     const state = JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as ClusterJson
     process.kill(state.coordinator.pid, 'SIGKILL')
     await waitFor(async () => (await processesMentioning(state.coordinator.configFile)).length === 0, { timeoutMs: 10_000, what: 'the coordinator to die' })
+    // readiness: 503 naming the coordinator within a few seconds (one epoch), alive all along
+    const notReady = await waitFor(async () => { const r = await readyz(); return r.status === 503 ? r : undefined }, { timeoutMs: 10_000, intervalMs: 200, what: 'node1 to report not ready' })
+    expect(notReady.body.reasons?.join('; ')).toMatch(/not connected to the coordinator/)
+    expect((await fetch(`${cluster.nodes[0]!.httpUrl}/livez`)).status).toBe(200)
     const up = await runCli(['cluster', 'up', '--dir', dir, '--detach', '--timeout', '30'], { timeoutMs: 45_000, env: { LOG_LEVEL: 'info' } })
     expect(up.code, up.stderr).toBe(0)
     expect(up.stdout).toMatch(/started coordinator \(pid \d+\)/)
@@ -237,6 +247,8 @@ describe('rewards: coordinator + 4 nodes', () => {
     const restartedIn = (await getJson<EpochList>(`${contract}/contract/epochs?limit=1`)).currentEpoch
     expect(restartedIn).toBeGreaterThanOrEqual(before.currentEpoch)
     await consecutive(contract, 1, restartedIn, 30_000)
+    await waitFor(async () => (await readyz()).status === 200, { timeoutMs: 15_000, intervalMs: 200, what: 'node1 ready again' })
+    expect((await fetch(`${contract}/readyz`)).status).toBe(200)
   }, 90_000)
 
   it('makes `ephemera verify` fail and say what when a stored record is tampered with', async () => {

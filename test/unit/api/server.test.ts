@@ -13,7 +13,8 @@ const health: NodeHealth = {
   startedAt: '2024-01-01T00:00:00.000Z',
   connectedMembers: 2,
   members: 3,
-  startupMs: { database: 5, network: 20, broadcast: 3, http: 4, process: 900 }
+  startupMs: { database: 5, network: 20, broadcast: 3, http: 4, process: 900 },
+  build: { version: '0.1.0', node: 'v20.19.0', platform: 'linux-x64' }
 }
 const publicConfig = { name: 'node1', http: { host: '127.0.0.1', port: 8001 }, p2p: { listen: '/ip4/127.0.0.1/tcp/4001' } }
 const groupInfo: GroupInfo = {
@@ -32,8 +33,10 @@ const connections: ConnectionInfo[] = [
   { peerId: '12D3KooWother', member: 'node2', direction: 'outbound', remoteAddr: '/ip4/127.0.0.1/tcp/4002', openedAt: '2024-01-01T00:00:02.000Z' }
 ]
 
+let readiness = { ready: true, reasons: [] as string[] }
 const source: NodeApiSource = {
   health: () => health,
+  readiness: () => readiness,
   publicConfig: () => publicConfig,
   groupInfo: () => groupInfo,
   connections: () => connections
@@ -56,6 +59,20 @@ function makeServer (): { server: HttpServer, logs: Array<Record<string, unknown
   server.app.post('/test/echo', async (request) => ({ got: request.body }))
   return { server, logs }
 }
+
+describe('probes', () => {
+  it('/livez answers 200 while serving; /readyz 200 when ready, 503 with every reason otherwise', async () => {
+    const { server } = makeServer()
+    expect((await server.app.inject({ url: '/livez' })).statusCode).toBe(200)
+    readiness = { ready: true, reasons: [] }
+    const ready = await server.app.inject({ url: '/readyz' })
+    expect([ready.statusCode, ready.json()]).toEqual([200, { status: 'ready' }])
+    readiness = { ready: false, reasons: ['not connected to the coordinator at http://127.0.0.1:7000', '1 of the committee\'s 4 members reachable (this node included), a quorum is 3'] }
+    const not = await server.app.inject({ url: '/readyz' })
+    expect([not.statusCode, not.json()]).toEqual([503, { status: 'not ready', reasons: readiness.reasons }])
+    expect((await server.app.inject({ url: '/livez' })).statusCode).toBe(200)
+  })
+})
 
 describe('HttpServer with the node routes', () => {
   it.each([
