@@ -11,6 +11,8 @@ import { parseEpoch, parseIndex, parsePositiveInt } from '../api/params.js'
 import { MAX_CHUNKS } from '../epochs/chunks.js'
 import { registerMembershipRoutes } from './membership-api.js'
 import { buildInfo } from '../util/version.js'
+import { AuditTrail } from './audit.js'
+import type { Logger } from '../util/logger.js'
 import { ValidatorRequests } from './validator-requests.js'
 
 type RawRequest = FastifyRequest & { rawBody?: Buffer }
@@ -73,7 +75,8 @@ function summary (record: EpochRecordJson): EpochSummary {
 }
 
 /** The coordinator's HTTP API (README "Coordinator API"). Reads are public; writes are signed. */
-export function registerContractRoutes (root: FastifyInstance, coordinator: Coordinator, clock: () => number, verify: VerifyFn): void {
+export function registerContractRoutes (root: FastifyInstance, coordinator: Coordinator, clock: () => number, verify: VerifyFn, auditLogger?: Logger): void {
+  const audit = new AuditTrail(auditLogger)
   void root.register(async (app) => {
     // signed requests need the exact body bytes
     app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
@@ -187,39 +190,45 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
     app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/chunks/lock', async (request) => {
       const node = await signed(request)
       const body = parse(locksSchema, request.body, 'locks')
-      return { results: await coordinator.tryLockMany(parseEpoch(request.params.epoch), body.chunks, node) }
+      const epoch = parseEpoch(request.params.epoch)
+      return { results: await audit.decide('lease', { epoch, node: node.name }, async () => await coordinator.tryLockMany(epoch, body.chunks, node), (r) => r) }
     })
 
     app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/chunks/contributions', async (request) => {
       const node = await signed(request)
       const body = parse(contributionsSchema, request.body, 'contributions') as ContributionsBody
-      return { results: await coordinator.tryContributeMany(parseEpoch(request.params.epoch), node, body) }
+      const epoch = parseEpoch(request.params.epoch)
+      return { results: await audit.decide('contribution', { epoch, node: node.name, blockHash: body.blockHash }, async () => await coordinator.tryContributeMany(epoch, node, body), (r) => r) }
     })
 
     app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/chunks/verifications', async (request) => {
       const node = await signed(request)
       const body = parse(verificationsSchema, request.body, 'verifications')
-      return await coordinator.tryVerifyMany(parseEpoch(request.params.epoch), node, body.verifications)
+      const epoch = parseEpoch(request.params.epoch)
+      return await audit.decide('verification', { epoch, node: node.name }, async () => await coordinator.tryVerifyMany(epoch, node, body.verifications), (r) => r.results)
     })
 
     app.post<{ Params: { epoch: string, chunk: string } }>('/contract/epochs/:epoch/chunks/:chunk/lock', async (request) => {
       const node = await signed(request)
-      return await coordinator.tryLock(parseEpoch(request.params.epoch), parseIndex(request.params.chunk, 'chunk', MAX_CHUNKS - 1), node)
+      const [epoch, chunk] = [parseEpoch(request.params.epoch), parseIndex(request.params.chunk, 'chunk', MAX_CHUNKS - 1)]
+      return await audit.decide('lease', { epoch, chunk, node: node.name }, async () => await coordinator.tryLock(epoch, chunk, node))
     })
 
     app.post<{ Params: { epoch: string, chunk: string } }>('/contract/epochs/:epoch/chunks/:chunk/contribution', async (request) => {
       const node = await signed(request)
       const body = parse(contributionSchema, request.body, 'contribution') as ContributionBody
-      return { status: 'contributed', ...await coordinator.tryContribute(parseEpoch(request.params.epoch), parseIndex(request.params.chunk, 'chunk', MAX_CHUNKS - 1), node, body) }
+      const [epoch, chunk] = [parseEpoch(request.params.epoch), parseIndex(request.params.chunk, 'chunk', MAX_CHUNKS - 1)]
+      return { status: 'contributed', ...await audit.decide('contribution', { epoch, chunk, node: node.name }, async () => await coordinator.tryContribute(epoch, chunk, node, body)) }
     })
 
     app.post<{ Params: { epoch: string, chunk: string } }>('/contract/epochs/:epoch/chunks/:chunk/verification', async (request) => {
       const node = await signed(request)
       const body = parse(verificationSchema, request.body, 'verification') as VerificationBody
-      return { status: 'recorded', ...await coordinator.tryVerify(parseEpoch(request.params.epoch), parseIndex(request.params.chunk, 'chunk', MAX_CHUNKS - 1), node, body) }
+      const [epoch, chunk] = [parseEpoch(request.params.epoch), parseIndex(request.params.chunk, 'chunk', MAX_CHUNKS - 1)]
+      return { status: 'recorded', ...await audit.decide('verification', { epoch, chunk, node: node.name }, async () => await coordinator.tryVerify(epoch, chunk, node, body)) }
     })
 
-    registerMembershipRoutes(app, coordinator, new ValidatorRequests(coordinator, verify), clock, { signed, parse })
+    registerMembershipRoutes(app, coordinator, new ValidatorRequests(coordinator, verify), clock, { signed, parse, audit })
 
     app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/submissions', async (request) => {
       const raw = (request as RawRequest).rawBody ?? Buffer.alloc(0)
@@ -231,7 +240,7 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
         const issue = parsed.error.issues[0]
         throw new EphemeraError(ErrorCode.BAD_REQUEST, `malformed submission: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`)
       }
-      const record = await coordinator.submit(epoch, parsed.data as unknown as SubmissionJson, submitter)
+      const record = await audit.decide('submission', { epoch, node: submitter.name }, async () => await coordinator.submit(epoch, parsed.data as unknown as SubmissionJson, submitter))
       return { status: 'accepted', epoch, winner: record.winner, acceptedAt: record.acceptedAt, latencyMs: record.latencyMs }
     })
   })

@@ -6,16 +6,18 @@ import type { CommitteeMemberJson } from '../epochs/record.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import type { Coordinator } from './coordinator.js'
 import type { ValidatorRequests } from './validator-requests.js'
+import type { AuditTrail } from './audit.js'
 
 export interface SignedRouteTools {
   /** Checks the request's signature (src/contract/request-gate.ts); the signer. */
   signed: (request: FastifyRequest) => Promise<CommitteeMemberJson>
   parse: <T>(schema: z.ZodType<T>, body: unknown, what: string) => T
+  audit: AuditTrail
 }
 
 /** The living committee's routes (README "Coordinator API"): reads are public, writes signed. */
 export function registerMembershipRoutes (app: FastifyInstance, coordinator: Coordinator, requests: ValidatorRequests, clock: () => number, tools: SignedRouteTools): void {
-  const { signed, parse } = tools
+  const { signed, parse, audit } = tools
 
   app.get('/contract/membership', async () => requests.view(coordinator.epochInfo(clock()).epoch))
 
@@ -42,31 +44,39 @@ export function registerMembershipRoutes (app: FastifyInstance, coordinator: Coo
 
   app.post('/contract/queue', async (request) => {
     const signer = await signed(request)
-    return await requests.addToQueue(signer, parse(joinSchema, request.body, 'join request'))
+    const body = parse(joinSchema, request.body, 'join request')
+    return await audit.decide('join', { node: body.name, publicKey: signer.publicKey }, async () => await requests.addToQueue(signer, body))
   })
 
-  app.post('/contract/queue/leave', async (request) => await requests.removeFromQueue(await signed(request)))
+  app.post('/contract/queue/leave', async (request) => {
+    const signer = await signed(request)
+    return await audit.decide('leave', { node: signer.name }, async () => await requests.removeFromQueue(signer))
+  })
 
-  app.post('/contract/evidence', async (request) => await requests.evidence(await signed(request), request.body))
+  app.post('/contract/evidence', async (request) => {
+    const signer = await signed(request)
+    return await audit.decide('evidence', { node: signer.name, kind: (request.body as { kind?: unknown } | undefined)?.kind }, async () => await requests.evidence(signer, request.body))
+  })
 
   app.post('/contract/admin/lock', async (request) => {
     await signed(request)
-    return await requests.lock(true)
+    return await audit.decide('operator lock', {}, async () => await requests.lock(true))
   })
 
   app.post('/contract/admin/unlock', async (request) => {
     await signed(request)
-    return await requests.lock(false)
+    return await audit.decide('operator unlock', {}, async () => await requests.lock(false))
   })
 
   app.post('/contract/admin/ban', async (request) => {
     await signed(request)
     const body = parse(banSchema, request.body, 'ban')
-    return await requests.ban(body.publicKey, body.reason)
+    return await audit.decide('operator ban', { publicKey: body.publicKey, reason: body.reason }, async () => await requests.ban(body.publicKey, body.reason))
   })
 
   app.post('/contract/admin/unban', async (request) => {
     await signed(request)
-    return await requests.unban(parse(unbanSchema, request.body, 'unban').publicKey)
+    const body = parse(unbanSchema, request.body, 'unban')
+    return await audit.decide('operator unban', { publicKey: body.publicKey }, async () => await requests.unban(body.publicKey))
   })
 }

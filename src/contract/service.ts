@@ -105,7 +105,8 @@ export class ContractService {
         onMembershipEvent: (event) => { modules.logger.info({ kind: event.kind, detail: event.detail }, `committee: ${event.detail}`) },
         crash: new CrashPoints(process.env, modules.logger),
         onEvent: (epoch, event) => {
-          const level = event.kind === 'committed' || event.kind === 'lease-expired' ? 'info' : 'warn'
+          // the audit trail: every round decision at info (a failed epoch at warn)
+          const level = event.kind === 'failed' ? 'warn' : 'info'
           modules.logger[level]({ epoch, kind: event.kind, detail: event.detail }, `epoch ${epoch}: ${event.kind}`)
         }
       })
@@ -115,7 +116,7 @@ export class ContractService {
       const http = new HttpServer({ host: config.http.host, port: config.http.port, bodyLimit: 32 * 1024 * 1024 }, modules.logger.child({ module: 'http' }))
       // once the store has failed nothing is answered, reads included: 503 ERR_STORAGE_FAILED
       http.app.addHook('onRequest', async () => { if (db.failure != null) throw db.failure })
-      registerContractRoutes(http.app, coordinator, clock, verifySignature)
+      registerContractRoutes(http.app, coordinator, clock, verifySignature, modules.logger)
       let service: ContractService | undefined
       registerHealthRoutes(http.app, () => service?.readiness() ?? { ready: false, reasons: ['the coordinator is starting'] })
       await http.start()

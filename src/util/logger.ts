@@ -1,4 +1,5 @@
 import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino'
+import { PinoPretty } from 'pino-pretty'
 
 export type Logger = PinoLogger
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
@@ -19,21 +20,42 @@ export function defaultLogLevel (env: NodeJS.ProcessEnv = process.env): LogLevel
   return 'info'
 }
 
+export type LogFormat = 'json' | 'pretty'
+
+/**
+ * LOG_FORMAT=json|pretty if set; otherwise human-readable lines on a terminal and JSON lines
+ * anywhere else (files, pipes, journald), which tools parse.
+ */
+export function logFormat (env: NodeJS.ProcessEnv = process.env, isTty: boolean = process.stdout.isTTY === true): LogFormat {
+  const chosen = env.LOG_FORMAT?.toLowerCase()
+  if (chosen === 'json' || chosen === 'pretty') return chosen
+  return isTty ? 'pretty' : 'json'
+}
+
 export interface LoggerOptions {
+  /** Default: logFormat(). */
+  format?: LogFormat
   level?: LogLevel
   /** Extra fields on every line (e.g. the node name). */
   base?: Record<string, unknown>
   destination?: DestinationStream
 }
 
-/** Structured JSON lines (pino). Subsystems take `logger.child({ module })`. */
+/**
+ * Structured logs (pino): JSON lines, or the same records pretty-printed (pino-pretty, synchronous)
+ * for a terminal. Subsystems take `logger.child({ module })`.
+ */
 export function createLogger (opts: LoggerOptions = {}): Logger {
+  const pretty = (opts.format ?? logFormat()) === 'pretty'
+  const destination = opts.destination ?? (pretty
+    ? PinoPretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    : pino.destination({ sync: true }))
   return pino({
     level: opts.level ?? defaultLogLevel(),
     base: { pid: process.pid, ...opts.base },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) }
-  }, opts.destination ?? pino.destination({ sync: true }))
+  }, destination)
 }
 
 /** A logger that drops everything, for library callers that pass none. */

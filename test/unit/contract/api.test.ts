@@ -7,7 +7,9 @@ import { Coordinator } from '../../../src/contract/coordinator.js'
 import { ENVIRONMENTS, epochWindow } from '../../../src/epochs/environment.js'
 import type { EpochRecordJson, SubmissionJson } from '../../../src/epochs/record.js'
 import { verifySignature, type NodeKey } from '../../../src/crypto/keys.js'
-import { silentLogger } from '../../../src/util/logger.js'
+import { silentLogger, type Logger } from '../../../src/util/logger.js'
+import { pino } from 'pino'
+import { VERSION } from '../../../src/util/version.js'
 import { clone, COMMITTEE, consensusSubmission, KEYS, member, MemoryStore, OUTSIDER, PARAMETERS, standaloneSubmission } from './fixtures.js'
 
 const ENV = ENVIRONMENTS.testing
@@ -28,7 +30,7 @@ interface Api {
 }
 
 /** A coordinator on an in-memory store behind the HTTP API; the clock starts in epoch 4 (epochs 1–3 ended). */
-async function api (opts: { allowStandalone?: boolean } = {}): Promise<Api> {
+async function api (opts: { allowStandalone?: boolean, audit?: Logger } = {}): Promise<Api> {
   const clock = { now: START }
   const store = new MemoryStore()
   const coordinator = new Coordinator(ENV, { store, clock: () => clock.now, committee: COMMITTEE, parameters: PARAMETERS, verify: verifySignature, allowStandalone: opts.allowStandalone ?? false })
@@ -36,7 +38,7 @@ async function api (opts: { allowStandalone?: boolean } = {}): Promise<Api> {
   clock.now = endOf(3) + 500
   const server = new HttpServer({ host: '127.0.0.1', port: 0 }, silentLogger())
   servers.push(server)
-  registerContractRoutes(server.app, coordinator, () => clock.now, verifySignature)
+  registerContractRoutes(server.app, coordinator, () => clock.now, verifySignature, opts.audit)
   await server.app.ready()
   return { server, coordinator, clock, store }
 }
@@ -73,7 +75,7 @@ describe('coordinator API: reads', () => {
     const a = await api()
     const res = await get(a, '/contract/health')
     expect(res.statusCode).toBe(200)
-    expect(res.json()).toEqual({ status: 'ok', pid: process.pid, genesisMs: GENESIS, epoch: 4 })
+    expect(res.json()).toEqual({ status: 'ok', pid: process.pid, genesisMs: GENESIS, epoch: 4, build: { version: VERSION, node: process.version, platform: `${process.platform}-${process.arch}` } })
   })
 
   it('GET /contract/epoch: the running epoch, environment, parameters and committee size', async () => {
@@ -179,6 +181,23 @@ describe('coordinator API: reads', () => {
     const res = await get(a, `/contract/epochs/${epoch}`)
     expect(res.statusCode).toBe(400)
     expect(res.json()).toMatchObject({ error: 'ERR_BAD_REQUEST' })
+  })
+})
+
+describe('the audit trail', () => {
+  it('one info line per decision: an accepted submission, and a refused one with its reason', async () => {
+    const lines: Array<Record<string, unknown>> = []
+    const audit = pino({ level: 'info' }, { write (line: string) { lines.push(JSON.parse(line) as Record<string, unknown>) } })
+    const a = await api({ audit })
+    expect((await submitSigned(a, 3, consensusSubmission({ epoch: 3 }).submission, 3)).statusCode).toBe(200)
+    const bad = consensusSubmission({ epoch: 2 }).submission
+    bad.rewards[0] = { ...bad.rewards[0] as typeof bad.rewards[number], reward: '1' }
+    expect((await submitSigned(a, 2, bad, 1)).statusCode).toBe(422)
+    const decisions = lines.filter((l) => l.audit === 'submission')
+    expect(decisions.map((l) => [l.level, l.epoch, l.node, l.outcome])).toEqual([[30, 3, 'node4', 'accepted'], [30, 2, 'node2', 'refused']])
+    expect(decisions[1]?.code).toBe('ERR_SUBMISSION_INVALID')
+    expect(String(decisions[1]?.reason)).toMatch(/refused/)
+    expect(String(decisions[1]?.msg)).toMatch(/^submission refused: /)
   })
 })
 
