@@ -61,13 +61,17 @@ describe('a living committee: coordinator + 4 nodes, then a fifth', () => {
     const settings = 'admission = "open"\ndrop_after_missed = 3\nmin_committee = 3\n'
     text = text.includes('[membership]\n') ? text.replace('[membership]\n', `[membership]\n${settings}`) : `${text}\n[membership]\n${settings}`
     await writeFile(coordinatorConfig, text)
-    // node4 signs two different reports every epoch
-    const node4 = join(dir, 'node4', 'config.toml')
-    await writeFile(node4, (await readFile(node4, 'utf8')).replace('[rewards]\n', '[rewards]\nfault = "equivocate"\n'))
     const up = await runCli(['cluster', 'up', '--dir', dir, '--detach', '--timeout', '40'], { timeoutMs: 60_000, env: { LOG_LEVEL: 'info' } })
     expect(up.code, up.stderr).toBe(0)
     cluster = JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as ClusterJson
     contract = cluster.coordinator.httpUrl
+    // then node4 turns to signing two different reports every epoch (restarted in that mode once
+    // the mesh has formed: banned before, it would never join the mesh `cluster up` waits for)
+    const node4 = cluster.nodes[3]!
+    process.kill(node4.pid, 'SIGTERM')
+    await waitFor(async () => (await processesMentioning(node4.configFile)).length === 0, { timeoutMs: 15_000, what: 'node4 to stop' })
+    await writeFile(node4.configFile, (await readFile(node4.configFile, 'utf8')).replace('[rewards]\n', '[rewards]\nfault = "equivocate"\n'))
+    startCli(['node', 'run', '--config', node4.configFile], join(dir, 'logs', 'node4-equivocating.log'), { LOG_LEVEL: 'info' })
   }, 90_000)
 
   afterAll(async () => {

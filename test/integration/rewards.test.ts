@@ -515,14 +515,22 @@ describe('rewards: one node equivocates, another stays silent', () => {
     // two faulty members of four is more than f = 1: once node4 is banned on the others' evidence
     // (a living committee), node1 and node2 report alone, so the threshold is 2 here
     cluster = await startCluster(dir, async (d) => {
-      await faults({ node4: 'equivocate', node3: 'silent' })(d)
+      await faults({ node3: 'silent' })(d)
       const file = join(d, 'coordinator', 'config.toml')
       await writeFile(file, (await readFile(file, 'utf8')).replace('[rewards]\n', '[rewards]\nrewards_threshold = 2\n'))
     })
+    // node4 turns equivocator once the mesh has formed (banned before, it would never join the
+    // mesh `cluster up` waits for)
+    const node4 = cluster.nodes[3]!
+    process.kill(node4.pid, 'SIGTERM')
+    await waitFor(async () => (await processesMentioning(node4.configFile)).length === 0, { timeoutMs: 15_000, what: 'node4 to stop' })
+    await faults({ node4: 'equivocate' })(dir)
+    startCli(['node', 'run', '--config', node4.configFile], join(dir, 'logs', 'node4-equivocating.log'), { LOG_LEVEL: 'info' })
   }, 90_000)
 
   afterAll(async () => {
     await stopCluster(dir)
+    killTracked()
     await removeDir(dir)
   })
 
