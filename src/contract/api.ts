@@ -75,8 +75,8 @@ function summary (record: EpochRecordJson): EpochSummary {
 }
 
 /** The coordinator's HTTP API (README "Coordinator API"). Reads are public; writes are signed. */
-export function registerContractRoutes (root: FastifyInstance, coordinator: Coordinator, clock: () => number, verify: VerifyFn, auditLogger?: Logger): void {
-  const audit = new AuditTrail(auditLogger)
+export function registerContractRoutes (root: FastifyInstance, coordinator: Coordinator, clock: () => number, verify: VerifyFn, auditLogger?: Logger, countDecision?: (decision: string, outcome: 'accepted' | 'refused') => void): void {
+  const audit = new AuditTrail(auditLogger, countDecision)
   void root.register(async (app) => {
     // signed requests need the exact body bytes
     app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {

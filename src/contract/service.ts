@@ -1,5 +1,7 @@
 import { HttpServer } from '../api/index.js'
 import { registerHealthRoutes, type Readiness } from '../api/health.js'
+import { registerMetricsRoute } from '../api/metrics-route.js'
+import { ContractMetrics } from '../metrics/contract-metrics.js'
 import { loadPeersFile, type ContractConfig } from '../config/index.js'
 import { toHex } from '../codec/bytes.js'
 import { verifySignature } from '../crypto/keys.js'
@@ -92,6 +94,10 @@ export class ContractService {
         `LevelDB dropped damaged parts of its log while opening ${db.path}: records written before the last stop may be missing (written by a version without fail-stop storage, or a disk fault). Compare with the nodes' official records, or restore ${config.data_dir} from a backup`)
     }
     try {
+      const metrics: ContractMetrics = new ContractMetrics({
+        epoch: () => coordinator.epochInfo(clock()).epoch,
+        committeeSize: () => coordinator.committees.at(coordinator.epochInfo(clock()).epoch).committee.members.length
+      })
       const coordinator = new Coordinator(environment, {
         store: new LevelCoordinatorStore(db),
         clock,
@@ -102,10 +108,14 @@ export class ContractService {
         allowStandalone: config.allow_standalone,
         membership: membershipRules(config, committee.members.length),
         ...(config.membership.admin_public_key != null ? { adminKey: config.membership.admin_public_key } : {}),
-        onMembershipEvent: (event) => { modules.logger.info({ kind: event.kind, detail: event.detail }, `committee: ${event.detail}`) },
+        onMembershipEvent: (event) => {
+          metrics.committeeEvent(event.kind)
+          modules.logger.info({ kind: event.kind, detail: event.detail }, `committee: ${event.detail}`)
+        },
         crash: new CrashPoints(process.env, modules.logger),
         onEvent: (epoch, event) => {
           // the audit trail: every round decision at info (a failed epoch at warn)
+          metrics.roundEvent(event.kind)
           const level = event.kind === 'failed' ? 'warn' : 'info'
           modules.logger[level]({ epoch, kind: event.kind, detail: event.detail }, `epoch ${epoch}: ${event.kind}`)
         }
@@ -116,7 +126,8 @@ export class ContractService {
       const http = new HttpServer({ host: config.http.host, port: config.http.port, bodyLimit: 32 * 1024 * 1024 }, modules.logger.child({ module: 'http' }))
       // once the store has failed nothing is answered, reads included: 503 ERR_STORAGE_FAILED
       http.app.addHook('onRequest', async () => { if (db.failure != null) throw db.failure })
-      registerContractRoutes(http.app, coordinator, clock, verifySignature, modules.logger)
+      registerContractRoutes(http.app, coordinator, clock, verifySignature, modules.logger, (decision, outcome) => { metrics.decision(decision, outcome) })
+      registerMetricsRoute(http.app, async () => await metrics.text())
       let service: ContractService | undefined
       registerHealthRoutes(http.app, () => service?.readiness() ?? { ready: false, reasons: ['the coordinator is starting'] })
       await http.start()

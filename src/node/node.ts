@@ -15,6 +15,8 @@ import { toHex } from '../codec/bytes.js'
 import { buildInfo } from '../util/version.js'
 import { peerIdOf } from '../block/json.js'
 import type { Readiness } from '../api/health.js'
+import { registerMetricsRoute } from '../api/metrics-route.js'
+import { NodeMetrics } from '../metrics/node-metrics.js'
 
 export interface NodeModules {
   logger: Logger
@@ -180,6 +182,18 @@ export class EphemeraNode {
         db,
         logger: logger.child({ module: 'broadcast' })
       })
+      // Prometheus metrics (GET /metrics): read from the parts when scraped
+      const metrics = new NodeMetrics({
+        rbc: () => {
+          const s = broadcast.stats()
+          return { ...s.transport, openInstances: s.openInstances, delivered: s.delivered, equivocations: s.equivocations }
+        },
+        peers: () => {
+          const group = network.groupInfo()
+          return { connected: group.connected, refused: group.refusedNonMembers.refused }
+        },
+        storageFailed: () => db.failure != null
+      })
       let rewards: RewardsService | undefined
       if (modules.app != null) {
         broadcast.setApplication(modules.app)
@@ -205,7 +219,8 @@ export class EphemeraNode {
           db,
           client: new CoordinatorClient(config.coordinator_url, key),
           logger: logger.child({ module: 'rewards' }),
-          crash: new CrashPoints(process.env, logger)
+          crash: new CrashPoints(process.env, logger),
+          observe: (p) => { metrics.observeEpoch(p) }
         })
         broadcast.setApplication(rewards)
       } else {
@@ -238,6 +253,7 @@ export class EphemeraNode {
         connections: () => network.connections()
       })
       registerBroadcastRoutes(http.app, broadcast)
+      registerMetricsRoute(http.app, async () => await metrics.text())
       registerWsRoutes(http.app, broadcast, { maxClients: config.http.ws_max_clients, maxBufferedBytes: config.http.ws_max_buffered_bytes, logger: logger.child({ module: 'ws' }) })
       if (rewards != null) registerRewardsRoutes(http.app, rewards)
       await http.start()

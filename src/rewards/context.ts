@@ -48,6 +48,8 @@ export interface RewardsModules {
   clock?: () => number
   /** TEST ONLY: kill -9 on entering a pipeline state (src/util/crash-points.ts). */
   crash?: CrashPoints
+  /** Told about every stored pipeline state (metrics). */
+  observe?: (p: EpochProgress) => void
 }
 
 /** The parts of one node's rewards application, shared by the epoch pipeline, catch-up and the block checks. */
@@ -88,6 +90,7 @@ export async function saveProgress (ctx: RewardsContext, p: EpochProgress): Prom
 export async function advanceProgress (ctx: RewardsContext, p: EpochProgress, state: EpochState, changes: Partial<EpochProgress> = {}): Promise<void> {
   Object.assign(p, changes, { state })
   await saveProgress(ctx, p)
+  ctx.m.observe?.(p)
   ctx.m.crash?.reached(state, p.epoch)
   ctx.m.logger.debug({ epoch: p.epoch, state }, 'epoch state')
 }

@@ -220,6 +220,28 @@ describe('rewards: coordinator + 4 nodes', () => {
     expect(again.code, again.stderr).toBe(0)
   }, 90_000)
 
+  it('serves Prometheus metrics on nodes and the coordinator: every documented one, with epochs counted', async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
+    const section = readme.slice(readme.indexOf('## Metrics'), readme.indexOf('## An epoch\'s life'))
+    const documented = [...section.matchAll(/^\| `(ephemera_[a-z_]+)(?:\{[^}]*\})?` \| (node|coordinator) \|/gm)].map((m) => ({ name: m[1] as string, where: m[2] as string }))
+    await consecutive(contract, 1, startEpoch, 30_000)
+    const scrape = async (url: string): Promise<string> => {
+      const res = await fetch(`${url}/metrics`)
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain/)
+      return await res.text()
+    }
+    const nodeText = await waitFor(async () => { const t = await scrape(cluster.nodes[0]!.httpUrl); return /^ephemera_epochs_total\{outcome="committed"\} [1-9]/m.test(t) ? t : undefined }, { timeoutMs: 20_000, what: 'node1 to count a committed epoch' })
+    const contractText = await scrape(contract)
+    for (const { name, where } of documented) {
+      // histograms appear as _bucket/_sum/_count; labelled counters once a label value was seen
+      expect(where === 'node' ? nodeText : contractText, `${where} exposes ${name}`).toMatch(new RegExp(`^# HELP ${name} `, 'm'))
+    }
+    expect(nodeText).toMatch(/^process_resident_memory_bytes \d+/m)
+    expect(nodeText).toMatch(/^ephemera_rbc_messages_sent_total [1-9]/m)
+    expect(contractText).toMatch(/^ephemera_contract_decisions_total\{decision="contribution",outcome="accepted"\} [1-9]/m)
+    expect(contractText).toMatch(/^ephemera_contract_round_events_total\{kind="committed"\} [1-9]/m)
+  }, 60_000)
+
   it('keeps its state across kill -9 of the coordinator; the nodes are not ready while it is gone', async () => {
     const readyz = async (): Promise<{ status: number, body: { status: string, reasons?: string[] } }> => {
       const res = await fetch(`${cluster.nodes[0]!.httpUrl}/readyz`)
