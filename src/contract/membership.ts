@@ -292,20 +292,20 @@ export class Membership {
 
   /** Stages what the next change will do; true when anything changed. */
   update (epoch: number): boolean {
-    const before = JSON.stringify([this.#s.removals, this.#s.next, this.#s.bans])
-    this.#stageDrops(epoch)
-    this.#banRepeatedDrops(epoch)
-    this.#admit()
-    return before !== JSON.stringify([this.#s.removals, this.#s.next, this.#s.bans])
+    const dropped = this.#stageDrops(epoch)
+    const banned = this.#banRepeatedDrops(epoch)
+    const admitted = this.#admit()
+    return dropped || banned || admitted
   }
 
   #sizeAfterChange (): number {
     return this.latest.members.length - this.#s.removals.length + this.#s.next.length
   }
 
-  #stageDrops (epoch: number): void {
+  #stageDrops (epoch: number): boolean {
     const k = this.rules.dropAfterMissed
-    if (k <= 0) return
+    if (k <= 0) return false
+    let staged = false
     for (const m of this.latest.members) {
       if ((this.#s.missed[m.publicKey]?.count ?? 0) < k || this.#s.removals.some((d) => d.member.publicKey === m.publicKey)) continue
       if (this.#sizeAfterChange() - 1 < this.rules.minCommittee) {
@@ -318,27 +318,33 @@ export class Membership {
       this.#s.drops[m.publicKey] = { member: m, count: (d?.count ?? 0) + 1, epoch, reason }
       this.#forgetOldest(this.#s.drops, this.rules.maxDropRecords, (r) => r.epoch)
       this.#event('staged', `${m.name} dropped from the next committee: ${reason}`)
+      staged = true
     }
+    return staged
   }
 
-  #banRepeatedDrops (epoch: number): void {
+  #banRepeatedDrops (epoch: number): boolean {
     const limit = this.rules.banAfterDrops
-    if (limit <= 0) return
+    if (limit <= 0) return false
+    let banned = false
     for (const d of Object.values(this.#s.drops)) {
       if (d.count > limit && this.#s.bans[d.member.publicKey] == null) {
-        this.banKey(d.member, { by: 'drops', reason: `dropped ${d.count} times (more than ${limit})`, epoch })
+        banned = this.banKey(d.member, { by: 'drops', reason: `dropped ${d.count} times (more than ${limit})`, epoch }) || banned
       }
     }
+    return banned
   }
 
-  #admit (): void {
+  #admit (): boolean {
     this.#s.queue.sort((a, b) => a.joinedAt - b.joinedAt)
+    const before = this.#s.next.length
     while (this.#s.queue.length > 0 && this.#sizeAfterChange() < this.rules.maxCommittee) {
       // it keeps its join time: a rollback puts it back where it was
       const entry = this.#s.queue.shift() as QueueEntryJson
       this.#s.next.push(entry)
       this.#event('staged', `${entry.member.name} admitted into the next committee`)
     }
+    return this.#s.next.length !== before
   }
 
   // ---- the change, with an epoch's commit ---------------------------------------------------
