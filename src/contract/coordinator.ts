@@ -14,9 +14,11 @@ import { Committees } from './committees.js'
 import { closedMembershipRules, type Membership, type MembershipEvent, type MembershipRules } from './membership.js'
 import { wholeSubmissionRecord } from './whole-submission.js'
 import { loadGenesis } from './genesis.js'
+import { openRoundFor } from './round-opening.js'
+import { roundRecord } from './round-record.js'
 import { attempt, one } from './item-results.js'
 import type { ContributionBody, ContributionsBody, ItemResult, LockGrant, VerificationBody } from '../epochs/requests.js'
-import { acquireLease, addContribution, addVerification, assertHolder, chunkRecord, expire, openRound, readyToAdvance, withoutData, type Anchor, type ChunkState, type RoundEvent, type RoundState, type RoundTiming } from './round.js'
+import { acquireLease, addContribution, addVerification, assertHolder, expire, readyToAdvance, withoutData, type Anchor, type ChunkState, type RoundEvent, type RoundState, type RoundTiming } from './round.js'
 
 export interface CoordinatorDeps {
   /** Told about every lease expiry, verification failure, rollback, failure and commit (for logs). */
@@ -252,15 +254,9 @@ export class Coordinator {
     if (!Number.isSafeInteger(epoch) || epoch < 1) throw new EphemeraError(ErrorCode.BAD_REQUEST, `epoch must be a positive integer, got ${epoch}`)
     const open = this.#rounds.get(epoch)
     if (open != null) return open
-    const window = epochWindow(this.genesisMs, this.environment.epochMs, epoch)
-    if (now < window.endMs) throw new EphemeraError(ErrorCode.EPOCH_NOT_READY, `epoch ${epoch} ends at ${new Date(window.endMs).toISOString()}; its round opens then`)
-    const record = await this.#deps.store.record(epoch)
-    if (record != null) throw new EphemeraError(ErrorCode.EPOCH_DECIDED, `epoch ${epoch} is already committed`, { response: { record } })
-    const stored = await this.#deps.store.round(epoch)
-    if (stored?.status === 'failed') throw new EphemeraError(ErrorCode.EPOCH_FAILED, `epoch ${epoch} failed: ${stored.failure ?? ''}`)
-    const finalizationDeadline = window.endMs + this.environment.finalizationEpochs * this.environment.epochMs
-    if (now > finalizationDeadline) throw new EphemeraError(ErrorCode.EPOCH_FAILED, `epoch ${epoch} ended more than ${this.environment.finalizationEpochs} epochs ago without being committed`)
-    const round = openRound({ epoch, chunks: this.#ranges, members: this.committees.at(epoch).sorted, now, finalizationDeadline, timing: this.#timing })
+    const round = await openRoundFor(epoch, now, {
+      window: epochWindow(this.genesisMs, this.environment.epochMs, epoch), environment: this.environment, store: this.#deps.store, chunks: this.#ranges, members: this.committees.at(epoch).sorted, timing: this.#timing
+    })
     await this.#save(round, {})
     this.#rounds.set(epoch, round)
     return round
@@ -395,30 +391,13 @@ export class Coordinator {
    * the committed record, never half of each.
    */
   async #advance (round: RoundState, now: number): Promise<EpochRecordJson> {
-    const anchor = round.anchor as Anchor
-    const window = epochWindow(this.genesisMs, this.environment.epochMs, round.epoch)
-    const rewards = round.chunks.flatMap((c) => c.contribution?.rows ?? [])
-    const { committee, members, parameters } = this.committees.at(round.epoch)
-    const winner = members.get(anchor.by) as CommitteeMemberJson
+    const committee = this.committees.at(round.epoch)
     // the committee: who reported counts, who did not missed the epoch; the staged change commits with the record
     const membership = this.committees.membership
-    membership.noteCommitted(round.epoch, committee, new Set(anchor.reports.map((r) => r.message.publicKey.toLowerCase())))
+    membership.noteCommitted(round.epoch, committee.committee, new Set((round.anchor as Anchor).reports.map((r) => r.message.publicKey.toLowerCase())))
     const change = membership.commitChange(round.epoch, this.epochInfo(now).epoch)
-    const record: EpochRecordJson = {
-      epoch: round.epoch,
-      startMs: window.startMs,
-      endMs: window.endMs,
-      committee,
-      parameters,
-      submission: { mode: 'consensus', blockHash: anchor.blockHash, header: anchor.header, certificate: anchor.certificate, reports: anchor.reports, rewards },
-      winner,
-      acceptedAt: now,
-      latencyMs: now - window.endMs,
-      chunks: round.chunks.map((c) => chunkRecord(c)),
-      attempt: round.attempt,
-      verifiersPerChunk: this.#timing.verifiersPerChunk,
-      ...(change != null ? { committeeChange: change } : {})
-    }
+    const window = epochWindow(this.genesisMs, this.environment.epochMs, round.epoch)
+    const record = roundRecord(round, { window, committee, verifiersPerChunk: this.#timing.verifiersPerChunk, now, change })
     this.#deps.crash?.reached('advance', round.epoch)
     await this.#deps.store.commitRound(record, round, this.committees.forCommit())
     this.committees.committed(change)
