@@ -34,11 +34,16 @@ export interface CommitteeSource {
   onChange: (listener: () => void) => () => void
 }
 
-export function roundCommittee (members: readonly BroadcastMember[]): RoundCommittee {
-  const keys = members.map((m) => m.publicKey)
+/** Who votes in a round and its thresholds, from the members' keys (throws on a duplicate key). */
+export function keysCommittee (keys: readonly Uint8Array[]): { hex: ReadonlySet<string>, n: number, f: number, q: number } {
   const hex = new Set(keys.map(toHex))
   if (hex.size !== keys.length) throw new Error('duplicate member keys')
-  return { members, keys, hex, membershipId: membershipId(keys), ...thresholds(keys.length) }
+  return { hex, ...thresholds(keys.length) }
+}
+
+export function roundCommittee (members: readonly BroadcastMember[]): RoundCommittee {
+  const keys = members.map((m) => m.publicKey)
+  return { members, keys, membershipId: membershipId(keys), ...keysCommittee(keys) }
 }
 
 /** The same committee for every round (the peers file, or the messages application). */

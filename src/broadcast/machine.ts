@@ -1,7 +1,8 @@
 import { equalBytes, fromHex, toHex } from '../codec/bytes.js'
 import type { Block } from '../block/types.js'
 import { CreatorState, creatorsStats, type Instance, type InstanceStatus } from './creator-state.js'
-import { DEFAULT_RBC_LIMITS, thresholds, type Effect, type MachineStats, type Proposal, type RbcCrypto, type RbcLimits, type RbcMessage, type RbcOptions } from './rbc-types.js'
+import { keysCommittee } from './committees.js'
+import { DEFAULT_RBC_LIMITS, type Effect, type MachineStats, type Proposal, type RbcCrypto, type RbcLimits, type RbcMessage, type RbcOptions } from './rbc-types.js'
 
 export { DEFAULT_RBC_LIMITS, thresholds, type Effect, type MachineStats, type PersistedVote, type Proposal, type RbcCrypto, type RbcLimits, type RbcMessage, type RbcOptions, type RestoredState, type VoteKind } from './rbc-types.js'
 
@@ -48,11 +49,8 @@ export class RbcMachine {
     if (opts.committees != null) {
       this.#committee = opts.committees
     } else {
-      const members = opts.members ?? []
-      const hex = new Set(members.map(toHex))
-      if (hex.size !== members.length) throw new Error('duplicate member keys')
-      if (!hex.has(this.#selfHex)) throw new Error('self is not a member')
-      const fixed = { hex, ...thresholds(hex.size) }
+      const fixed = keysCommittee(opts.members ?? [])
+      if (!fixed.hex.has(this.#selfHex)) throw new Error('self is not a member')
       this.#committee = () => fixed
     }
     this.#crypto = opts.crypto
