@@ -74,6 +74,14 @@ async function commit (h: Harness, epoch: number, opts: { keys?: NodeKey[], repo
   return await h.coordinator.record(epoch) as EpochRecordJson
 }
 
+/** Locks chunk 0 of an open round by its lease holder: the holder's key and committee entry. */
+async function lockFirstChunk (h: Harness, epoch: number): Promise<{ holder: string, entry: CommitteeMemberJson }> {
+  const holder = (await h.coordinator.round(epoch))?.chunks[0]?.lease.holder as string
+  const entry = h.coordinator.committees.at(epoch).members.get(holder) as CommitteeMemberJson
+  await h.coordinator.tryLock(epoch, 0, entry)
+  return { holder, entry }
+}
+
 describe('admission from the queue', () => {
   it('stages a queued validator, commits the change with the next record, in force two epochs on; blocks of that epoch need the new committee', async () => {
     const h = await living()
@@ -93,9 +101,7 @@ describe('admission from the queue', () => {
     h.clock.now = endOf(4) + 10
     await h.coordinator.update()
     const old = blockOf(4, 0, { parameters: parametersFor(5) })
-    const holder = (await h.coordinator.round(4))?.chunks[0]?.lease.holder as string
-    const holderEntry = h.coordinator.committees.at(4).members.get(holder) as CommitteeMemberJson
-    await h.coordinator.tryLock(4, 0, holderEntry)
+    const { holder, entry: holderEntry } = await lockFirstChunk(h, 4)
     await refused(h.coordinator.tryContribute(4, 0, holderEntry, old.contribution(0, holder, { withBlock: true })), ErrorCode.SUBMISSION_INVALID, /committee|membership/)
     const r4 = await commit(h, 4, { keys: FIVE })
     expect(r4.committee.members).toHaveLength(5)
@@ -207,9 +213,7 @@ describe('bans on false chunk statements', () => {
     h.clock.now = endOf(1) + 10
     await h.coordinator.update()
     const b = blockOf(1, 0, { parameters: parametersFor(4) })
-    const holder = (await h.coordinator.round(1))?.chunks[0]?.lease.holder as string
-    const entry = h.coordinator.committees.at(1).members.get(holder) as CommitteeMemberJson
-    await h.coordinator.tryLock(1, 0, entry)
+    const { holder, entry } = await lockFirstChunk(h, 1)
     const rows = b.sub.rewards.slice(0, 5).map((r, i) => (i === 0 ? { ...r, reward: '1' } : r))
     await refused(h.coordinator.tryContribute(1, 0, entry, b.contribution(0, holder, { withBlock: true, rows })), ErrorCode.SUBMISSION_INVALID)
     const ban = h.coordinator.committees.membership.ban(holder)
