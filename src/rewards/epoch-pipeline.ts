@@ -49,6 +49,7 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
     if (opts.fault !== 'silent') await pool.publish(message)
     if (opts.fault === 'equivocate') {
       const twin = reportMessage({ ...report, values: report.values.map((v) => (v === MISSING || v === 0 ? v : v - 1)) }, (b) => m.key.sign(b), ctx.clock())
+      pool.addTwin(epoch, twin)
       await pool.publish(twin)
     }
     const reportDeadline = window.endMs + env.reportDeadlineMs

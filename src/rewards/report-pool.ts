@@ -210,6 +210,7 @@ export class ReportPool {
   /** Forgets what is older than the retention options allow, relative to epoch `current`. */
   async prune (current: number): Promise<void> {
     for (const e of this.#reports.keys()) if (e < current - this.#opts.keepInMemoryEpochs) this.#reports.delete(e)
+    for (const e of this.#twins.keys()) if (e < current - this.#opts.keepInMemoryEpochs) this.#twins.delete(e)
     await this.#storedPruner.pruneBelow(pad(Math.max(0, current - this.#opts.keepStoredEpochs)))
     for (const key of await this.#evidencePruner.pruneBelow(pad(Math.max(0, current - this.#opts.keepEvidenceEpochs)))) {
       const [epoch, sender] = key.split(':')
@@ -273,6 +274,14 @@ export class ReportPool {
     const [version, epoch] = shape.array(decodeCbor(bytes, 64, 'reports request'), 'reports request', 2)
     if (version !== 1) throw new DecodeError('reports request: unsupported version')
     const wanted = shape.uint(epoch, 'reports request.epoch')
-    return encodeCbor([1, [...(this.#reports.get(wanted)?.values() ?? [])].map((r) => messageToWire(r.message))])
+    const twin = this.#twins.get(wanted)
+    return encodeCbor([1, [...[...(this.#reports.get(wanted)?.values() ?? [])].map((r) => r.message), ...(twin != null ? [twin] : [])].map(messageToWire)])
+  }
+
+  /** TEST ONLY (rewards.fault = equivocate): this node's second, conflicting report, also served to direct requests like a real equivocator would send it, not only by gossip. */
+  readonly #twins = new Map<number, ClientMessage>()
+
+  addTwin (epoch: number, message: ClientMessage): void {
+    this.#twins.set(epoch, message)
   }
 }
