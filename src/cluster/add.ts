@@ -70,7 +70,7 @@ export async function clusterAdd (opts: ClusterAddOptions): Promise<number> {
 
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000)
   while (await tryGetJson(`${plan.httpUrl}/ephemera/node/health`) == null) {
-    if (!alive(running)) throw new EphemeraError(ErrorCode.CLUSTER, `${config.name} exited during start-up (${running.exit ?? 'not running'}): ${lastLogLines(plan.logFile)} [log: ${plan.logFile}]`)
+    if (!alive(running)) throw new EphemeraError(ErrorCode.CLUSTER, `${config.name} exited during start-up (${running.exit ?? 'not running'}): ${lastLogLines(plan)} [log: ${plan.logFile}]`)
     if (Date.now() > deadline) throw new EphemeraError(ErrorCode.CLUSTER, `${config.name} did not answer within ${Math.round((opts.timeoutMs ?? 30_000) / 1000)} s [log: ${plan.logFile}]`)
     await sleep(250)
   }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { closeSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import type { Running } from './mesh.js'
 import type { ProcessPlan } from './plan.js'
@@ -14,27 +14,44 @@ function cliInvocation (): { command: string, args: string[] } {
   return { command: process.execPath, args: [...process.execArgv, script] }
 }
 
-export function lastLogLines (file: string, count = 3): string {
-  try {
-    const lines = readFileSync(file, 'utf8').trim().split('\n').slice(-count)
-    return lines.map((line) => {
-      try {
-        const parsed = JSON.parse(line) as { msg?: string, err?: string }
-        return parsed.err != null ? `${parsed.msg ?? ''}: ${parsed.err}` : parsed.msg ?? line
-      } catch {
-        return line
-      }
-    }).join(' | ')
-  } catch {
-    return '(no log output)'
-  }
+/**
+ * Where a process's own output goes: its log lines go to `logFile` through the size-rotated
+ * `log.file` (bounded however long it runs); stdout and stderr — a startup error, a crash's stack —
+ * go to this file, appended to across restarts and truncated at a start once it passes 1 MiB.
+ */
+export function outputFile (plan: ProcessPlan): string {
+  return plan.logFile.replace(/\.log$/, '') + '.out'
+}
+
+/** The last lines a process wrote: its output (a startup error) if any, else its log. */
+export function lastLogLines (plan: ProcessPlan, count = 3): string {
+  const read = (file: string): string => { try { return readFileSync(file, 'utf8').trim() } catch { return '' } }
+  const text = read(outputFile(plan)) || read(plan.logFile)
+  if (text === '') return '(no log output)'
+  return text.split('\n').slice(-count).map((line) => {
+    try {
+      const parsed = JSON.parse(line) as { msg?: string, err?: string }
+      return parsed.err != null ? `${parsed.msg ?? ''}: ${parsed.err}` : parsed.msg ?? line
+    } catch {
+      return line
+    }
+  }).join(' | ')
+}
+
+/** Output kept across restarts (a crash's stack survives the restart) until it passes this size. */
+const MAX_OUTPUT_BYTES = 1024 * 1024
+
+function openOutput (file: string): number {
+  let size = 0
+  try { size = statSync(file).size } catch { /* a new file */ }
+  return openSync(file, size > MAX_OUTPUT_BYTES ? 'w' : 'a')
 }
 
 export function startProcess (plan: ProcessPlan, withIpc: boolean): Running {
   const { command, args } = cliInvocation()
-  const fd = openSync(plan.logFile, 'a')
+  const fd = openOutput(outputFile(plan))
   try {
-    const child = spawn(command, [...args, ...plan.args], {
+    const child = spawn(command, [...args, ...plan.args, '--log-file', plan.logFile], {
       // own process group: a terminal's Ctrl-C reaches only the supervisor, which stops the
       // processes in order; with the IPC channel a process also stops if the supervisor dies
       detached: true,

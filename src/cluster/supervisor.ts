@@ -142,7 +142,7 @@ export async function clusterUp (opts: ClusterUpOptions): Promise<number> {
       }
       const dead = all().find((r) => !alive(r))
       if (dead != null) {
-        throw new EphemeraError(ErrorCode.CLUSTER, `${dead.plan.name} exited during start-up (${dead.exit ?? 'not running'}): ${lastLogLines(dead.plan.logFile)} [log: ${dead.plan.logFile}]`)
+        throw new EphemeraError(ErrorCode.CLUSTER, `${dead.plan.name} exited during start-up (${dead.exit ?? 'not running'}): ${lastLogLines(dead.plan)} [log: ${dead.plan.logFile}]`)
       }
       const snapshot = await meshSnapshot(nodes)
       const coordinatorState = coordinator == null ? undefined : await coordinatorAnswer(coordinator)

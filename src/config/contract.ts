@@ -1,7 +1,7 @@
 import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import { loadLayeredConfig, type ConfigOverrides } from './loader.js'
-import { logLevelField, msField, nameField, portField } from './fields.js'
+import { logSectionField, msField, nameField, portField } from './fields.js'
 import { MAX_MIXNODES } from '../epochs/report.js'
 
 /** The coordinator's configuration file (TOML). README "Coordinator configuration" lists every key. */
@@ -61,7 +61,7 @@ export const contractConfigSchema = z.strictObject({
     host: z.string().min(1).default('127.0.0.1'),
     port: portField.default(7000)
   }).prefault({}),
-  log: z.strictObject({ level: logLevelField.default('info') }).prefault({})
+  log: logSectionField
 })
 
 export type ContractConfig = Readonly<Omit<z.output<typeof contractConfigSchema>, 'data_dir'> & { data_dir: string, config_file: string }>
@@ -70,6 +70,6 @@ export const CONTRACT_ENV_PREFIX = 'EPHEMERA_CONTRACT_'
 
 /** Loads a coordinator config: defaults → file → environment (EPHEMERA_CONTRACT_*, LOG_LEVEL) → flags. */
 export async function loadContractConfig (file: string, overrides: ConfigOverrides = {}): Promise<ContractConfig> {
-  const config = await loadLayeredConfig(contractConfigSchema, file, CONTRACT_ENV_PREFIX, ['peers_file', 'data_dir'], overrides)
+  const config = await loadLayeredConfig(contractConfigSchema, file, CONTRACT_ENV_PREFIX, ['peers_file', 'data_dir', 'log.file'], overrides)
   return Object.freeze({ ...config, data_dir: config.data_dir ?? join(dirname(resolve(file)), 'data'), config_file: resolve(file) })
 }

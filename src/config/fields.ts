@@ -48,3 +48,15 @@ export const httpUrlField = z.string().superRefine((value, ctx) => {
 })
 
 export const logLevelField = z.enum(LOG_LEVELS)
+
+/** The `log` section of both processes' configs (README "Configuration"). */
+export const logSectionField = z.strictObject({
+  /** trace, debug, info, warn, error, fatal or silent. The LOG_LEVEL variable overrides it. */
+  level: logLevelField.default('info'),
+  /** Write log lines to this file (rotated by size) instead of stdout. Relative to the config file. */
+  file: z.string().min(1).optional(),
+  /** log.file: rotate once the file would grow past this many bytes. */
+  max_file_bytes: z.number().int().min(4096).max(1024 * 1024 * 1024).default(10 * 1024 * 1024),
+  /** log.file: rotated files kept (FILE.1 the newest … FILE.N); older ones are deleted. */
+  max_files: z.number().int().min(1).max(100).default(5)
+}).prefault({})

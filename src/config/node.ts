@@ -1,7 +1,7 @@
 import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import { loadLayeredConfig, type ConfigOverrides } from './loader.js'
-import { httpUrlField, logLevelField, msField, nameField, portField, tcpMultiaddrField } from './fields.js'
+import { httpUrlField, logSectionField, msField, nameField, portField, tcpMultiaddrField } from './fields.js'
 import { MAX_MIXNODES } from '../epochs/report.js'
 
 /**
@@ -111,10 +111,7 @@ export const nodeConfigSchema = z.strictObject({
     /** Most bytes queued for one WebSocket client; a client that falls further behind is closed (1008). */
     ws_max_buffered_bytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024)
   }).prefault({}),
-  log: z.strictObject({
-    /** trace, debug, info, warn, error, fatal or silent. The LOG_LEVEL variable overrides it. */
-    level: logLevelField.default('info')
-  }).prefault({})
+  log: logSectionField
 }).superRefine((config, ctx) => {
   if (config.p2p.dial_backoff_max_ms < config.p2p.dial_backoff_initial_ms) {
     ctx.addIssue({ code: 'custom', path: ['p2p', 'dial_backoff_max_ms'], message: `must be at least p2p.dial_backoff_initial_ms (${config.p2p.dial_backoff_initial_ms})` })
@@ -125,7 +122,7 @@ export type NodeConfigInput = z.input<typeof nodeConfigSchema>
 export type NodeConfig = Readonly<Omit<z.output<typeof nodeConfigSchema>, 'data_dir'> & { data_dir: string, config_file: string }>
 
 export const NODE_ENV_PREFIX = 'EPHEMERA_'
-const NODE_PATH_KEYS = ['key_file', 'peers_file', 'data_dir', 'p2p.fault_partition_file']
+const NODE_PATH_KEYS = ['key_file', 'peers_file', 'data_dir', 'p2p.fault_partition_file', 'log.file']
 
 export type NodeConfigOverrides = ConfigOverrides
 

@@ -1,5 +1,6 @@
 import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino'
 import { PinoPretty } from 'pino-pretty'
+import { RotatingFile } from './rotating-file.js'
 
 export type Logger = PinoLogger
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
@@ -39,15 +40,22 @@ export interface LoggerOptions {
   /** Extra fields on every line (e.g. the node name). */
   base?: Record<string, unknown>
   destination?: DestinationStream
+  /** Write JSON lines to this size-rotated file instead of stdout (config `log.file`). */
+  file?: { path: string, maxBytes: number, maxFiles: number }
+}
+
+/** The config's `log` section, as createLogger's file option. */
+export function logFileOption (log: { file?: string, max_file_bytes: number, max_files: number }): LoggerOptions['file'] {
+  return log.file == null ? undefined : { path: log.file, maxBytes: log.max_file_bytes, maxFiles: log.max_files }
 }
 
 /**
  * Structured logs (pino): JSON lines, or the same records pretty-printed (pino-pretty, synchronous)
- * for a terminal. Subsystems take `logger.child({ module })`.
+ * for a terminal, or JSON lines to a size-rotated file. Subsystems take `logger.child({ module })`.
  */
 export function createLogger (opts: LoggerOptions = {}): Logger {
   const pretty = (opts.format ?? logFormat()) === 'pretty'
-  const destination = opts.destination ?? (pretty
+  const destination = opts.destination ?? (opts.file != null ? new RotatingFile(opts.file) : pretty
     ? PinoPretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
     : pino.destination({ sync: true }))
   return pino({

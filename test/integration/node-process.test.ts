@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { killTracked, runCli, startCli, waitForExit } from '../helpers/cli.js'
@@ -85,4 +85,30 @@ describe('ephemera node run', () => {
       await waitForExit(child, 10_000)
     }
   }, 40_000)
+
+  it('writes its log to log.file, rotated by size: at most log.max_files old files, none past the bound', async () => {
+    const logFile = join(dir, 'rotated', 'node1.log')
+    await mkdir(join(dir, 'rotated'))
+    const output = join(dir, 'rotated-output.txt')
+    // debug logs a line per HTTP request: polling the node writes the log quickly
+    const child = startCli(['node', 'run', '--config', config, '--log-file', logFile, '--set', 'log.max_file_bytes=4096', '--set', 'log.max_files=2'], output, { LOG_LEVEL: 'debug' })
+    try {
+      await waitFor(async () => {
+        await getJson(`${httpUrl}/ephemera/node/health`).catch(() => undefined)
+        return (await readdir(join(dir, 'rotated'))).includes('node1.log.2') && (await stat(logFile)).size > 0
+      }, { timeoutMs: 30_000, intervalMs: 20, what: 'the log to rotate twice' })
+      for (let i = 0; i < 100; i++) await getJson(`${httpUrl}/ephemera/node/health`)
+      expect((await readdir(join(dir, 'rotated'))).sort()).toEqual(['node1.log', 'node1.log.1', 'node1.log.2'])
+      for (const name of ['node1.log', 'node1.log.1', 'node1.log.2']) {
+        const text = await readFile(join(dir, 'rotated', name), 'utf8')
+        expect(Buffer.byteLength(text)).toBeLessThanOrEqual(4096)
+        for (const line of text.trim().split('\n')) expect(JSON.parse(line)).toHaveProperty('level')
+      }
+    } finally {
+      child.kill('SIGTERM')
+      await waitForExit(child, 10_000)
+    }
+    // nothing of the log on stdout
+    expect(await readFile(output, 'utf8')).toBe('')
+  }, 60_000)
 })

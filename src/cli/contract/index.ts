@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander'
 import { loadContractConfig } from '../../config/index.js'
-import { createLogger, LOG_LEVELS } from '../../util/logger.js'
+import { createLogger, logFileOption, LOG_LEVELS } from '../../util/logger.js'
 import { collect, intOption } from '../output.js'
 import { runUntilSignal } from '../shutdown.js'
 import { addAdminCommands } from './admin.js'
@@ -14,6 +14,7 @@ interface RunOptions {
   environment?: string
   epochMs?: number
   logLevel?: string
+  logFile?: string
   set?: string[]
 }
 
@@ -25,11 +26,12 @@ async function run (opts: RunOptions): Promise<void> {
       { flag: '--data-dir', key: 'data_dir', value: opts.dataDir },
       { flag: '--environment', key: 'environment', value: opts.environment },
       { flag: '--epoch-ms', key: 'epoch_ms', value: opts.epochMs },
-      { flag: '--log-level', key: 'log.level', value: opts.logLevel }
+      { flag: '--log-level', key: 'log.level', value: opts.logLevel },
+      { flag: '--log-file', key: 'log.file', value: opts.logFile }
     ],
     set: opts.set
   })
-  const logger = createLogger({ level: config.log.level, base: { node: config.name } })
+  const logger = createLogger({ level: config.log.level, base: { node: config.name }, file: logFileOption(config.log) })
   await runUntilSignal(logger, 'coordinator', async ({ onFatal }) => {
     const { ContractService } = await import('../../contract/service.js')
     return await ContractService.start(config, { logger, onFatal })
@@ -47,6 +49,7 @@ export function contractCommand (): Command {
     .addOption(new Option('--environment <name>', 'override environment').choices(['testing', 'development', 'production']))
     .option('--epoch-ms <ms>', 'override epoch_ms (timeouts scale along)', intOption(500, 86_400_000))
     .addOption(new Option('--log-level <level>', 'override log.level').choices(LOG_LEVELS))
+    .option('--log-file <file>', 'override log.file: JSON log lines to FILE, rotated at log.max_file_bytes, log.max_files kept')
     .option('--set <key=value>', 'override any config key (repeatable)', collect)
     .addHelpText('after', `
 Configuration is layered: defaults, the file, environment variables (EPHEMERA_CONTRACT_<KEY>, "__"

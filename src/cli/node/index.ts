@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander'
 import { loadNodeConfig } from '../../config/index.js'
-import { createLogger, LOG_LEVELS } from '../../util/logger.js'
+import { createLogger, logFileOption, LOG_LEVELS } from '../../util/logger.js'
 import { collect, intOption } from '../output.js'
 import { runUntilSignal } from '../shutdown.js'
 
@@ -12,6 +12,7 @@ interface RunOptions {
   dataDir?: string
   peersFile?: string
   logLevel?: string
+  logFile?: string
   standalone?: boolean
   set?: string[]
 }
@@ -25,11 +26,12 @@ async function run (opts: RunOptions): Promise<void> {
       { flag: '--data-dir', key: 'data_dir', value: opts.dataDir },
       { flag: '--peers-file', key: 'peers_file', value: opts.peersFile },
       { flag: '--log-level', key: 'log.level', value: opts.logLevel },
+      { flag: '--log-file', key: 'log.file', value: opts.logFile },
       { flag: '--standalone', key: 'rewards.standalone', value: opts.standalone === true ? true : undefined }
     ],
     set: opts.set
   })
-  const logger = createLogger({ level: config.log.level, base: { node: config.name } })
+  const logger = createLogger({ level: config.log.level, base: { node: config.name }, file: logFileOption(config.log) })
   await runUntilSignal(logger, 'node', async ({ onFatal }) => {
     // loaded here so that other commands do not pay for importing libp2p
     const { EphemeraNode } = await import('../../node/index.js')
@@ -48,6 +50,7 @@ export function nodeCommand (): Command {
     .option('--data-dir <dir>', 'override data_dir')
     .option('--peers-file <file>', 'override peers_file')
     .addOption(new Option('--log-level <level>', 'override log.level').choices(LOG_LEVELS))
+    .option('--log-file <file>', 'override log.file: JSON log lines to FILE, rotated at log.max_file_bytes, log.max_files kept')
     .option('--standalone', 'rewards baseline without consensus: submit this node\'s own averages straight to the coordinator')
     .option('--set <key=value>', 'override any config key, e.g. --set p2p.dial_backoff_max_ms=2000 (repeatable)', collect)
     .addHelpText('after', `
