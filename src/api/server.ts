@@ -3,18 +3,22 @@ import websocket from '@fastify/websocket'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import { installErrorHandling } from './errors.js'
+import { registerOpenApi, type ApiDescription } from './openapi.js'
 
 export interface HttpServerOptions {
   host: string
   port: number
   /** Largest request body accepted (default 1 MiB). */
   bodyLimit?: number
+  /** What `/openapi.json` and `/docs` say about this API (title, description, tags). */
+  api?: ApiDescription
 }
 
 /**
- * A fastify server with the project's error handling and request logging at debug. Routes are
- * registered by the caller through `app` before `start()`; tests may call `app.inject()` without
- * listening.
+ * A fastify server with the project's error handling, request logging at debug and its OpenAPI
+ * description (`/openapi.json`, `/docs`). Routes are registered by the caller through `app` before
+ * `start()`, each inside a plugin (`app.register`) so that the OpenAPI collector, registered here
+ * first, sees them; tests may call `app.inject()` without listening.
  */
 export class HttpServer {
   readonly app: FastifyInstance
@@ -28,6 +32,7 @@ export class HttpServer {
     this.app = Fastify({ logger: false, bodyLimit: opts.bodyLimit ?? 1024 * 1024, forceCloseConnections: true })
     installErrorHandling(this.app, logger)
     void this.app.register(websocket, { options: { maxPayload: 64 * 1024 } })
+    registerOpenApi(this.app, opts.api)
     this.app.addHook('onResponse', async (request, reply) => {
       logger.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'http request')
     })

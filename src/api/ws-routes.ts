@@ -1,187 +1,114 @@
 import type { FastifyInstance } from 'fastify'
-import type { WebSocket } from '@fastify/websocket'
-import { blockToJson } from '../block/json.js'
 import type { DeliveredBlock } from '../broadcast/index.js'
-import { ErrorCode, errorMessage } from '../util/errors.js'
-import type { Logger } from '../util/logger.js'
-import type { ApiErrorBody } from './errors.js'
+import { fromHex } from '../codec/bytes.js'
+import type { StoredBlock } from '../storage/index.js'
+import { errorMessage } from '../util/errors.js'
+import { badRequest, parsePositiveInt } from './params.js'
+import { frameOf, mergedSource } from './ws-feed.js'
+import { blockPayload, eventId } from './ws-frames.js'
+import { WsEventHub, type EventSource, type HubEvent, type Replay, type WsHubOptions } from './ws-hub.js'
+import { parseTypes, registerWsRoute } from './ws-route.js'
 
-/** The WebSocket push of delivered blocks (README "HTTP API", `WS /ephemera/broadcast/ws`). */
+/** The node's WebSocket push of events (README "HTTP API", `WS /ephemera/broadcast/ws`). */
 export const WS_BLOCKS_PATH = '/ephemera/broadcast/ws'
 
-/** Close code for a client that does not read fast enough (policy violation). */
-export const WS_CLOSE_TOO_SLOW = 1008
-/** Close code for a client over `http.ws_max_clients` (try again later). */
-export const WS_CLOSE_TRY_AGAIN = 1013
-/** Close code when the server shuts down. */
-export const WS_CLOSE_GOING_AWAY = 1001
+/** The node's event types; without `?types=` a client gets `block` only, as before the others existed. */
+export const NODE_EVENT_TYPES = ['block', 'epoch', 'committee', 'evidence'] as const
+const DEFAULT_NODE_TYPES = ['block']
 
-/** All the WebSocket route needs from the broadcast engine. */
+/** Blocks replayed for one client at most (`http.ws_max_replay`) unless told otherwise. */
+export const DEFAULT_WS_MAX_REPLAY = 1000
+
+/** Delivered blocks (the broadcast engine). */
 export interface DeliveredFeed {
-  /** Calls `listener` for each delivered block; the returned function unsubscribes. */
+  /** Calls `listener` for each delivered block, once it is stored; the returned function unsubscribes. */
   onDelivered: (listener: (delivered: DeliveredBlock) => void) => () => void
 }
 
-export interface WsRoutesOptions {
-  /** Most clients at once (`http.ws_max_clients`); a client over it is closed with 1013. */
-  maxClients: number
-  /** Most bytes queued for one client (`http.ws_max_buffered_bytes`); a client over it is closed with 1008. */
-  maxBufferedBytes: number
-  /** A client that has not finished the close handshake this long after we closed it is cut off (default 2 s). */
-  closeTimeoutMs?: number
-  logger?: Logger
+/** The stored blocks a `from_height` replay reads (the engine's BlockStore). */
+export interface BlockReader {
+  readonly lastHeight: number
+  atHeight: (height: number) => Promise<StoredBlock | undefined>
 }
 
-export interface WsHubStats {
-  /** Clients currently receiving blocks. */
-  clients: number
-  /** Whether the hub holds a subscription to the feed (only while it has clients). */
-  subscribed: boolean
-  /** Clients closed because they were over the cap, since start. */
-  refused: number
-  /** Clients closed because their send buffer was over the bound, since start. */
-  tooSlow: number
+export interface NodeWsSources {
+  delivered: DeliveredFeed
+  blocks: BlockReader
+  /** The other events: `epoch`, `committee`, `evidence` (src/api/node-events.ts). */
+  events?: EventSource
 }
 
-const DEFAULT_CLOSE_TIMEOUT_MS = 2_000
-
-/**
- * Fans delivered blocks out to WebSocket clients. It holds one subscription to the feed while it
- * has clients and serialises each block once for all of them. Every client is bounded: at most
- * `maxClients` of them, and at most about `maxBufferedBytes` queued for each (a client with nothing
- * queued still gets a block larger than that). A client that would exceed the bound is closed and
- * forgotten at once, and cut off if it does not finish the close handshake within `closeTimeoutMs`.
- */
-export class WsBlockHub {
-  readonly #feed: DeliveredFeed
-  readonly #maxClients: number
-  readonly #maxBufferedBytes: number
-  readonly #closeTimeoutMs: number
-  readonly #logger: Logger | undefined
-  readonly #clients = new Set<WebSocket>()
-  #unsubscribe: (() => void) | undefined
-  #shuttingDown = false
-  #refused = 0
-  #tooSlow = 0
-
-  constructor (feed: DeliveredFeed, opts: WsRoutesOptions) {
-    if (!Number.isInteger(opts.maxClients) || opts.maxClients < 1) throw new RangeError('maxClients must be a positive integer')
-    if (!Number.isInteger(opts.maxBufferedBytes) || opts.maxBufferedBytes < 1) throw new RangeError('maxBufferedBytes must be a positive integer')
-    this.#feed = feed
-    this.#maxClients = opts.maxClients
-    this.#maxBufferedBytes = opts.maxBufferedBytes
-    this.#closeTimeoutMs = opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS
-    this.#logger = opts.logger
-  }
-
-  stats (): WsHubStats {
-    return { clients: this.#clients.size, subscribed: this.#unsubscribe != null, refused: this.#refused, tooSlow: this.#tooSlow }
-  }
-
-  /** Takes a newly upgraded socket: subscribes it, or closes it if the hub is full or stopping. */
-  add (socket: WebSocket): void {
-    if (this.#shuttingDown) {
-      this.#close(socket, WS_CLOSE_GOING_AWAY, 'server shutting down')
-      return
-    }
-    if (this.#clients.size >= this.#maxClients) {
-      this.#refused++
-      this.#logger?.warn({ clients: this.#clients.size, max: this.#maxClients }, 'WebSocket client refused: too many clients')
-      this.#close(socket, WS_CLOSE_TRY_AGAIN, `too many clients (at most ${this.#maxClients}); try again later`)
-      return
-    }
-    this.#clients.add(socket)
-    socket.once('close', () => { this.#forget(socket) })
-    socket.on('error', (err) => {
-      this.#logger?.debug({ err: errorMessage(err) }, 'WebSocket client error')
-      this.#forget(socket)
-      socket.terminate()
-    })
-    if (this.#unsubscribe == null) this.#unsubscribe = this.#feed.onDelivered((delivered) => { this.#deliver(delivered) })
-  }
-
-  /** Closes every client (server shutdown); later clients are turned away. */
-  closeAll (): void {
-    this.#shuttingDown = true
-    for (const socket of [...this.#clients]) {
-      this.#forget(socket)
-      this.#close(socket, WS_CLOSE_GOING_AWAY, 'server shutting down')
-    }
-  }
-
-  #deliver (delivered: DeliveredBlock): void {
-    if (this.#clients.size === 0) return
-    let frame: Buffer
-    try {
-      frame = Buffer.from(JSON.stringify({ type: 'block', block: { ...blockToJson(delivered.block, delivered.hash), localHeight: delivered.localHeight } }))
-    } catch (err) {
-      this.#logger?.error({ err: errorMessage(err), localHeight: delivered.localHeight }, 'cannot serialise a delivered block for WebSocket clients')
-      return
-    }
-    for (const socket of this.#clients) {
-      if (socket.readyState !== socket.OPEN) {
-        this.#forget(socket)
-        continue
-      }
-      const queued = socket.bufferedAmount
-      if (queued > 0 && queued + frame.length > this.#maxBufferedBytes) {
-        this.#tooSlow++
-        this.#logger?.warn({ queued, frameBytes: frame.length, max: this.#maxBufferedBytes }, 'WebSocket client too slow; closing it')
-        this.#forget(socket)
-        this.#close(socket, WS_CLOSE_TOO_SLOW, `client too slow: send buffer over ${this.#maxBufferedBytes} bytes`)
-        continue
-      }
-      try {
-        // the same Buffer for every client: a server frame is not masked, so ws does not copy it
-        socket.send(frame, { binary: false })
-      } catch (err) {
-        this.#logger?.debug({ err: errorMessage(err) }, 'WebSocket send failed; dropping the client')
-        this.#forget(socket)
-        socket.terminate()
-      }
-    }
-  }
-
-  #forget (socket: WebSocket): void {
-    if (!this.#clients.delete(socket)) return
-    if (this.#clients.size === 0 && this.#unsubscribe != null) {
-      const unsubscribe = this.#unsubscribe
-      this.#unsubscribe = undefined
-      unsubscribe()
-    }
-  }
-
-  /** Starts the close handshake and cuts the connection if it does not finish in time. */
-  #close (socket: WebSocket, code: number, reason: string): void {
-    if (socket.readyState === socket.CLOSED) return
-    const timer = setTimeout(() => { socket.terminate() }, this.#closeTimeoutMs)
-    socket.once('close', () => { clearTimeout(timer) })
-    try {
-      socket.close(code, reason)
-    } catch {
-      socket.terminate()
-    }
-  }
+export interface WsRoutesOptions extends WsHubOptions {
+  /** Most blocks one `from_height` replay sends (`http.ws_max_replay`). */
+  maxReplay?: number
 }
 
 /**
- * Registers `WS /ephemera/broadcast/ws` (a plain GET answers 426 with a JSON body) and returns the
- * hub, whose stats() the caller may expose. Clients are closed when the server closes.
+ * Registers `WS /ephemera/broadcast/ws` and returns its hub, whose stats() the caller may expose.
+ * `?types=` picks the event types (default `block`); `?from_height=H` first replays the stored
+ * blocks from local height H (at most `maxReplay` of them), then continues live with no gap and
+ * no duplicate.
  */
-export function registerWsRoutes (root: FastifyInstance, feed: DeliveredFeed, opts: WsRoutesOptions): WsBlockHub {
-  const hub = new WsBlockHub(feed, opts)
-  // an encapsulated plugin, so that the route is declared after @fastify/websocket has loaded
-  void root.register(async (app) => {
-    app.route({
-      method: 'GET',
-      url: WS_BLOCKS_PATH,
-      handler: async (request, reply) => {
-        const body: ApiErrorBody = { error: ErrorCode.BAD_REQUEST, message: `${request.method} ${WS_BLOCKS_PATH} is a WebSocket endpoint: connect with "Upgrade: websocket"` }
-        return await reply.code(426).header('upgrade', 'websocket').send(body)
-      },
-      wsHandler: (socket) => { hub.add(socket) }
+export function registerWsRoutes (root: FastifyInstance, sources: NodeWsSources, opts: WsRoutesOptions): WsEventHub {
+  const maxReplay = opts.maxReplay ?? DEFAULT_WS_MAX_REPLAY
+  const blocks: EventSource = {
+    subscribe: (listener) => sources.delivered.onDelivered((delivered) => {
+      const event = blockEvent(delivered, opts)
+      if (event != null) listener(event)
     })
-    app.addHook('preClose', async () => { hub.closeAll() })
+  }
+  const hub = new WsEventHub(mergedSource(sources.events != null ? [blocks, sources.events] : [blocks]), opts)
+  registerWsRoute(root, {
+    path: WS_BLOCKS_PATH,
+    summary: 'Live events: delivered blocks, committed epochs, committee changes, evidence (WebSocket)',
+    description: 'A WebSocket: each frame is JSON `{type, [type]: payload}`. Types: `block` (each block this node delivers, `{type: "block", block}`), `epoch` (an epoch committed as this node adopted its official record), `committee` (a committee change this node learned from the coordinator), `evidence` (equivocation evidence this node detected, and what came of sending it). `?types=` picks them (default `block` only). `?from_height=H` first replays the stored blocks from local height H (at most `http.ws_max_replay`), then a `{type: "replayed", replayed: {fromHeight, toHeight, frames}}` frame, then live events with no gap and no duplicate. README "HTTP API" → "WebSocket frames" documents every frame and close code.',
+    tags: ['broadcast'],
+    query: {
+      types: { description: `Comma-separated event types among ${NODE_EVENT_TYPES.join(', ')} (default: block).` },
+      from_height: { description: `Replay the stored blocks from this local height (≥ 1, at most the last + 1), at most http.ws_max_replay of them, before the live events. Needs "block" in types.` }
+    },
+    hub,
+    accept: (query) => {
+      const types = parseTypes(query.types, NODE_EVENT_TYPES, DEFAULT_NODE_TYPES)
+      if (query.from_height == null) return { types }
+      const from = parsePositiveInt(query.from_height, 'from_height')
+      if (!types.has('block')) throw badRequest('from_height replays blocks: add "block" to types')
+      const last = sources.blocks.lastHeight
+      if (from > last + 1) throw badRequest(`from_height ${from} is beyond the next block: the last delivered block is at local height ${last}`)
+      if (last - from + 1 > maxReplay) throw badRequest(tooMany(from, last, maxReplay))
+      return { types, replay: blockReplay(sources.blocks, from, maxReplay) }
+    }
   })
   return hub
+}
+
+function tooMany (from: number, last: number, maxReplay: number): string {
+  return `from_height ${from} asks for ${last - from + 1} blocks; at most ${maxReplay} are replayed (http.ws_max_replay): read older ones with GET /ephemera/broadcast/blocks?from=${from}&order=asc and resume from a later height`
+}
+
+/** The stored blocks from `from` to the last one when the replay starts (later ones arrive live). */
+function blockReplay (blocks: BlockReader, from: number, maxReplay: number): Replay {
+  let through = from - 1
+  return {
+    events: async function * (signal): AsyncIterable<HubEvent> {
+      through = blocks.lastHeight
+      // more were delivered between the check and the upgrade: still refused beyond the bound (close 1008)
+      if (through - from + 1 > maxReplay) throw badRequest(`replay of ${through - from + 1} blocks is over http.ws_max_replay (${maxReplay})`)
+      for (let height = from; height <= through && !signal.aborted; height++) {
+        const stored = await blocks.atHeight(height)
+        if (stored == null) continue
+        yield { type: 'block', id: eventId.block(height), frame: frameOf('block', blockPayload(stored.block, fromHex(stored.hash, 32) as Uint8Array, height)) }
+      }
+    },
+    end: (frames) => frameOf('replayed', { fromHeight: from, toHeight: through, frames })
+  }
+}
+
+function blockEvent (delivered: DeliveredBlock, opts: WsRoutesOptions): HubEvent | undefined {
+  try {
+    return { type: 'block', id: eventId.block(delivered.localHeight), frame: frameOf('block', blockPayload(delivered.block, delivered.hash, delivered.localHeight)) }
+  } catch (err) {
+    opts.logger?.error({ err: errorMessage(err), localHeight: delivered.localHeight }, 'cannot serialise a delivered block for WebSocket clients')
+    return undefined
+  }
 }

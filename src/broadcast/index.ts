@@ -4,3 +4,4 @@ export { StaticCommittee, roundCommittee, type CommitteeSource, type RoundCommit
 export { DefaultApplication, ACCEPT, reject, type Application, type Verdict, type DeliveredBlock } from './application.js'
 export { RbcMachine, thresholds, DEFAULT_RBC_LIMITS, type RbcMessage, type Effect, type PersistedVote, type RbcCrypto, type RbcLimits } from './machine.js'
 export type { TransportOptions } from './transport.js'
+export { TRAFFIC_TYPES, MESSAGE_TYPES, type Traffic, type TrafficType, type TrafficCounts } from './traffic.js'

@@ -7,6 +7,7 @@ import { FaultLog } from '../util/fault-log.js'
 import { TokenBucket } from '../util/rate-limit.js'
 import type { RbcMessage } from './machine.js'
 import { Outbox, type OutboxLimits, type Queued } from './outbox.js'
+import { TrafficCounter, type Traffic, type TrafficType } from './traffic.js'
 import {
   CERTIFIED_PROTOCOL, decodeAck, decodeBatch, decodeCertifiedRequest, decodeCertifiedResponse, decodeFetchRequest, decodeFetchResponse,
   decodeSyncRequest, decodeSyncResponse, encodeAck, encodeBatch, encodeCertifiedRequest, encodeCertifiedResponse, encodeFetchRequest,
@@ -47,6 +48,8 @@ export interface TransportStats {
   rateLimited: number
   /** Inbound frames that did not decode. */
   undecodable: number
+  /** Messages and bytes by type, sent and received (traffic.ts). */
+  traffic: Traffic
 }
 
 /** Bytes an ECHO or READY takes in a batch (a PROPOSE is measured). */
@@ -70,6 +73,7 @@ export class RbcTransport {
   /** Per peer: its send loop, stoppable on its own when the peer leaves. */
   readonly #peerLoops = new Map<string, { controller: AbortController, done: Promise<void> }>()
   readonly #stats = { sent: 0, retransmitted: 0, received: 0, bytesSent: 0, dropped: 0, rateLimited: 0, undecodable: 0 }
+  readonly #traffic = new TrafficCounter()
   #nextId = 1
   #controller: AbortController | undefined
   #offConnect: (() => void) | undefined
@@ -133,13 +137,13 @@ export class RbcTransport {
     await this.#network.handle(RBC_PROTOCOL, { maxRequestBytes: MAX_FRAME_BYTES, timeoutMs, maxStreams: 8 }, async (from, frame) => await this.#serveBatch(from, frame, handlers))
     await this.#network.handle(FETCH_PROTOCOL, { maxRequestBytes: 1024, timeoutMs, maxStreams: 32 }, async (from, bytes) => {
       const request = decodeFetchRequest(bytes)
-      return encodeFetchResponse(await handlers.onFetch(from, request.round, request.creator, request.hash))
+      return this.#served('fetch', bytes, encodeFetchResponse(await handlers.onFetch(from, request.round, request.creator, request.hash)))
     })
     await this.#network.handle(SYNC_PROTOCOL, { maxRequestBytes: 64, timeoutMs, maxStreams: 8 }, async (_from, bytes) => {
       const request = decodeSyncRequest(bytes)
-      return encodeSyncResponse(await handlers.onSyncList(request.afterHeight, request.limit))
+      return this.#served('sync', bytes, encodeSyncResponse(await handlers.onSyncList(request.afterHeight, request.limit)))
     })
-    await this.#network.handle(CERTIFIED_PROTOCOL, { maxRequestBytes: 64, timeoutMs, maxStreams: 8 }, async (_from, bytes) => encodeCertifiedResponse(await handlers.onCertified(decodeCertifiedRequest(bytes))))
+    await this.#network.handle(CERTIFIED_PROTOCOL, { maxRequestBytes: 64, timeoutMs, maxStreams: 8 }, async (_from, bytes) => this.#served('certified', bytes, encodeCertifiedResponse(await handlers.onCertified(decodeCertifiedRequest(bytes)))))
     this.#offConnect = this.#network.onConnect((peer) => { this.#outboxes.get(toHex(peer))?.reconnected() })
     for (const [key, outbox] of this.#outboxes) this.#startLoop(key, outbox, signal)
   }
@@ -162,7 +166,7 @@ export class RbcTransport {
       queued += o.size
       queuedBytes += o.bytes
     }
-    return { ...this.#stats, queued, queuedBytes }
+    return { ...this.#stats, queued, queuedBytes, traffic: this.#traffic.snapshot() }
   }
 
   /** Queues a message for every other peer, or for those of `to` (public keys, hex) that are peers. */
@@ -179,7 +183,7 @@ export class RbcTransport {
   async fetch (from: readonly Uint8Array[], round: number, creator: Uint8Array, hash: Uint8Array, signal?: AbortSignal): Promise<Block | undefined> {
     for (const peer of from) {
       try {
-        const block = decodeFetchResponse(await this.#request(peer, FETCH_PROTOCOL, encodeFetchRequest(round, creator, hash), signal))
+        const block = decodeFetchResponse(await this.#exchange('fetch', peer, FETCH_PROTOCOL, encodeFetchRequest(round, creator, hash), signal))
         if (block != null) return block
       } catch (err) {
         if (signal?.aborted === true) throw new AbortError()
@@ -191,12 +195,27 @@ export class RbcTransport {
 
   /** A peer's delivered-block hashes after its local height `afterHeight`. */
   async syncList (peer: Uint8Array, afterHeight: number, limit: number, signal?: AbortSignal): Promise<SyncList> {
-    return decodeSyncResponse(await this.#request(peer, SYNC_PROTOCOL, encodeSyncRequest(afterHeight, limit), signal))
+    return decodeSyncResponse(await this.#exchange('sync', peer, SYNC_PROTOCOL, encodeSyncRequest(afterHeight, limit), signal))
   }
 
   /** A delivered block with its certificate, from `peer`. */
   async certified (peer: Uint8Array, hash: Uint8Array, signal?: AbortSignal): Promise<{ block: Block, certificate: Certificate } | undefined> {
-    return decodeCertifiedResponse(await this.#request(peer, CERTIFIED_PROTOCOL, encodeCertifiedRequest(hash), signal))
+    return decodeCertifiedResponse(await this.#exchange('certified', peer, CERTIFIED_PROTOCOL, encodeCertifiedRequest(hash), signal))
+  }
+
+  /** A request answered by `peer`, counted (traffic.ts): the request sent, the answer received. */
+  async #exchange (type: TrafficType, peer: Uint8Array, protocol: string, payload: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+    const answer = await this.#request(peer, protocol, payload, signal)
+    this.#traffic.count('sent', type, 1, payload.length)
+    this.#traffic.count('received', type, 0, answer.length)
+    return answer
+  }
+
+  /** A request served, counted: the request received, the answer sent. */
+  #served (type: TrafficType, request: Uint8Array, answer: Uint8Array): Uint8Array {
+    this.#traffic.count('received', type, 1, request.length)
+    this.#traffic.count('sent', type, 0, answer.length)
+    return answer
   }
 
   async #request (peer: Uint8Array, protocol: string, payload: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
@@ -226,8 +245,10 @@ export class RbcTransport {
   async #flush (outbox: Outbox, batch: Queued[], signal: AbortSignal): Promise<void> {
     const frame = encodeBatch(batch.map((q) => q.envelope))
     let acked: number[]
+    let answer: Uint8Array
     try {
-      acked = decodeAck(await this.#request(outbox.peer, RBC_PROTOCOL, frame, signal))
+      answer = await this.#request(outbox.peer, RBC_PROTOCOL, frame, signal)
+      acked = decodeAck(answer)
     } catch (err) {
       outbox.failed(batch)
       throw err
@@ -235,6 +256,8 @@ export class RbcTransport {
     for (const q of batch) if (q.attempts > 0) this.#stats.retransmitted++
     this.#stats.sent += batch.length
     this.#stats.bytesSent += frame.length
+    this.#traffic.batch('sent', batch.map((q) => q.envelope), frame.length)
+    this.#traffic.count('received', 'ack', 0, answer.length)
     outbox.settled(batch, new Set(acked))
   }
 
@@ -266,6 +289,9 @@ export class RbcTransport {
       this.#faults.report(`undecodable-message:${peer}`, { peer: peer.slice(0, 16), count: bad.length, err: bad[0]?.error }, 'undecodable rbc messages in a frame')
     }
     this.#stats.received += items.length
-    return encodeAck(await handlers.onMessages(from, items))
+    this.#traffic.batch('received', items.flatMap((i) => i.message != null ? [{ id: i.id, message: i.message }] : []), frame.length)
+    const ack = encodeAck(await handlers.onMessages(from, items))
+    this.#traffic.count('sent', 'ack', 0, ack.length)
+    return ack
   }
 }

@@ -1,4 +1,4 @@
-import { decodeCbor, DecodeError, encodeCbor, shape } from '../codec/cbor.js'
+import { cborLength, decodeCbor, DecodeError, encodeCbor, shape } from '../codec/cbor.js'
 import { blockHash } from '../block/encoding.js'
 import { blockFromWire, blockToWire, certificateFromWire, certificateToWire } from '../block/wire.js'
 import { LIMITS, type Block, type Certificate } from '../block/types.js'
@@ -53,6 +53,11 @@ function messageFromWire (value: unknown, what: string): RbcMessage {
   const hash = shape.bytes(list[3], `${what}.hash`, 32)
   if (kind === 1) return { type: 'echo', round, creator, hash }
   return { type: 'ready', round, creator, hash, signature: shape.bytes(list[4], `${what}.signature`, 64) }
+}
+
+/** The bytes one envelope takes in a batch frame. */
+export function envelopeBytes (envelope: Envelope): number {
+  return cborLength([envelope.id, messageToWire(envelope.message)])
 }
 
 export function encodeBatch (envelopes: readonly Envelope[]): Uint8Array {

@@ -1,4 +1,5 @@
 import { decode, encode } from 'cborg'
+import { encodedLength } from 'cborg/length'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 
 /**
@@ -16,6 +17,11 @@ export class DecodeError extends EphemeraError {
 
 export function encodeCbor (value: unknown): Uint8Array {
   return encode(value)
+}
+
+/** The length of encodeCbor(value), without encoding it. */
+export function cborLength (value: unknown): number {
+  return encodedLength(value)
 }
 
 export function decodeCbor (bytes: Uint8Array, maxBytes: number, what: string): unknown {

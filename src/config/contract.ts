@@ -59,7 +59,13 @@ export const contractConfigSchema = z.strictObject({
   }).prefault({}),
   http: z.strictObject({
     host: z.string().min(1).default('127.0.0.1'),
-    port: portField.default(7000)
+    port: portField.default(7000),
+    /** Most WebSocket clients on /contract/ws at once; more are closed with code 1013. */
+    ws_max_clients: z.number().int().min(1).max(10_000).default(64),
+    /** Most bytes queued for one WebSocket client; a client that falls further behind is closed (1008). */
+    ws_max_buffered_bytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024),
+    /** Most epochs back one WebSocket client may have replayed (?from_epoch=); further back is refused with 400. */
+    ws_max_replay: z.number().int().min(1).max(1_000_000).default(1000)
   }).prefault({}),
   log: logSectionField
 })

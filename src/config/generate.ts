@@ -12,7 +12,7 @@ import { MAX_MIXNODES } from '../epochs/report.js'
 import type { CommitteeJson } from '../epochs/record.js'
 
 /**
- * `ephemera init`: keys, configs and the peers file for a local network of N nodes.
+ * `ephemera init`: keys, configs and the peers file for a network of N nodes (one machine or several).
  *
  *   DIR/.ephemera-cluster.json  marker: this directory is a network made by `init` (see ClusterMarker)
  *   DIR/peers.toml              every member: name, PeerId, multiaddr
@@ -24,6 +24,9 @@ import type { CommitteeJson } from '../epochs/record.js'
  *   DIR/<name>/data/            created by the node on first start
  *
  * Ports: the coordinator gets BASE, node k (1-based) gets BASE+2k-1 for p2p and BASE+2k for HTTP.
+ * Addresses: one host for everything (`host`, loopback by default), or one per node (`nodeHosts`,
+ * separate machines) and the coordinator's (`coordinatorHost`). Ports are numbered per host: the
+ * j-th node on a host gets BASE+2j-1 and BASE+2j, so nodes on separate hosts all get BASE+1/BASE+2.
  */
 
 export const DEFAULT_BASE_PORT = 7000
@@ -53,7 +56,12 @@ export interface InitOptions {
   nodes: number
   out: string
   basePort?: number
+  /** Default address of the coordinator and of every node (default 127.0.0.1). */
   host?: string
+  /** Node k's address (listen and peers file, p2p and HTTP): one per node, for nodes on separate machines. */
+  nodeHosts?: readonly string[]
+  /** The coordinator's address (its http.host, the nodes' coordinator_url); default `host`. */
+  coordinatorHost?: string
   force?: boolean
   /** What the nodes run (default rewards). */
   app?: 'rewards' | 'messages'
@@ -143,25 +151,49 @@ async function writeNodeFiles (o: NodeFilesOptions): Promise<InitNodeResult> {
   return { name: o.name, peerId: key.peerId.toString(), configFile, keyFile, address, httpUrl: `http://${o.host}:${o.httpPort}` }
 }
 
-function checkOptions (opts: InitOptions): { basePort: number, host: string } {
+/** An IPv4 address others can reach: 0.0.0.0 is an address to listen on, never one to advertise. */
+function checkHost (flag: string, host: string): string {
+  if (!isIPv4(host)) throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `${flag} must be an IPv4 address, got "${host}"`)
+  if (host === '0.0.0.0') throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `${flag} 0.0.0.0 is an address to listen on, not one others can dial: give the machine's reachable address`)
+  return host
+}
+
+/** Each node's index among the nodes on its host (0-based): its port pair is nodePorts(base, slot). */
+export function hostSlots (hosts: readonly string[]): number[] {
+  const seen = new Map<string, number>()
+  return hosts.map((host) => {
+    const slot = seen.get(host) ?? 0
+    seen.set(host, slot + 1)
+    return slot
+  })
+}
+
+interface CheckedOptions { basePort: number, coordinatorHost: string, nodeHosts: string[] }
+
+function checkOptions (opts: InitOptions): CheckedOptions {
   const basePort = opts.basePort ?? DEFAULT_BASE_PORT
-  const host = opts.host ?? '127.0.0.1'
+  const host = checkHost('--host', opts.host ?? '127.0.0.1')
   if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > MAX_NODES) {
     throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `--nodes must be an integer from 1 to ${MAX_NODES}, got ${opts.nodes}`)
   }
-  const lastPort = nodePorts(basePort, opts.nodes - 1).http
+  if (opts.nodeHosts != null && opts.nodeHosts.length !== opts.nodes) {
+    throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `--node-hosts gives ${opts.nodeHosts.length} address${opts.nodeHosts.length === 1 ? '' : 'es'} for ${opts.nodes} nodes: give one per node`)
+  }
+  const nodeHosts = opts.nodeHosts?.map((h) => checkHost('--node-hosts', h)) ?? Array.from({ length: opts.nodes }, () => host)
+  const coordinatorHost = checkHost('--coordinator-host', opts.coordinatorHost ?? host)
+  const slots = Math.max(...hostSlots(nodeHosts)) + 1
+  const lastPort = nodePorts(basePort, slots - 1).http
   if (!Number.isInteger(basePort) || basePort < 1024 || lastPort > 65535) {
-    throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `--base-port must be an integer from 1024 to ${65535 - 2 * opts.nodes} for ${opts.nodes} nodes, got ${basePort}`)
+    throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `--base-port must be an integer from 1024 to ${65535 - 2 * slots} for ${slots} node${slots === 1 ? '' : 's'} on one host, got ${basePort}`)
   }
   if (opts.mixnodes != null && (!Number.isInteger(opts.mixnodes) || opts.mixnodes < 1 || opts.mixnodes > MAX_MIXNODES)) {
     throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `--mixnodes must be an integer from 1 to ${MAX_MIXNODES}, got ${opts.mixnodes}`)
   }
-  if (!isIPv4(host)) throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `--host must be an IPv4 address, got "${host}"`)
-  return { basePort, host }
+  return { basePort, coordinatorHost, nodeHosts }
 }
 
 export async function initNetwork (opts: InitOptions): Promise<InitResult> {
-  const { basePort, host } = checkOptions(opts)
+  const { basePort, coordinatorHost, nodeHosts } = checkOptions(opts)
   const dir = resolve(opts.out)
   const peersFile = join(dir, PEERS_FILE)
   const names = Array.from({ length: opts.nodes }, (_, i) => nodeName(i))
@@ -170,14 +202,15 @@ export async function initNetwork (opts: InitOptions): Promise<InitResult> {
   const adminKeyFile = join(coordinatorDir, ADMIN_KEY_FILE)
   if (opts.force !== true) await refuseExisting([peersFile, adminKeyFile, ...names.flatMap((n) => [join(dir, n, NODE_KEY_FILE), join(dir, n, NODE_CONFIG_FILE)])])
 
-  const coordinatorUrl = `http://${host}:${basePort}`
+  const coordinatorUrl = `http://${coordinatorHost}:${basePort}`
   const nodes: InitNodeResult[] = []
   const members: Member[] = []
+  const slots = hostSlots(nodeHosts)
   for (const [index, name] of names.entries()) {
     const nodeDir = join(dir, name)
-    const ports = nodePorts(basePort, index)
+    const ports = nodePorts(basePort, slots[index] as number)
     const node = await writeNodeFiles({
-      nodeDir, name, peersFile, coordinatorUrl, app: opts.app ?? 'rewards', host, p2pPort: ports.p2p, httpPort: ports.http, mixnodes: opts.mixnodes ?? 100, force: opts.force === true
+      nodeDir, name, peersFile, coordinatorUrl, app: opts.app ?? 'rewards', host: nodeHosts[index] as string, p2pPort: ports.p2p, httpPort: ports.http, mixnodes: opts.mixnodes ?? 100, force: opts.force === true
     })
     members.push({ name, peerId: node.peerId, address: node.address })
     nodes.push(node)
@@ -200,7 +233,7 @@ export async function initNetwork (opts: InitOptions): Promise<InitResult> {
     allow_standalone: false,
     rewards: { mixnodes: opts.mixnodes ?? 100, aggregation: 'median' },
     membership: { admin_public_key: adminPublicKey },
-    http: { host, port: basePort },
+    http: { host: coordinatorHost, port: basePort },
     log: { level: 'info' }
   }
   await writeFileAtomic(coordinatorConfig,
@@ -262,9 +295,8 @@ export function peersOfCommittee (committee: CommitteeJson): Member[] {
  * config without `force`, which also wipes the node's data.
  */
 export async function joinNetwork (opts: JoinOptions): Promise<JoinResult> {
-  const host = opts.host ?? '127.0.0.1'
+  const host = checkHost('--host', opts.host ?? '127.0.0.1')
   if (!nameField.safeParse(opts.name).success) throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `--name must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit; got "${opts.name}"`)
-  if (!isIPv4(host)) throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `--host must be an IPv4 address, got "${host}"`)
   for (const port of [opts.p2pPort, opts.httpPort]) {
     if (!Number.isInteger(port) || port < 1024 || port > 65535) throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `ports must be integers from 1024 to 65535, got ${port}`)
   }

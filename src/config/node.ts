@@ -42,6 +42,11 @@ export const nodeConfigSchema = z.strictObject({
   p2p: z.strictObject({
     /** Multiaddr the libp2p host listens on; it must match this node's address in the peers file. */
     listen: tcpMultiaddrField.default('/ip4/127.0.0.1/tcp/4001'),
+    /**
+     * Where others dial this node, when that is not p2p.listen (listening on 0.0.0.0, or behind
+     * NAT): what it registers with the coordinator (auto-join, `validator join`). Empty = p2p.listen.
+     */
+    announce: z.array(tcpMultiaddrField.refine((a) => !isUnspecified(a), 'must be an address others can dial, not an unspecified one (0.0.0.0, ::)')).max(8).default([]),
     /** First re-dial delay after a member is unreachable; doubles per failure (with jitter). */
     dial_backoff_initial_ms: msField(10, 60_000).default(250),
     /** Upper bound of the re-dial delay. */
@@ -109,7 +114,9 @@ export const nodeConfigSchema = z.strictObject({
     /** Most WebSocket clients on /ephemera/broadcast/ws at once; more are closed with code 1013. */
     ws_max_clients: z.number().int().min(1).max(10_000).default(64),
     /** Most bytes queued for one WebSocket client; a client that falls further behind is closed (1008). */
-    ws_max_buffered_bytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024)
+    ws_max_buffered_bytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024),
+    /** Most stored blocks one WebSocket client may have replayed (?from_height=); further back is refused with 400. */
+    ws_max_replay: z.number().int().min(1).max(1_000_000).default(1000)
   }).prefault({}),
   log: logSectionField
 }).superRefine((config, ctx) => {
@@ -120,6 +127,16 @@ export const nodeConfigSchema = z.strictObject({
 
 export type NodeConfigInput = z.input<typeof nodeConfigSchema>
 export type NodeConfig = Readonly<Omit<z.output<typeof nodeConfigSchema>, 'data_dir'> & { data_dir: string, config_file: string }>
+
+/** Whether a multiaddr's host is unspecified (0.0.0.0, ::): an address to listen on that nobody can dial. */
+export function isUnspecified (address: string): boolean {
+  return /^\/ip[46]\/(0\.0\.0\.0|::)\//.test(address)
+}
+
+/** Where others dial this node: p2p.announce, or p2p.listen when it is empty. */
+export function dialableAddresses (config: Pick<NodeConfig, 'p2p'>): string[] {
+  return config.p2p.announce.length > 0 ? [...config.p2p.announce] : [config.p2p.listen]
+}
 
 export const NODE_ENV_PREFIX = 'EPHEMERA_'
 const NODE_PATH_KEYS = ['key_file', 'peers_file', 'data_dir', 'p2p.fault_partition_file', 'log.file']

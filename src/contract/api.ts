@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { z } from 'zod'
-import { verifyRecord, submissionSchema, type CommitteeMemberJson, type EpochRecordJson, type SubmissionJson } from '../epochs/record.js'
+import { verifyRecord, submissionSchema, type CommitteeMemberJson, type SubmissionJson } from '../epochs/record.js'
 import { contributionSchema, contributionsSchema, locksSchema, verificationSchema, verificationsSchema, type ContributionBody, type ContributionsBody, type RoundViewJson, type VerificationBody } from '../epochs/requests.js'
 import { chunkDone, type RoundState } from './round.js'
 import type { Coordinator } from './coordinator.js'
@@ -11,9 +11,12 @@ import { parseEpoch, parseIndex, parsePositiveInt } from '../api/params.js'
 import { MAX_CHUNKS } from '../epochs/chunks.js'
 import { registerMembershipRoutes } from './membership-api.js'
 import { buildInfo } from '../util/version.js'
-import { AuditTrail } from './audit.js'
+import { AuditTrail, type DecisionCounter } from './audit.js'
 import type { Logger } from '../util/logger.js'
 import { ValidatorRequests } from './validator-requests.js'
+import { describeOnly } from '../api/openapi.js'
+import { docs } from './api-docs.js'
+import { committedSummary, type EpochSummary } from '../epochs/epoch-summary.js'
 
 type RawRequest = FastifyRequest & { rawBody?: Buffer }
 
@@ -34,50 +37,13 @@ function roundView (round: RoundState): RoundViewJson {
   }
 }
 
-export interface EpochSummary {
-  epoch: number
-  status: 'committed' | 'open' | 'pending' | 'failed'
-  /** committed through the round lifecycle: its chunks (all verified); open: contributed/verified so far */
-  chunks?: { total: number, contributed: number, verified: number }
-  /** failed: why */
-  reason?: string
-  startMs: number
-  endMs: number
-  winner?: string
-  mode?: string
-  blockHash?: string | null
-  reports?: number
-  signatures?: number
-  acceptedAt?: number
-  latencyMs?: number
-  /** committed: the committee's size, and the change its commit decided (in force from `effectiveEpoch`) */
-  committeeSize?: number
-  committeeChange?: { effectiveEpoch: number, decisions: string[] }
-}
-
-function summary (record: EpochRecordJson): EpochSummary {
-  return {
-    epoch: record.epoch,
-    status: 'committed',
-    startMs: record.startMs,
-    endMs: record.endMs,
-    winner: record.winner.name,
-    mode: record.submission.mode,
-    blockHash: record.submission.blockHash,
-    reports: record.submission.reports.length,
-    signatures: record.submission.certificate?.signatures.length ?? 0,
-    acceptedAt: record.acceptedAt,
-    latencyMs: record.latencyMs,
-    ...(record.chunks != null ? { chunks: { total: record.chunks.length, contributed: record.chunks.length, verified: record.chunks.length } } : {}),
-    committeeSize: record.committee.members.length,
-    ...(record.committeeChange != null ? { committeeChange: { effectiveEpoch: record.committeeChange.effectiveEpoch, decisions: record.committeeChange.decisions.map((d) => `${d.kind} ${d.member.name}`) } } : {})
-  }
-}
+export type { EpochSummary }
 
 /** The coordinator's HTTP API (README "Coordinator API"). Reads are public; writes are signed. */
-export function registerContractRoutes (root: FastifyInstance, coordinator: Coordinator, clock: () => number, verify: VerifyFn, auditLogger?: Logger, countDecision?: (decision: string, outcome: 'accepted' | 'refused') => void): void {
+export function registerContractRoutes (root: FastifyInstance, coordinator: Coordinator, clock: () => number, verify: VerifyFn, auditLogger?: Logger, countDecision?: DecisionCounter): void {
   const audit = new AuditTrail(auditLogger, countDecision)
   void root.register(async (app) => {
+    describeOnly(app)
     // signed requests need the exact body bytes
     app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
       (request as RawRequest).rawBody = body as Buffer
@@ -88,9 +54,9 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
       }
     })
 
-    app.get('/contract/health', async () => ({ status: 'ok', pid: process.pid, genesisMs: coordinator.genesisMs, epoch: coordinator.epochInfo(clock()).epoch, build: buildInfo() }))
+    app.get('/contract/health', { schema: docs.health }, async () => ({ status: 'ok', pid: process.pid, genesisMs: coordinator.genesisMs, epoch: coordinator.epochInfo(clock()).epoch, build: buildInfo() }))
 
-    app.get('/contract/epoch', async () => {
+    app.get('/contract/epoch', { schema: docs.epoch }, async () => {
       const info = coordinator.epochInfo(clock())
       const { committee, parameters } = coordinator.committees.at(info.epoch)
       return {
@@ -100,9 +66,9 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
       }
     })
 
-    app.get('/contract/committee', async () => coordinator.committees.at(coordinator.epochInfo(clock()).epoch).committee)
+    app.get('/contract/committee', { schema: docs.committee }, async () => coordinator.committees.at(coordinator.epochInfo(clock()).epoch).committee)
 
-    app.get<{ Querystring: { from?: string, limit?: string } }>('/contract/epochs', async (request) => {
+    app.get<{ Querystring: { from?: string, limit?: string } }>('/contract/epochs', { schema: docs.epochs }, async (request) => {
       const current = coordinator.epochInfo(clock())
       const limit = request.query.limit == null ? 20 : parsePositiveInt(request.query.limit, 'limit', undefined, 1000)
       const top = request.query.from == null ? current.epoch : parseEpoch(request.query.from)
@@ -112,7 +78,7 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
         const record = records.get(e)
         const window = epochWindow(current.genesisMs, current.epochMs, e)
         if (record != null) {
-          epochs.push(summary(record))
+          epochs.push(committedSummary(record))
           continue
         }
         const round = e < current.epoch ? await coordinator.round(e) : undefined
@@ -129,7 +95,7 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
       return { currentEpoch: current.epoch, epochs }
     })
 
-    app.get<{ Params: { epoch: string } }>('/contract/epochs/:epoch', async (request) => {
+    app.get<{ Params: { epoch: string } }>('/contract/epochs/:epoch', { schema: docs.record }, async (request) => {
       const epoch = parseEpoch(request.params.epoch)
       const record = await coordinator.record(epoch)
       if (record == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no accepted submission${epoch >= coordinator.epochInfo(clock()).epoch ? ' (it has not ended yet)' : ''}`)
@@ -137,7 +103,7 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
     })
 
     /** Re-runs the verification of a stored record (for operators; `ephemera verify` does it client-side). */
-    app.get<{ Params: { epoch: string } }>('/contract/epochs/:epoch/verification', async (request) => {
+    app.get<{ Params: { epoch: string } }>('/contract/epochs/:epoch/verification', { schema: docs.verification }, async (request) => {
       const epoch = parseEpoch(request.params.epoch)
       const record = await coordinator.record(epoch)
       if (record == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no accepted submission`)
@@ -150,9 +116,9 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
       coordinator.precheck(request.headers, request.url.split('?')[0] as string)
     })
 
-    app.get('/contract/rounds', async () => ({ rounds: coordinator.openRounds().map(roundView) }))
+    app.get('/contract/rounds', { schema: docs.rounds }, async () => ({ rounds: coordinator.openRounds().map(roundView) }))
 
-    app.get<{ Params: { epoch: string }, Querystring: { since?: string, waitMs?: string } }>('/contract/epochs/:epoch/round', async (request, reply) => {
+    app.get<{ Params: { epoch: string }, Querystring: { since?: string, waitMs?: string } }>('/contract/epochs/:epoch/round', { schema: docs.round }, async (request, reply) => {
       const epoch = parseEpoch(request.params.epoch)
       // long poll: with ?since=V, answer once the round's version is above V (or after waitMs)
       if (request.query.since != null) {
@@ -168,7 +134,7 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
     })
 
     /** The certified block an open round's chunks derive from (verifiers that lack it read it here and check it). */
-    app.get<{ Params: { epoch: string } }>('/contract/epochs/:epoch/round/block', async (request) => {
+    app.get<{ Params: { epoch: string } }>('/contract/epochs/:epoch/round/block', { schema: docs.roundBlock }, async (request) => {
       const epoch = parseEpoch(request.params.epoch)
       const anchor = (await coordinator.round(epoch))?.anchor
       if (anchor == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no block fixed in an open round`)
@@ -187,41 +153,41 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
     }
 
     // several chunks in one request (one stored change): a result per chunk, refusals included
-    app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/chunks/lock', async (request) => {
+    app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/chunks/lock', { schema: docs.lockMany }, async (request) => {
       const node = await signed(request)
       const body = parse(locksSchema, request.body, 'locks')
       const epoch = parseEpoch(request.params.epoch)
       return { results: await audit.decide('lease', { epoch, node: node.name }, async () => await coordinator.tryLockMany(epoch, body.chunks, node), (r) => r) }
     })
 
-    app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/chunks/contributions', async (request) => {
+    app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/chunks/contributions', { schema: docs.contributeMany }, async (request) => {
       const node = await signed(request)
       const body = parse(contributionsSchema, request.body, 'contributions') as ContributionsBody
       const epoch = parseEpoch(request.params.epoch)
       return { results: await audit.decide('contribution', { epoch, node: node.name, blockHash: body.blockHash }, async () => await coordinator.tryContributeMany(epoch, node, body), (r) => r) }
     })
 
-    app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/chunks/verifications', async (request) => {
+    app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/chunks/verifications', { schema: docs.verifyMany }, async (request) => {
       const node = await signed(request)
       const body = parse(verificationsSchema, request.body, 'verifications')
       const epoch = parseEpoch(request.params.epoch)
       return await audit.decide('verification', { epoch, node: node.name }, async () => await coordinator.tryVerifyMany(epoch, node, body.verifications), (r) => r.results)
     })
 
-    app.post<{ Params: { epoch: string, chunk: string } }>('/contract/epochs/:epoch/chunks/:chunk/lock', async (request) => {
+    app.post<{ Params: { epoch: string, chunk: string } }>('/contract/epochs/:epoch/chunks/:chunk/lock', { schema: docs.lock }, async (request) => {
       const node = await signed(request)
       const [epoch, chunk] = [parseEpoch(request.params.epoch), parseIndex(request.params.chunk, 'chunk', MAX_CHUNKS - 1)]
       return await audit.decide('lease', { epoch, chunk, node: node.name }, async () => await coordinator.tryLock(epoch, chunk, node))
     })
 
-    app.post<{ Params: { epoch: string, chunk: string } }>('/contract/epochs/:epoch/chunks/:chunk/contribution', async (request) => {
+    app.post<{ Params: { epoch: string, chunk: string } }>('/contract/epochs/:epoch/chunks/:chunk/contribution', { schema: docs.contribute }, async (request) => {
       const node = await signed(request)
       const body = parse(contributionSchema, request.body, 'contribution') as ContributionBody
       const [epoch, chunk] = [parseEpoch(request.params.epoch), parseIndex(request.params.chunk, 'chunk', MAX_CHUNKS - 1)]
       return { status: 'contributed', ...await audit.decide('contribution', { epoch, chunk, node: node.name }, async () => await coordinator.tryContribute(epoch, chunk, node, body)) }
     })
 
-    app.post<{ Params: { epoch: string, chunk: string } }>('/contract/epochs/:epoch/chunks/:chunk/verification', async (request) => {
+    app.post<{ Params: { epoch: string, chunk: string } }>('/contract/epochs/:epoch/chunks/:chunk/verification', { schema: docs.verify }, async (request) => {
       const node = await signed(request)
       const body = parse(verificationSchema, request.body, 'verification') as VerificationBody
       const [epoch, chunk] = [parseEpoch(request.params.epoch), parseIndex(request.params.chunk, 'chunk', MAX_CHUNKS - 1)]
@@ -230,7 +196,7 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
 
     registerMembershipRoutes(app, coordinator, new ValidatorRequests(coordinator, verify), clock, { signed, parse, audit })
 
-    app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/submissions', async (request) => {
+    app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/submissions', { schema: docs.submission }, async (request) => {
       const raw = (request as RawRequest).rawBody ?? Buffer.alloc(0)
       const path = request.url.split('?')[0] as string
       const submitter = await coordinator.authorize(request.headers, 'POST', path, new Uint8Array(raw))

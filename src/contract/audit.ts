@@ -2,6 +2,9 @@ import type { ItemResult } from '../epochs/requests.js'
 import { errorMessage, isEphemeraError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 
+/** Counts a decision (metrics); a refusal carries its error code (ERR_INTERNAL for an unexpected fault). */
+export type DecisionCounter = (decision: string, outcome: 'accepted' | 'refused', code?: string) => void
+
 /**
  * The coordinator's audit trail: one info line per decision on a signed request — a lease, a
  * contribution or verification per chunk, a whole submission, a queue or operator request —
@@ -10,9 +13,9 @@ import type { Logger } from '../util/logger.js'
  */
 export class AuditTrail {
   readonly #logger: Logger | undefined
-  readonly #count: (decision: string, outcome: 'accepted' | 'refused') => void
+  readonly #count: DecisionCounter
 
-  constructor (logger?: Logger, count?: (decision: string, outcome: 'accepted' | 'refused') => void) {
+  constructor (logger?: Logger, count?: DecisionCounter) {
     this.#logger = logger?.child({ module: 'audit' })
     this.#count = count ?? (() => {})
   }
@@ -23,8 +26,9 @@ export class AuditTrail {
     try {
       answer = await run()
     } catch (err) {
-      this.#logger?.info({ audit: what, ...fields, outcome: 'refused', code: isEphemeraError(err) ? err.code : undefined, reason: errorMessage(err) }, `${what} refused: ${errorMessage(err)}`)
-      this.#count(what, 'refused')
+      const code = isEphemeraError(err) ? err.code : undefined
+      this.#logger?.info({ audit: what, ...fields, outcome: 'refused', code, reason: errorMessage(err) }, `${what} refused: ${errorMessage(err)}`)
+      this.#count(what, 'refused', code ?? 'ERR_INTERNAL')
       throw err
     }
     const each = items?.(answer)
@@ -34,9 +38,13 @@ export class AuditTrail {
       return answer
     }
     for (const r of each) {
-      this.#count(what, r.ok ? 'accepted' : 'refused')
-      if (r.ok) this.#logger?.info({ audit: what, ...fields, chunk: r.chunk, outcome: 'accepted' }, `${what} accepted (chunk ${r.chunk})`)
-      else this.#logger?.info({ audit: what, ...fields, chunk: r.chunk, outcome: 'refused', code: r.code, reason: r.message }, `${what} refused (chunk ${r.chunk}): ${r.message}`)
+      if (r.ok) {
+        this.#count(what, 'accepted')
+        this.#logger?.info({ audit: what, ...fields, chunk: r.chunk, outcome: 'accepted' }, `${what} accepted (chunk ${r.chunk})`)
+      } else {
+        this.#count(what, 'refused', r.code)
+        this.#logger?.info({ audit: what, ...fields, chunk: r.chunk, outcome: 'refused', code: r.code, reason: r.message }, `${what} refused (chunk ${r.chunk}): ${r.message}`)
+      }
     }
     return answer
   }

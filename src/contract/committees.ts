@@ -4,7 +4,7 @@ import { fromHex } from '../codec/bytes.js'
 import type { CommitteeChangeJson } from '../epochs/committee-chain.js'
 import type { CommitteeJson, CommitteeMemberJson, ParametersJson } from '../epochs/record.js'
 import type { ChunkCheckContext } from './chunk-checks.js'
-import { Membership, type MembershipEvent, type MembershipRules } from './membership.js'
+import { Membership, type BanJson, type MembershipEvent, type MembershipRules } from './membership.js'
 import type { CoordinatorStore, GenesisRound, StoredEvidence } from './store.js'
 import type { ChunkRange } from '../epochs/chunks.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
@@ -35,18 +35,20 @@ export class Committees {
   readonly #parametersFor: (size: number) => ParametersJson
   readonly #verify: VerifyFn
   readonly #onEvent: (event: MembershipEvent) => void
+  readonly #onEvidence: ((evidence: StoredEvidence, ban: BanJson | undefined) => void) | undefined
   readonly #rules: MembershipRules
   readonly #genesis: CommitteeJson
   readonly #views = new Map<string, EpochCommittee>()
   #membership: Membership
 
-  constructor (genesis: CommitteeJson, rules: MembershipRules, deps: { store: CoordinatorStore, parametersFor: (size: number) => ParametersJson, verify: VerifyFn, onEvent?: (event: MembershipEvent) => void }) {
+  constructor (genesis: CommitteeJson, rules: MembershipRules, deps: { store: CoordinatorStore, parametersFor: (size: number) => ParametersJson, verify: VerifyFn, onEvent?: (event: MembershipEvent) => void, onEvidence?: (evidence: StoredEvidence, ban: BanJson | undefined) => void }) {
     this.#genesis = genesis
     this.#rules = rules
     this.#store = deps.store
     this.#parametersFor = deps.parametersFor
     this.#verify = deps.verify
     this.#onEvent = deps.onEvent ?? (() => {})
+    this.#onEvidence = deps.onEvidence
     this.#membership = new Membership(rules, Membership.genesis(genesis))
   }
 
@@ -108,6 +110,7 @@ export class Committees {
     const kept = new Set(this.#membership.bans.flatMap((b) => b.evidenceHash == null ? [] : [b.evidenceHash]))
     await this.#store.saveMembership(this.#membership.toJson(), { add: evidence, remove: this.#forgotten(kept) })
     this.#flush()
+    if (evidence != null) this.#onEvidence?.(evidence, this.#membership.ban(evidence.offender))
   }
 
   /** The changed state to put in a commit batch (events are reported once the batch is written: call committed()). */

@@ -11,7 +11,7 @@ import { checkContribution, checkVerification } from './chunk-checks.js'
 import { RoundWaiters } from './round-waiters.js'
 import { ADMIN_PATH, RequestGate, QUEUE_PATH } from './request-gate.js'
 import { Committees } from './committees.js'
-import { closedMembershipRules, type Membership, type MembershipEvent, type MembershipRules } from './membership.js'
+import { closedMembershipRules, type BanJson, type Membership, type MembershipEvent, type MembershipRules } from './membership.js'
 import { wholeSubmissionRecord } from './whole-submission.js'
 import { loadGenesis } from './genesis.js'
 import { openRoundFor } from './round-opening.js'
@@ -32,6 +32,10 @@ export interface CoordinatorDeps {
   membership?: MembershipRules
   /** Told about every committee event (queued, staged, committed, banned, …) (for the audit log). */
   onMembershipEvent?: (event: MembershipEvent) => void
+  /** Told about every record once it is committed (stored) (for `WS /contract/ws`). */
+  onCommitted?: (record: EpochRecordJson) => void
+  /** Told about evidence once it is stored behind a new ban, with the ban (for `WS /contract/ws`). */
+  onEvidence?: (evidence: StoredEvidence, ban: BanJson | undefined) => void
   /** The genesis committee's aggregation parameters. */
   parameters: ParametersJson
   /** The parameters of a committee of `size` members (the threshold may follow the size); default: always `parameters`. */
@@ -83,7 +87,7 @@ export class Coordinator {
     this.#deps = deps
     this.committee = deps.committee
     this.parameters = deps.parameters
-    this.committees = new Committees(deps.committee, deps.membership ?? closedMembershipRules(deps.committee.members.length), { store: deps.store, parametersFor: deps.parametersFor ?? (() => deps.parameters), verify: deps.verify, onEvent: deps.onMembershipEvent })
+    this.committees = new Committees(deps.committee, deps.membership ?? closedMembershipRules(deps.committee.members.length), { store: deps.store, parametersFor: deps.parametersFor ?? (() => deps.parameters), verify: deps.verify, onEvent: deps.onMembershipEvent, onEvidence: deps.onEvidence })
     this.#gate = new RequestGate({
       lookup: (key, path) => path.startsWith(ADMIN_PATH)
         ? (key === deps.adminKey ? { name: 'operator', peerId: '', publicKey: key } : undefined)
@@ -187,12 +191,10 @@ export class Coordinator {
       existing: await this.#deps.store.record(epoch)
     })
     const round = this.#rounds.get(epoch)
-    if (round != null) {
-      await this.#deps.store.commitRound(record, round)
-      this.#close(round, 'committed', `a whole submission by ${submitter.name}`)
-    } else {
-      await this.#deps.store.commit(record)
-    }
+    if (round != null) await this.#deps.store.commitRound(record, round)
+    else await this.#deps.store.commit(record)
+    this.#deps.onCommitted?.(record)
+    if (round != null) this.#close(round, 'committed', `a whole submission by ${submitter.name}`)
     this.#deps.crash?.reached('commit', epoch)
     return record
   }
@@ -401,6 +403,7 @@ export class Coordinator {
     this.#deps.crash?.reached('advance', round.epoch)
     await this.#deps.store.commitRound(record, round, this.committees.forCommit())
     this.committees.committed(change)
+    this.#deps.onCommitted?.(record)
     this.#close(round, 'committed', `${round.chunks.length} chunks, attempt ${round.attempt}`)
     this.#deps.crash?.reached('commit', round.epoch)
     return record

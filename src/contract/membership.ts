@@ -1,4 +1,4 @@
-import { applyDecisions, committeeAt, type CommitteeChangeJson, type CommitteeDecisionJson } from '../epochs/committee-chain.js'
+import { applyDecisions, committeeAt, type CommitteeChangeJson, type CommitteeDecisionJson, type DecisionKind } from '../epochs/committee-chain.js'
 import type { CommitteeJson, CommitteeMemberJson } from '../epochs/record.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 
@@ -85,6 +85,8 @@ export interface MembershipJson {
 export interface MembershipEvent {
   kind: 'queued' | 'unqueued' | 'staged' | 'returned-to-queue' | 'committed' | 'banned' | 'unbanned' | 'lock' | 'unlock' | 'waiting'
   detail: string
+  /** committed: the kind of each decision of the change (for metrics) */
+  decisions?: DecisionKind[]
 }
 
 export class Membership {
@@ -112,8 +114,8 @@ export class Membership {
     return out
   }
 
-  #event (kind: MembershipEvent['kind'], detail: string): void {
-    this.#events.push({ kind, detail })
+  #event (kind: MembershipEvent['kind'], detail: string, decisions?: DecisionKind[]): void {
+    this.#events.push(decisions == null ? { kind, detail } : { kind, detail, decisions })
   }
 
   get locked (): boolean {
@@ -369,7 +371,7 @@ export class Membership {
     for (const d of this.#s.removals) delete this.#s.missed[d.member.publicKey]
     this.#s.removals = []
     this.#s.next = []
-    this.#event('committed', `committee of epoch ${effectiveEpoch} on: ${change.committee.members.length} members (${decisions.map((d) => `${d.kind} ${d.member.name}`).join(', ')})`)
+    this.#event('committed', `committee of epoch ${effectiveEpoch} on: ${change.committee.members.length} members (${decisions.map((d) => `${d.kind} ${d.member.name}`).join(', ')})`, decisions.map((d) => d.kind))
     return change
   }
 

@@ -1,6 +1,7 @@
 import { HttpServer } from '../api/index.js'
 import { registerHealthRoutes, type Readiness } from '../api/health.js'
 import { registerMetricsRoute } from '../api/metrics-route.js'
+import { registerDashboardRoutes } from '../dashboard/index.js'
 import { ContractMetrics } from '../metrics/contract-metrics.js'
 import { loadPeersFile, type ContractConfig } from '../config/index.js'
 import { toHex } from '../codec/bytes.js'
@@ -10,11 +11,14 @@ import { Database } from '../storage/index.js'
 import { ConfigError, errorMessage, type EphemeraError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import { registerContractRoutes } from './api.js'
+import { COORDINATOR_API } from './api-docs.js'
 import { Coordinator } from './coordinator.js'
 import { environmentProblems, environmentWithEpoch } from '../epochs/environment.js'
 import type { ParametersJson } from '../epochs/record.js'
 import { committeeOf } from '../epochs/committee.js'
 import { LevelCoordinatorStore } from './store.js'
+import { ContractEvents, coordinatorHooks } from './events.js'
+import { registerContractWsRoute } from './ws-api.js'
 import { CrashPoints } from '../util/crash-points.js'
 import type { MembershipRules } from './membership.js'
 
@@ -82,22 +86,24 @@ export class ContractService {
     const environment = environmentWithEpoch(config.environment, config.epoch_ms, config.chunk_size)
     const problems = environmentProblems(environment, committee.members.length, config.rewards.mixnodes)
     if (problems.length > 0) throw new ConfigError(`${config.config_file}: environment "${environment.name}" cannot run this committee: ${problems.join('; ')}`)
+    // Prometheus metrics (GET /metrics): the store reports its writes into them from the start
+    const metrics = new ContractMetrics()
     const db = await Database.open(config.data_dir, {
       // fail-stop: one line naming the store and the cause, then the CLI exits (nothing more is answered)
       onFatal: (err) => {
         modules.logger.fatal({ code: err.code, store: err.details.path, cause: err.details.cause }, `coordinator stopped: ${err.message}`)
         modules.onFatal?.(err)
-      }
+      },
+      observer: metrics.storage
     })
     if (db.recoveryLosses.length > 0) {
       modules.logger.error({ store: db.path, dropped: db.recoveryLosses },
         `LevelDB dropped damaged parts of its log while opening ${db.path}: records written before the last stop may be missing (written by a version without fail-stop storage, or a disk fault). Compare with the nodes' official records, or restore ${config.data_dir} from a backup`)
     }
     try {
-      const metrics: ContractMetrics = new ContractMetrics({
-        epoch: () => coordinator.epochInfo(clock()).epoch,
-        committeeSize: () => coordinator.committees.at(coordinator.epochInfo(clock()).epoch).committee.members.length
-      })
+      // WS /contract/ws: committed epochs, committee changes, rollbacks, round events, evidence
+      const events = new ContractEvents(modules.logger.child({ module: 'ws' }))
+      const hooks = coordinatorHooks(events, () => coordinator.openRounds())
       const coordinator = new Coordinator(environment, {
         store: new LevelCoordinatorStore(db),
         clock,
@@ -109,7 +115,7 @@ export class ContractService {
         membership: membershipRules(config, committee.members.length),
         ...(config.membership.admin_public_key != null ? { adminKey: config.membership.admin_public_key } : {}),
         onMembershipEvent: (event) => {
-          metrics.committeeEvent(event.kind)
+          metrics.committeeEvent(event)
           modules.logger.info({ kind: event.kind, detail: event.detail }, `committee: ${event.detail}`)
         },
         crash: new CrashPoints(process.env, modules.logger),
@@ -118,16 +124,25 @@ export class ContractService {
           metrics.roundEvent(event.kind)
           const level = event.kind === 'failed' ? 'warn' : 'info'
           modules.logger[level]({ epoch, kind: event.kind, detail: event.detail }, `epoch ${epoch}: ${event.kind}`)
-        }
+          hooks.onEvent(epoch, event)
+        },
+        onCommitted: hooks.onCommitted,
+        onEvidence: hooks.onEvidence
+      })
+      metrics.follow({
+        epoch: () => coordinator.epochInfo(clock()).epoch,
+        committeeSize: () => coordinator.committees.at(coordinator.epochInfo(clock()).epoch).committee.members.length
       })
       // genesis and epoch length are synced writes, done before anything is served
       const genesis = await coordinator.initialize()
       // a submission for 30,000 mixnodes carries ~2 MB of reward rows and reports
-      const http = new HttpServer({ host: config.http.host, port: config.http.port, bodyLimit: 32 * 1024 * 1024 }, modules.logger.child({ module: 'http' }))
+      const http = new HttpServer({ host: config.http.host, port: config.http.port, bodyLimit: 32 * 1024 * 1024, api: COORDINATOR_API }, modules.logger.child({ module: 'http' }))
       // once the store has failed nothing is answered, reads included: 503 ERR_STORAGE_FAILED
       http.app.addHook('onRequest', async () => { if (db.failure != null) throw db.failure })
-      registerContractRoutes(http.app, coordinator, clock, verifySignature, modules.logger, (decision, outcome) => { metrics.decision(decision, outcome) })
+      registerContractRoutes(http.app, coordinator, clock, verifySignature, modules.logger, (decision, outcome, code) => { metrics.decision(decision, outcome, code) })
       registerMetricsRoute(http.app, async () => await metrics.text())
+      registerContractWsRoute(http.app, coordinator, events, clock, { maxClients: config.http.ws_max_clients, maxBufferedBytes: config.http.ws_max_buffered_bytes, maxReplay: config.http.ws_max_replay, logger: modules.logger.child({ module: 'ws' }) })
+      registerDashboardRoutes(http.app)
       let service: ContractService | undefined
       registerHealthRoutes(http.app, () => service?.readiness() ?? { ready: false, reasons: ['the coordinator is starting'] })
       await http.start()

@@ -2,11 +2,13 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
+import type { Registry } from 'prom-client'
 
 export interface Libp2pOptions {
   privateKey: PrivateKey
@@ -15,6 +17,14 @@ export interface Libp2pOptions {
   /** Multiaddrs (`/ip4/…/tcp/…`) of members: their hosts bypass the per-host inbound rate limit. */
   memberAddresses: readonly string[]
   gossipHeartbeatMs: number
+  /**
+   * The node's metrics registry: libp2p's own metrics (libp2p_*) go into it; the process defaults
+   * are the registry owner's (not collected twice). @libp2p/prometheus-metrics keeps one table of
+   * metric names per process, which each new host clears; hosts created and started one after
+   * the other each get their own, but hosts that overlap share some: only one host per process
+   * (a node's) should get a registry.
+   */
+  metricsRegistry?: Registry
 }
 
 /** The only createLibp2p call: TCP + Noise + yamux, identify, ping and gossipsub. */
@@ -27,6 +37,7 @@ export async function createNodeLibp2p (opts: Libp2pOptions) {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: opts.gater,
+    ...(opts.metricsRegistry != null ? { metrics: prometheusMetrics({ registry: opts.metricsRegistry, collectDefaultMetrics: false }) } : {}),
     connectionManager: {
       // Several members may share one host (a local cluster): exempt members' hosts from the
       // 5-connections-per-second inbound limit; non-members are still refused by the gater.

@@ -8,6 +8,7 @@ import { membershipGater, type RefusalStats } from './gater.js'
 import { createNodeLibp2p, type NodeLibp2p } from './libp2p.js'
 import { PartitionSwitch } from './fault-partition.js'
 import type { Membership } from './membership.js'
+import type { Registry } from 'prom-client'
 
 export interface NetworkOptions extends DialerOptions {
   listen: string
@@ -21,6 +22,8 @@ export interface NetworkModules {
   key: NodeKey
   membership: Membership
   logger: Logger
+  /** The node's metrics registry, for libp2p's own metrics (libp2p.ts). */
+  metricsRegistry?: Registry
 }
 
 export interface GroupMemberInfo {
@@ -90,7 +93,8 @@ export class Network {
       listen: opts.listen,
       gater: membershipGater(modules.membership, modules.logger, refusals, Date.now, cutOff),
       memberAddresses: modules.membership.members.map((m) => m.address),
-      gossipHeartbeatMs: opts.gossipHeartbeatMs
+      gossipHeartbeatMs: opts.gossipHeartbeatMs,
+      metricsRegistry: modules.metricsRegistry
     })
     const dialer = new MemberDialer(opts, { libp2p, members: modules.membership.others, logger: modules.logger, cutOff })
     // the registered validators change (admissions, drops, bans): dial the new, hang up on the gone

@@ -1,8 +1,10 @@
-import { HttpServer, registerBroadcastRoutes, registerNodeRoutes, registerRewardsRoutes, registerWsRoutes, type NodeHealth } from '../api/index.js'
+import { HttpServer, NODE_API, registerBroadcastRoutes, registerNodeRoutes, registerRewardsRoutes, registerWsRoutes, type NodeHealth } from '../api/index.js'
 import { BlockProducer, BroadcastEngine, DefaultApplication, type Application } from '../broadcast/index.js'
 import { CoordinatorClient } from '../rewards/coordinator-client.js'
 import { RewardsService } from '../rewards/service.js'
-import { loadPeersFile, type NodeConfig } from '../config/index.js'
+import { detectedEvidence, equivocationEvidence } from '../rewards/evidence-submitter.js'
+import { NodeEvents } from '../api/node-events.js'
+import { dialableAddresses, isUnspecified, loadPeersFile, type NodeConfig } from '../config/index.js'
 import { publicKeyFromPeerId, readKeyFile, type NodeKey } from '../crypto/keys.js'
 import { Libp2pGossip, Libp2pPeerNetwork, Membership, Network } from '../network/index.js'
 import { Database, NodeMetaStore } from '../storage/index.js'
@@ -17,6 +19,7 @@ import { peerIdOf } from '../block/json.js'
 import type { Readiness } from '../api/health.js'
 import { registerMetricsRoute } from '../api/metrics-route.js'
 import { NodeMetrics } from '../metrics/node-metrics.js'
+import { dashboardUrl, registerNodeHome } from '../dashboard/index.js'
 
 export interface NodeModules {
   logger: Logger
@@ -80,11 +83,15 @@ export class EphemeraNode {
     const key = await readKeyFile(config.key_file)
     const genesis = await loadPeersFile(config.peers_file)
     // a rewards node outside the peers file (the genesis committee) joins through the coordinator's queue
-    const self = { name: config.name, peerId: key.peerId.toString(), address: config.p2p.listen }
+    const dialable = dialableAddresses(config)
+    const self = { name: config.name, peerId: key.peerId.toString(), address: dialable[0] as string }
     const membership = new Membership(genesis, key.peerId.toString(), config.app === 'rewards' ? self : undefined)
-    if (membership.selfInGenesis && membership.self.address !== config.p2p.listen) {
-      logger.warn({ listen: config.p2p.listen, peersFileAddress: membership.self.address },
-        'p2p.listen differs from this node\'s address in the peers file; other members dial the peers-file address')
+    if (membership.selfInGenesis && ![config.p2p.listen, ...config.p2p.announce].includes(membership.self.address)) {
+      logger.warn({ listen: config.p2p.listen, announce: config.p2p.announce, peersFileAddress: membership.self.address },
+        'this node\'s address in the peers file is neither p2p.listen nor in p2p.announce; other members dial the peers-file address')
+    }
+    if (config.app === 'rewards' && isUnspecified(self.address)) {
+      logger.warn({ listen: config.p2p.listen }, 'p2p.listen is an unspecified address and p2p.announce is empty: joining the committee would register an address nobody can dial; set p2p.announce')
     }
     const stack: Stoppable[] = []
     // how long each part took to start (its state loaded from disk included), for operators and the soak
@@ -106,12 +113,15 @@ export class EphemeraNode {
       }
     }
     try {
+      // Prometheus metrics (GET /metrics): the database and the libp2p host report into them as they run
+      const metrics = new NodeMetrics()
       const db = await Database.open(config.data_dir, {
         // fail-stop: one line naming the store and the cause, then the CLI exits (nothing more is signed or answered)
         onFatal: (err) => {
           logger.fatal({ code: err.code, store: err.details.path, cause: err.details.cause }, `node stopped: ${err.message}`)
           modules.onFatal?.(err)
-        }
+        },
+        observer: metrics.storage
       })
       started({ name: 'database', stop: async () => { await db.close() } })
       if (db.recoveryLosses.length > 0) {
@@ -129,13 +139,16 @@ export class EphemeraNode {
 
       // rewards: the committee of each epoch follows the coordinator (the peers file is the genesis
       // committee); the gater lets in the registered validators, the engine votes per epoch's committee
+      // WS /ephemera/broadcast/ws: epoch, committee and evidence frames besides the blocks
+      const events = new NodeEvents(logger.child({ module: 'ws' }))
       let committees: EpochCommittees | undefined
       if (config.app === 'rewards' && modules.app == null) {
-        committees = new EpochCommittees(committeeOf(genesis), { name: config.name, peerId: self.peerId, publicKey: toHex(key.publicKey), multiaddrs: [`${config.p2p.listen}/p2p/${self.peerId}`] }, db)
+        committees = new EpochCommittees(committeeOf(genesis), { name: config.name, peerId: self.peerId, publicKey: toHex(key.publicKey), multiaddrs: dialable.map((a) => `${a}/p2p/${self.peerId}`) }, db)
         await committees.load()
         const follow = committees
         membership.setMembers(follow.registered())
         follow.onChange(() => { membership.setMembers(follow.registered()) })
+        follow.onLearned((change) => { events.committeeLearned(change) })
       }
 
       const network = await Network.create({
@@ -145,7 +158,7 @@ export class EphemeraNode {
         dialTimeoutMs: config.p2p.dial_timeout_ms,
         gossipHeartbeatMs: config.p2p.gossip_heartbeat_ms,
         faultPartitionFile: config.p2p.fault_partition_file
-      }, { key, membership, logger: logger.child({ module: 'network' }) })
+      }, { key, membership, logger: logger.child({ module: 'network' }), metricsRegistry: metrics.registry })
       await network.start()
       started({ name: 'network', stop: async () => { await network.stop() } })
 
@@ -182,8 +195,8 @@ export class EphemeraNode {
         db,
         logger: logger.child({ module: 'broadcast' })
       })
-      // Prometheus metrics (GET /metrics): read from the parts when scraped
-      const metrics = new NodeMetrics({
+      // and what is read from the parts when scraped
+      metrics.follow({
         rbc: () => {
           const s = broadcast.stats()
           return { ...s.transport, openInstances: s.openInstances, delivered: s.delivered, equivocations: s.equivocations }
@@ -220,11 +233,20 @@ export class EphemeraNode {
           client: new CoordinatorClient(config.coordinator_url, key),
           logger: logger.child({ module: 'rewards' }),
           crash: new CrashPoints(process.env, logger),
-          observe: (p) => { metrics.observeEpoch(p) }
+          observe: (p) => { metrics.observeEpoch(p) },
+          onAdopted: (record) => { events.epochAdopted(record) },
+          onEvidence: (e) => { events.evidence(e) }
         })
         broadcast.setApplication(rewards)
       } else {
         broadcast.setApplication(new DefaultApplication({ maxClockSkewMs: config.mempool.max_clock_skew_ms }))
+      }
+      // without the rewards application (which sends it on), RBC equivocation evidence is only seen
+      if (rewards == null) {
+        broadcast.onEquivocation((e) => {
+          const checked = detectedEvidence(equivocationEvidence(e))
+          if (checked.ok) events.evidence(checked.event)
+        })
       }
       await broadcast.start()
       started({ name: 'broadcast', stop: async () => { await broadcast.stop() } })
@@ -241,7 +263,7 @@ export class EphemeraNode {
         started({ name: 'producer', stop: async () => { producer.stop() } })
       }
 
-      const http = new HttpServer({ host: config.http.host, port: config.http.port }, logger.child({ module: 'http' }))
+      const http = new HttpServer({ host: config.http.host, port: config.http.port, api: NODE_API }, logger.child({ module: 'http' }))
       // once the database has failed nothing is answered: 503 ERR_STORAGE_FAILED
       http.app.addHook('onRequest', async () => { if (db.failure != null) throw db.failure })
       const node = new EphemeraNode({ config, key, membership, db, network, broadcast, rewards, http, stack, startupMs }, modules)
@@ -254,7 +276,8 @@ export class EphemeraNode {
       })
       registerBroadcastRoutes(http.app, broadcast)
       registerMetricsRoute(http.app, async () => await metrics.text())
-      registerWsRoutes(http.app, broadcast, { maxClients: config.http.ws_max_clients, maxBufferedBytes: config.http.ws_max_buffered_bytes, logger: logger.child({ module: 'ws' }) })
+      registerNodeHome(http.app, { name: config.name, dashboard: dashboardUrl(config.coordinator_url) })
+      registerWsRoutes(http.app, { delivered: broadcast, blocks: broadcast.store, events }, { maxClients: config.http.ws_max_clients, maxBufferedBytes: config.http.ws_max_buffered_bytes, maxReplay: config.http.ws_max_replay, logger: logger.child({ module: 'ws' }) })
       if (rewards != null) registerRewardsRoutes(http.app, rewards)
       await http.start()
       started({ name: 'http', stop: async () => { await http.stop() } })
@@ -279,7 +302,8 @@ export class EphemeraNode {
       connectedMembers: group.members.filter((m) => !m.self && m.connected).length,
       members: group.size,
       startupMs: this.startupMs,
-      build: buildInfo()
+      build: buildInfo(),
+      dashboard: dashboardUrl(this.config.coordinator_url)
     }
   }
 

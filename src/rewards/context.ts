@@ -1,9 +1,9 @@
 import type { BroadcastEngine, BroadcastMember } from '../broadcast/index.js'
 import type { NodeKey } from '../crypto/keys.js'
 import { epochWindow } from '../epochs/environment.js'
-import type { ParametersJson } from '../epochs/record.js'
+import type { EpochRecordJson, ParametersJson } from '../epochs/record.js'
 import type { EpochCommittees } from './epoch-committees.js'
-import type { EvidenceSubmitter } from './evidence-submitter.js'
+import type { EvidenceEvent, EvidenceSubmitter } from './evidence-submitter.js'
 import type { Gossip, PeerNetwork } from '../network/peers.js'
 import type { Database } from '../storage/index.js'
 import type { ConditionWaiters } from '../util/condition.js'
@@ -50,6 +50,10 @@ export interface RewardsModules {
   crash?: CrashPoints
   /** Told about every stored pipeline state (metrics). */
   observe?: (p: EpochProgress) => void
+  /** Told about every official record once adopted (verified and stored) (WebSocket `epoch` frames). */
+  onAdopted?: (record: EpochRecordJson) => void
+  /** Told about equivocation evidence detected, sent or dropped (WebSocket `evidence` frames). */
+  onEvidence?: (event: EvidenceEvent) => void
 }
 
 /** The parts of one node's rewards application, shared by the epoch pipeline, catch-up and the block checks. */

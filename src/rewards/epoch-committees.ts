@@ -32,6 +32,7 @@ export class EpochCommittees implements CommitteeSource {
   readonly #db: Database
   readonly #self: CommitteeMemberJson
   readonly #listeners = new Set<() => void>()
+  readonly #learned = new Set<(change: CommitteeChangeJson) => void>()
   readonly #rounds = new Map<string, RoundCommittee>()
   #state: CommitteeViewState
   /** The epoch running now (the window of epochs whose committees are peers), once known. */
@@ -68,10 +69,21 @@ export class EpochCommittees implements CommitteeSource {
       banned: view.bans.map((b) => b.member.publicKey)
     }
     if (isDeepStrictEqual(next, this.#state)) return false
+    const known = new Set(this.#state.changes.map(changeKey))
     this.#state = next
     await this.#db.bucket(Bucket.meta).put(VIEW_KEY, jsonBytes(next))
     this.#notify()
+    for (const change of next.changes) {
+      if (known.has(changeKey(change))) continue
+      for (const listener of this.#learned) listener(change)
+    }
     return true
+  }
+
+  /** Calls `listener` with each committee change this node learns (stored), once; the returned function unsubscribes. */
+  onLearned (listener: (change: CommitteeChangeJson) => void): () => void {
+    this.#learned.add(listener)
+    return () => { this.#learned.delete(listener) }
   }
 
   /** The committee of an epoch. */
@@ -164,6 +176,8 @@ export class EpochCommittees implements CommitteeSource {
     for (const listener of this.#listeners) listener()
   }
 }
+
+const changeKey = (c: CommitteeChangeJson): string => `${c.decidedAt}:${c.effectiveEpoch}:${c.committee.membershipId}`
 
 function broadcastMember (m: CommitteeMemberJson): BroadcastMember {
   return { name: m.name, publicKey: fromHex(m.publicKey, 32) as Uint8Array, address: m.multiaddrs?.[0]?.replace(/\/p2p\/[^/]+$/, '') ?? '' }

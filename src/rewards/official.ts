@@ -36,6 +36,7 @@ export async function adoptRecord (ctx: RewardsContext, p: EpochProgress, record
   if (report?.ok !== true) refuse(`it does not verify: ${report?.failure ?? ''}`)
   // durable (synced) before the epoch counts as committed here
   await ctx.m.db.write([{ type: 'put', bucket: Bucket.official, key: pad(record.epoch), value: jsonBytes(record) }], { sync: true })
+  ctx.m.onAdopted?.(record)
   const committedAt = ctx.clock()
   await advanceProgress(ctx, p, 'committed', {
     reason: undefined,

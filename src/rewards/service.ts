@@ -19,8 +19,8 @@ import { checkRewardsBlock } from './block-check.js'
 import { runEpoch } from './epoch-pipeline.js'
 import { catchUp } from './catch-up.js'
 import { officialRecord } from './official.js'
-import { EvidenceSubmitter } from './evidence-submitter.js'
-import { reportEvidence, type EvidenceJson, type SignedVoteJson } from '../epochs/evidence.js'
+import { equivocationEvidence, EvidenceSubmitter } from './evidence-submitter.js'
+import { reportEvidence, type EvidenceJson } from '../epochs/evidence.js'
 
 export { REPORTS_TOPIC, REPORTS_PROTOCOL } from './report-pool.js'
 export type { EpochProgress, EpochState } from './epoch-progress.js'
@@ -92,7 +92,7 @@ export class RewardsService implements Application {
       link: new CoordinatorLink({ client: modules.client, db: modules.db, committees, mixnodes: opts.mixnodes, mode: opts.standalone ? 'standalone' : 'consensus', logger: modules.logger }),
       duties: new ChunkDuties({ client: modules.client, key: modules.key, committee: (epoch) => committees.committee(epoch), logger: modules.logger, clock }),
       metrics: new MetricsStore(modules.db),
-      evidence: new EvidenceSubmitter(modules.client, modules.logger),
+      evidence: new EvidenceSubmitter(modules.client, modules.logger, modules.onEvidence),
       info: () => this.#info,
       parameters,
       threshold: (epoch) => parameters(epoch)?.rewardsThreshold ?? committees.at(epoch).q
@@ -110,10 +110,7 @@ export class RewardsService implements Application {
     if (opts.fault !== 'none') m.logger.warn({ fault: opts.fault }, 'TEST FAULT MODE: this node misbehaves on purpose')
     await this.#loadProgress()
     // conflicting signed proposals and READYs seen by the broadcast engine are evidence too
-    this.#offEquivocation = m.engine.onEquivocation((e) => {
-      const vote = (p: { hash: Uint8Array, signature: Uint8Array }): SignedVoteJson => ({ round: e.round, creator: toHex(e.creator), hash: toHex(p.hash), signer: toHex(e.signer), signature: toHex(p.signature) })
-      this.#sendEvidence({ kind: e.kind === 'ready' ? 'ready-equivocation' : 'proposal-equivocation', a: vote(e.first), b: vote(e.second) })
-    })
+    this.#offEquivocation = m.engine.onEquivocation((e) => { this.#sendEvidence(equivocationEvidence(e)) })
     this.#tasks.push(this.#run(signal))
   }
 

@@ -87,6 +87,16 @@ export interface DatabaseOptions {
    * call rejects. The process should stop acknowledging anything and exit (fail-stop).
    */
   onFatal?: (err: EphemeraError) => void
+  /** Told the time of every write and about every failed read or write (metrics). */
+  observer?: StorageObserver
+}
+
+/** What the database tells its observer (the process's metrics, src/metrics/storage-metrics.ts). */
+export interface StorageObserver {
+  /** A write (put, delete or atomic batch) completed in LevelDB after `seconds` (queueing behind other writes not included); `sync`: with fsync. */
+  written: (seconds: number, sync: boolean) => void
+  /** A read or write failed: LevelDB's error, or a write refused because the store has failed. */
+  failed: (operation: 'read' | 'write') => void
 }
 
 export interface RangeOptions {
@@ -138,11 +148,11 @@ export class BinaryBucket {
   }
 
   async put (key: string, value: Bytes, opts: WriteOptions = {}): Promise<void> {
-    await this.#guard.write(async () => { await this.#sub.put(key, value as unknown as string, levelOptions(opts) as never) })
+    await this.#guard.write(async () => { await this.#sub.put(key, value as unknown as string, levelOptions(opts) as never) }, opts)
   }
 
   async del (key: string, opts: WriteOptions = {}): Promise<void> {
-    await this.#guard.write(async () => { await this.#sub.del(key, levelOptions(opts) as never) })
+    await this.#guard.write(async () => { await this.#sub.del(key, levelOptions(opts) as never) }, opts)
   }
 
   async * entries (opts: RangeOptions = {}): AsyncIterable<[string, Bytes]> {
@@ -177,7 +187,7 @@ function levelOptions (opts: WriteOptions): typeof SYNC | undefined {
 
 /** What a bucket needs from its database: the serialised, fail-stop write path and read checks. */
 interface StorageGuard {
-  write: (run: () => Promise<void>) => Promise<void>
+  write: (run: () => Promise<void>, opts: WriteOptions) => Promise<void>
   readFailed: (err: unknown) => unknown
 }
 
@@ -216,6 +226,7 @@ export class Database {
   readonly #db: Level<string, Bytes>
   readonly #buckets = new Map<BucketName, BinaryBucket>()
   readonly #onFatal: ((err: EphemeraError) => void) | undefined
+  readonly #observer: StorageObserver | undefined
   readonly #guard: StorageGuard
   #status: 'closed' | 'open' | 'closing' = 'closed'
   #failure: EphemeraError | undefined
@@ -225,9 +236,10 @@ export class Database {
   private constructor (path: string, opts: DatabaseOptions) {
     this.path = path
     this.#onFatal = opts.onFatal
+    this.#observer = opts.observer
     this.#db = new Level<string, Bytes>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
     this.#guard = {
-      write: async (run) => { await this.#serialisedWrite(run) },
+      write: async (run, writeOpts) => { await this.#serialisedWrite(run, writeOpts) },
       readFailed: (err) => this.#readFailed(err)
     }
   }
@@ -313,7 +325,7 @@ export class Database {
       await this.#db.batch(ops.map((op) => op.type === 'put'
         ? { type: 'put' as const, sublevel: this.bucket(op.bucket).sublevel as never, key: op.key, value: op.value as Bytes }
         : { type: 'del' as const, sublevel: this.bucket(op.bucket).sublevel as never, key: op.key }), levelOptions(opts) as never)
-    })
+    }, opts)
   }
 
   /** Waits for the writes already queued, then closes. Idempotent. */
@@ -326,15 +338,18 @@ export class Database {
   }
 
   /** One write at a time, in call order; refused at once (never reaching LevelDB) after a failure. */
-  async #serialisedWrite (run: () => Promise<void>): Promise<void> {
-    if (this.#failure != null) throw this.#refusal()
+  async #serialisedWrite (run: () => Promise<void>, opts: WriteOptions): Promise<void> {
+    if (this.#failure != null) throw this.#refused()
     const turn = this.#tail.then(async () => {
-      if (this.#failure != null) throw this.#refusal()
+      if (this.#failure != null) throw this.#refused()
+      const started = performance.now()
       try {
         await run()
       } catch (err) {
+        this.#observer?.failed('write')
         throw this.#writeFailed(err)
       }
+      this.#observer?.written((performance.now() - started) / 1000, opts.sync === true)
     })
     this.#tail = turn.then(() => {}, () => {})
     await turn
@@ -348,6 +363,7 @@ export class Database {
   }
 
   #readFailed (err: unknown): unknown {
+    this.#observer?.failed('read')
     const code = levelCode(err)
     if (code == null || !STORAGE_ERROR_CODES.has(code)) return err
     return this.#fail(err, 'read')
@@ -367,6 +383,12 @@ export class Database {
       // a fatal handler must not turn one failure into another
     }
     return failure
+  }
+
+  /** A write refused without reaching LevelDB (the store has failed). */
+  #refused (): EphemeraError {
+    this.#observer?.failed('write')
+    return this.#refusal()
   }
 
   #refusal (): EphemeraError {

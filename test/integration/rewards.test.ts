@@ -12,6 +12,8 @@ import { readySigningBytes } from '../../src/block/encoding.js'
 import { NodeKey, publicKeyFromPeerId, readKeyFile } from '../../src/crypto/keys.js'
 import { leaseHolder } from '../../src/epochs/rotation.js'
 import { freePortBlock, getJson, makeTempDir, processesMentioning, removeDir, waitFor } from '../helpers/env.js'
+import { wsConnect } from '../helpers/ws-client.js'
+import { committedSummary } from '../../src/epochs/epoch-summary.js'
 
 /**
  * Rewards end to end with real processes: a coordinator and 4 nodes (2-second epochs) commit
@@ -146,6 +148,36 @@ describe('rewards: coordinator + 4 nodes', () => {
     expect(show.stdout).toMatch(/winner {7}node\d/)
   }, 60_000)
 
+  it('pushes committed epochs over WebSocket: the coordinator as it commits, each node as it adopts the record; both resume from a point', async () => {
+    const clients: Array<() => void> = []
+    const ws = (url: string, path: string): string => `${url.replace(/^http/, 'ws')}${path}`
+    try {
+      const node = await wsConnect(`${ws(cluster.nodes[1]!.httpUrl, '/ephemera/broadcast/ws')}?types=block,epoch`, (fn) => { clients.push(fn) })
+      const coordinator = await wsConnect(`${ws(contract, '/contract/ws')}?types=epoch,rollback`, (fn) => { clients.push(fn) })
+      const adopted = await waitFor(() => node.frames.find((f) => f.type === 'epoch'), { timeoutMs: 30_000, what: 'node2 to push an adopted epoch' })
+      const epoch = adopted.epoch.epoch as number
+      const record = await getJson<EpochRecordJson>(`${contract}/contract/epochs/${epoch}`)
+      expect(adopted).toEqual({ type: 'epoch', epoch: committedSummary(record) })
+      const pushed = await waitFor(() => coordinator.frames.find((f) => f.type === 'epoch'), { timeoutMs: 30_000, what: 'the coordinator to push a committed epoch' })
+      expect(pushed).toEqual({ type: 'epoch', epoch: committedSummary(await getJson<EpochRecordJson>(`${contract}/contract/epochs/${pushed.epoch.epoch as number}`)) })
+      // the block of the adopted epoch came first, as node2 delivered it
+      const block = node.frames.find((f) => f.type === 'block' && f.block.hash === record.submission.blockHash)
+      if (block != null) expect(node.frames.indexOf(block)).toBeLessThan(node.frames.indexOf(adopted))
+      // resume: node2's stored blocks from a height, the coordinator's records from an epoch
+      const last = (await getJson<{ lastHeight: number }>(`${cluster.nodes[1]!.httpUrl}/ephemera/broadcast/blocks?limit=1`)).lastHeight
+      const from = Math.max(1, last - 2)
+      const replay = await wsConnect(`${ws(cluster.nodes[1]!.httpUrl, '/ephemera/broadcast/ws')}?from_height=${from}`, (fn) => { clients.push(fn) })
+      const end = await waitFor(() => replay.frames.find((f) => f.type === 'replayed'), { timeoutMs: 10_000, what: 'the end of the block replay' })
+      const replayed = replay.frames.slice(0, replay.frames.indexOf(end)).map((f) => f.block.localHeight as number)
+      expect(replayed).toEqual(Array.from({ length: end.replayed.toHeight - from + 1 }, (_, i) => from + i))
+      const records = await wsConnect(`${ws(contract, '/contract/ws')}?from_epoch=${epoch}&types=epoch`, (fn) => { clients.push(fn) })
+      await waitFor(() => records.frames.some((f) => f.type === 'replayed'), { timeoutMs: 10_000, what: 'the end of the record replay' })
+      expect(records.frames[0]).toEqual({ type: 'epoch', epoch: committedSummary(record) })
+    } finally {
+      for (const close of clients) close()
+    }
+  }, 60_000)
+
   it('`contract status` shows the open rounds: leases with deadlines, contributions, verifications', async () => {
     const json = await runCli(['contract', 'status', '--contract', contract, '--json'])
     expect(json.code, json.stderr).toBe(0)
@@ -238,9 +270,45 @@ describe('rewards: coordinator + 4 nodes', () => {
       expect(where === 'node' ? nodeText : contractText, `${where} exposes ${name}`).toMatch(new RegExp(`^# HELP ${name} `, 'm'))
     }
     expect(nodeText).toMatch(/^process_resident_memory_bytes \d+/m)
-    expect(nodeText).toMatch(/^ephemera_rbc_messages_sent_total [1-9]/m)
     expect(contractText).toMatch(/^ephemera_contract_decisions_total\{decision="contribution",outcome="accepted"\} [1-9]/m)
     expect(contractText).toMatch(/^ephemera_contract_round_events_total\{kind="committed"\} [1-9]/m)
+
+    // RBC traffic by type: every node echoes and readies, and what it sends is acknowledged
+    const value = (text: string, series: string): number => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.slice(series.length + 1) ?? 0)
+    for (const type of ['echo', 'ready']) {
+      for (const series of ['ephemera_rbc_messages_sent_total', 'ephemera_rbc_messages_received_total', 'ephemera_rbc_bytes_sent_total', 'ephemera_rbc_bytes_received_total']) {
+        expect(value(nodeText, `${series}{type="${type}"}`), `node1 ${series}{type="${type}"}`).toBeGreaterThan(0)
+      }
+    }
+    expect(value(nodeText, 'ephemera_rbc_bytes_sent_total{type="ack"}')).toBeGreaterThan(0)
+    expect(value(nodeText, 'ephemera_rbc_bytes_received_total{type="ack"}')).toBeGreaterThan(0)
+    // some member proposed the blocks: a PROPOSE sent by one node is received by the others
+    const all = await Promise.all(cluster.nodes.map(async (n) => await scrape(n.httpUrl)))
+    expect(all.reduce((sum, t) => sum + value(t, 'ephemera_rbc_messages_sent_total{type="propose"}'), 0)).toBeGreaterThan(0)
+    expect(value(nodeText, 'ephemera_rbc_messages_sent_total{type="propose"}') + value(nodeText, 'ephemera_rbc_messages_received_total{type="propose"}')).toBeGreaterThan(0)
+    // storage: synced writes (votes, records) timed on the node and the coordinator, no errors
+    expect(value(nodeText, 'ephemera_storage_write_seconds_count{sync="true"}')).toBeGreaterThan(0)
+    expect(value(nodeText, 'ephemera_storage_errors_total{operation="write"}')).toBe(0)
+    expect(value(contractText, 'ephemera_contract_storage_write_seconds_count{sync="true"}')).toBeGreaterThan(0)
+    // the libp2p host's own metrics, in the same registry
+    expect(value(nodeText, 'libp2p_connection_manager_connections{libp2p_connection_manager_connections="inbound"}') + value(nodeText, 'libp2p_connection_manager_connections{libp2p_connection_manager_connections="outbound"}')).toBeGreaterThan(0)
+    expect(value(nodeText, 'libp2p_data_transfer_bytes_total{protocol="/ephemera/rbc/1.0.0 sent"}')).toBeGreaterThan(0)
+    expect(value(nodeText, 'libp2p_noise_xxhandshake_successes_total')).toBeGreaterThan(0)
+    expect(nodeText).toMatch(/^libp2p_protocol_streams_total\{protocol="(inbound|outbound) \/meshsub\/1\.2\.0"\} [1-9]/m)
+    expect(nodeText.match(/^# HELP process_resident_memory_bytes /gm)).toHaveLength(1)
+
+    // a request refused on purpose is counted by its reason: a member's lease on a chunk of an
+    // epoch that has not ended (the nodes never ask for one, so nothing else moves this count)
+    const future = (await getJson<EpochList>(`${contract}/contract/epochs?limit=1`)).currentEpoch + 10
+    const key = await readKeyFile(join(dir, 'node1', 'node.key'))
+    const path = `/contract/epochs/${future}/chunks/0/lock`
+    const refusals = 'ephemera_contract_refusals_total{decision="lease",code="ERR_EPOCH_NOT_READY"}'
+    const before = value(await scrape(contract), refusals)
+    const refused = await fetch(`${contract}${path}`, { method: 'POST', headers: signRequest(key.publicKey, (b) => key.sign(b), 'POST', path, new Uint8Array(0)) })
+    expect(refused.status).toBe(425)
+    expect(await refused.json()).toMatchObject({ error: 'ERR_EPOCH_NOT_READY' })
+    expect(value(await scrape(contract), refusals)).toBe(before + 1)
+    expect(value(await scrape(contract), 'ephemera_contract_decisions_total{decision="lease",outcome="refused"}')).toBeGreaterThan(0)
   }, 60_000)
 
   it('keeps its state across kill -9 of the coordinator; the nodes are not ready while it is gone', async () => {

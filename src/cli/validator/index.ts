@@ -1,6 +1,6 @@
 import { Command } from 'commander'
 import { multiaddr } from '@multiformats/multiaddr'
-import { loadNodeConfig, type NodeConfig } from '../../config/index.js'
+import { dialableAddresses, loadNodeConfig, type NodeConfig } from '../../config/index.js'
 import { readKeyFile, type NodeKey } from '../../crypto/keys.js'
 import type { JoinBody, QueueAnswerJson } from '../../epochs/membership-requests.js'
 import { EphemeraError, ErrorCode } from '../../util/errors.js'
@@ -10,7 +10,7 @@ import { collect, printJson, println } from '../output.js'
 const UNSPECIFIED_HOSTS = new Set(['0.0.0.0', '::'])
 
 /**
- * The multiaddrs a validator registers: each address (p2p.listen, or the --announce ones) with
+ * The multiaddrs a validator registers: each address (p2p.announce or p2p.listen, or the --announce ones) with
  * `/p2p/<peerId>` appended (kept when already there and naming this PeerId). An unspecified host
  * (0.0.0.0, ::) is refused: nobody can dial it.
  */
@@ -24,7 +24,7 @@ export function announcedMultiaddrs (addresses: readonly string[], peerId: strin
     }
     const host = components[0]?.value
     if (host != null && UNSPECIFIED_HOSTS.has(host)) {
-      throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `${address} is an address to listen on, not one others can dial: pass --announce with this node's reachable address, e.g. /ip4/203.0.113.7/tcp/4001`)
+      throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, `${address} is an address to listen on, not one others can dial: set p2p.announce (or pass --announce) to this node's reachable address, e.g. /ip4/203.0.113.7/tcp/4001`)
     }
     const p2p = components.find((c) => c.name === 'p2p')
     if (p2p == null) return `${address.replace(/\/$/, '')}/p2p/${peerId}`
@@ -68,11 +68,12 @@ export function validatorCommand (): Command {
   validator.command('join')
     .description('queue this node to join the committee (signed with its key)')
     .requiredOption('--config <file>', 'the node\'s config file (name, key_file, p2p.listen, coordinator_url)')
-    .option('--announce <multiaddr>', 'an address others dial this node on, instead of p2p.listen (repeatable)', collect)
+    .option('--announce <multiaddr>', 'an address others dial this node on, instead of p2p.announce or p2p.listen (repeatable)', collect)
     .option('--json', 'print the coordinator\'s answer as JSON', false)
     .addHelpText('after', `
 Sends POST /contract/queue {name, multiaddrs} to the config's coordinator_url, signed with the
-node's key. multiaddrs: p2p.listen (or each --announce) with /p2p/<PeerId> appended.
+node's key. multiaddrs: p2p.announce, or p2p.listen when it is empty (or each --announce), with
+/p2p/<PeerId> appended.
 Answers: queued at position P; staged (admitted by the next committee change); or already a member.
 The coordinator admits from the queue in order while the committee is below membership.max_committee;
 a change is decided with the commit of an epoch's record and is in force two epochs later.
@@ -82,7 +83,7 @@ Asking again is harmless: it updates the name and addresses.
 Example:
   ephemera validator join --config ./net/node5/config.toml`)
     .action(async (opts: ValidatorOptions) => {
-      await request(opts, '/contract/queue', (config, key) => ({ name: config.name, multiaddrs: announcedMultiaddrs(opts.announce ?? [config.p2p.listen], key.peerId.toString()) }))
+      await request(opts, '/contract/queue', (config, key) => ({ name: config.name, multiaddrs: announcedMultiaddrs(opts.announce ?? dialableAddresses(config), key.peerId.toString()) }))
     })
   validator.command('leave')
     .description('leave the queue, or the committee at its next change (signed with the node\'s key)')

@@ -5,14 +5,15 @@ import { blockFromJson, certificateFromJson, type CertificateJson } from '../../
 import { verifyCertifiedBlock, type Check } from '../../block/verify.js'
 import type { DeliveredBlockJson } from '../../api/broadcast-routes.js'
 import { loadPeersFile } from '../../config/index.js'
-import { verifyRecord, type EpochRecordJson } from '../../epochs/record.js'
+import type { EpochRecordJson } from '../../epochs/record.js'
+import { verifyEpoch } from '../../epochs/verify-epoch.js'
 import { committeeOf } from '../../epochs/committee.js'
 import { publicKeyFromPeerId } from '../../crypto/keys.js'
 import { verifyPortable } from '../../crypto/portable.js'
 import { EphemeraError, ErrorCode, errorMessage } from '../../util/errors.js'
 import { nodeUrl, requestJson } from '../http-client.js'
 import { intOption, printJson, println } from '../output.js'
-import { chainLine, SINGLE_RECORD_CHAIN_NOTE, verifyCommitteeChain, type ChainReport } from './chain.js'
+import { chainInput, chainLine, SINGLE_RECORD_CHAIN_NOTE } from './chain.js'
 import { verifyAll } from './all.js'
 
 interface VerifyOptions {
@@ -72,52 +73,23 @@ async function loadRecord (opts: VerifyOptions): Promise<EpochRecordJson> {
   return await requestJson<EpochRecordJson>('GET', `${nodeUrl(opts.contract as string)}/contract/epochs/${opts.epoch}`)
 }
 
-async function verifyEpoch (options: VerifyOptions): Promise<void> {
+async function verifyOneEpoch (options: VerifyOptions): Promise<void> {
   const record = await loadRecord(options)
   const opts = { ...options, epoch: options.epoch ?? record.epoch }
   const committee = opts.peers != null ? committeeOf(await loadPeersFile(opts.peers)) : undefined
-  const report = verifyRecord(record, verifyPortable, committee)
-  // the epoch asked for, and a certified result (a standalone one is a single member's say-so)
-  const extraChecks: Check[] = [
-    { name: 'epoch', ok: record.epoch === opts.epoch, detail: record.epoch === opts.epoch ? `record of epoch ${record.epoch}` : `the coordinator answered with the record of epoch ${record.epoch}` },
-    {
-      name: 'certified by consensus',
-      ok: record.submission.mode === 'consensus' || opts.allowStandalone,
-      detail: record.submission.mode === 'consensus' ? 'a quorum of the committee signed the block' : `no: a standalone submission by ${record.winner.name}${opts.allowStandalone ? ' (accepted: --allow-standalone)' : ' (pass --allow-standalone to accept the baseline)'}`
-    }
-  ]
-  report.checks.unshift(...extraChecks)
-  const firstExtra = extraChecks.find((c) => !c.ok)
-  if (firstExtra != null) {
-    report.ok = false
-    report.failure = `${firstExtra.name}: ${firstExtra.detail}`
-  }
   const members = (committee ?? record.committee).members.map((m) => publicKeyFromPeerId(m.peerId))
-  if (opts.node != null) {
-    const extra = await nodeChecks(opts.node, record, members)
-    report.checks.push(...extra)
-    const failed = extra.find((c) => !c.ok)
-    if (failed != null && report.ok) {
-      report.ok = false
-      report.failure = `${failed.name}: ${failed.detail}`
-    }
-  }
+  const more = opts.node != null ? await nodeChecks(opts.node, record, members) : []
   // the committee of every epoch, re-derived from genesis and the changes the records carry
-  let chain: ChainReport | undefined
-  let chainNote: string | undefined
-  if (opts.contract == null) chainNote = SINGLE_RECORD_CHAIN_NOTE
-  else if (!opts.chain) chainNote = 'committee chain: not checked (--no-chain)'
-  else chain = await verifyCommitteeChain(nodeUrl(opts.contract))
-  if (chain?.ok === false && report.ok) {
-    report.ok = false
-    report.failure = `committee chain: ${chain.failure ?? ''}`
-  }
+  const chain = opts.contract == null
+    ? { note: SINGLE_RECORD_CHAIN_NOTE }
+    : !opts.chain ? { note: 'committee chain: not checked (--no-chain)' } : await chainInput(nodeUrl(opts.contract))
+  const { committeeChain, committeeChainNote, ...report } = verifyEpoch(record, { epoch: opts.epoch, allowStandalone: opts.allowStandalone, ...(committee != null ? { committee } : {}), more, chain })
   if (opts.json) {
-    printJson({ epoch: opts.epoch, committeeSource: opts.peers ?? 'record', ...report, committeeChain: chain ?? null, ...(chainNote != null ? { committeeChainNote: chainNote } : {}) })
+    printJson({ epoch: opts.epoch, committeeSource: opts.peers ?? 'record', ...report, committeeChain, ...(committeeChainNote != null ? { committeeChainNote } : {}) })
   } else {
     println(`epoch ${opts.epoch}: winner ${record.winner.name}, ${record.submission.mode} submission, ${record.submission.reports.length} reports`)
     for (const c of report.checks) println(`  ${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}: ${c.detail}`)
-    println(chain != null ? chainLine(chain) : chainNote)
+    println(committeeChain != null ? chainLine(committeeChain) : committeeChainNote)
   }
   if (!report.ok) throw new EphemeraError(ErrorCode.VERIFY_FAILED, `verification failed: ${report.failure ?? ''}`)
   if (opts.json) return
@@ -155,7 +127,7 @@ checks that every record names the committee that follows. A single record (--re
 the chain; the output says so.`)
     .action(async (opts: VerifyOptions) => {
       if (!opts.all) {
-        await verifyEpoch(opts)
+        await verifyOneEpoch(opts)
         return
       }
       if (opts.contract == null || opts.epoch != null || opts.record != null || opts.node != null || opts.peers != null) throw new EphemeraError(ErrorCode.INVALID_ARGUMENT, '--all takes --contract URL only (not --epoch, --record, --node or --peers)')

@@ -14,7 +14,8 @@ const health: NodeHealth = {
   connectedMembers: 2,
   members: 3,
   startupMs: { database: 5, network: 20, broadcast: 3, http: 4, process: 900 },
-  build: { version: '0.1.0', node: 'v20.19.0', platform: 'linux-x64' }
+  build: { version: '0.1.0', node: 'v20.19.0', platform: 'linux-x64' },
+  dashboard: 'http://127.0.0.1:8000/dashboard'
 }
 const publicConfig = { name: 'node1', http: { host: '127.0.0.1', port: 8001 }, p2p: { listen: '/ip4/127.0.0.1/tcp/4001' } }
 const groupInfo: GroupInfo = {

@@ -1,11 +1,12 @@
 import { pino } from 'pino'
 import { afterEach, describe, it, expect, vi } from 'vitest'
 import WebSocket from 'ws'
-import { HttpServer, registerWsRoutes, WS_BLOCKS_PATH, WS_CLOSE_TOO_SLOW, WS_CLOSE_TRY_AGAIN, type WsBlockHub, type WsRoutesOptions } from '../../../src/api/index.js'
+import { HttpServer, registerWsRoutes, WS_BLOCKS_PATH, WS_CLOSE_TOO_SLOW, WS_CLOSE_TRY_AGAIN, type BlockReader, type WsEventHub, type WsRoutesOptions } from '../../../src/api/index.js'
 import { blockToJson } from '../../../src/block/json.js'
 import type { DeliveredBlock } from '../../../src/broadcast/index.js'
 import { certifiedBlock, key, members, signedMessage } from '../block/fixtures.js'
 import { waitFor } from '../../helpers/env.js'
+import { pauseReading as pause, resumeReading as resume, wsConnect, type WsTestClient } from '../../helpers/ws-client.js'
 
 /**
  * WS /ephemera/broadcast/ws against a real fastify server on port 0 with real `ws` clients: each
@@ -35,60 +36,31 @@ class FakeFeed {
   }
 }
 
-interface Client {
-  ws: WebSocket
-  frames: number
-  heights: number[]
-  raw: Buffer[]
-  closed: Promise<{ code: number, reason: string }>
-  closedWith: { code: number, reason: string } | undefined
-}
-
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn()
 })
 
-async function start (opts: Partial<WsRoutesOptions> = {}): Promise<{ server: HttpServer, hub: WsBlockHub, feed: FakeFeed, url: string }> {
+/** No stored blocks: these tests are about the live push (ws-resume.test.ts replays a real store). */
+const noBlocks: BlockReader = { lastHeight: 0, atHeight: async () => undefined }
+
+async function start (opts: Partial<WsRoutesOptions> = {}): Promise<{ server: HttpServer, hub: WsEventHub, feed: FakeFeed, url: string }> {
   const feed = new FakeFeed()
   const server = new HttpServer({ host: '127.0.0.1', port: 0 }, pino({ level: 'silent' }))
   cleanups.push(async () => { await server.stop(); await server.app.close() })
-  const hub = registerWsRoutes(server.app, feed, { maxClients: 8, maxBufferedBytes: 512 * 1024, ...opts })
+  const hub = registerWsRoutes(server.app, { delivered: feed, blocks: noBlocks }, { maxClients: 8, maxBufferedBytes: 512 * 1024, ...opts })
   await server.start()
   return { server, hub, feed, url: `${server.url.replace('http', 'ws')}${WS_BLOCKS_PATH}` }
 }
 
-async function connect (url: string, opts: { keepFrames?: boolean } = {}): Promise<Client> {
-  const ws = new WebSocket(url)
-  cleanups.push(() => { ws.terminate() })
-  const c: Client = { ws, frames: 0, heights: [], raw: [], closed: undefined as unknown as Client['closed'], closedWith: undefined }
-  c.closed = new Promise((resolve) => {
-    ws.once('close', (code, reason) => {
-      c.closedWith = { code, reason: reason.toString() }
-      resolve(c.closedWith)
-    })
-  })
-  ws.on('message', (data: Buffer) => {
-    c.frames++
-    if (opts.keepFrames === true) c.raw.push(data)
-    // the height is near the end of the frame: avoid parsing 130 kB per frame
+const connect = async (url: string, opts: { keepFrames?: boolean } = {}): Promise<WsTestClient> => await wsConnect(url, (fn) => { cleanups.push(fn) }, { parse: opts.keepFrames === true })
+
+/** The local heights of the block frames received (near the end of each frame: avoids parsing 130 kB per frame). */
+function heights (c: WsTestClient): number[] {
+  return c.raw.flatMap((data) => {
     const match = /"localHeight":(\d+)\}\}$/.exec(data.subarray(Math.max(0, data.length - 64)).toString())
-    if (match != null) c.heights.push(Number(match[1]))
+    return match == null ? [] : [Number(match[1])]
   })
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => { resolve() })
-    ws.once('error', reject)
-  })
-  return c
-}
-
-/** Stops reading from the socket, as a client that never reads would. */
-function pause (c: Client): void {
-  (c.ws as unknown as { _socket: { pause: () => void } })._socket.pause()
-}
-
-function resume (c: Client): void {
-  (c.ws as unknown as { _socket: { resume: () => void } })._socket.resume()
 }
 
 const tick = async (): Promise<void> => { await new Promise((resolve) => setImmediate(resolve)) }
@@ -107,7 +79,7 @@ describe('WS /ephemera/broadcast/ws', () => {
     } finally {
       stringify.mockRestore()
     }
-    await waitFor(() => clients.every((c) => c.frames === 1), { timeoutMs: 5_000, intervalMs: 5, what: 'every client to get the frame' })
+    await waitFor(() => clients.every((c) => c.raw.length === 1), { timeoutMs: 5_000, intervalMs: 5, what: 'every client to get the frame' })
     for (const c of clients) {
       const msg = JSON.parse(String(c.raw[0])) as { type: string, block: unknown }
       expect(msg).toEqual({ type: 'block', block: { ...JSON.parse(JSON.stringify(blockToJson(small.block, small.hash))) as object, localHeight: 2 } })
@@ -118,7 +90,7 @@ describe('WS /ephemera/broadcast/ws', () => {
     const feed = new FakeFeed()
     const server = new HttpServer({ host: '127.0.0.1', port: 0 }, pino({ level: 'silent' }))
     cleanups.push(async () => { await server.app.close() })
-    registerWsRoutes(server.app, feed, { maxClients: 2, maxBufferedBytes: 1024 * 1024 })
+    registerWsRoutes(server.app, { delivered: feed, blocks: noBlocks }, { maxClients: 2, maxBufferedBytes: 1024 * 1024 })
     await server.app.ready()
     const ws = await server.app.injectWS(WS_BLOCKS_PATH)
     try {
@@ -170,16 +142,16 @@ describe('WS /ephemera/broadcast/ws', () => {
       for (const socket of serverSockets(server)) expect(socket.bufferedAmount).toBeLessThanOrEqual(Math.max(queuedAtClose, max + LARGE_FRAME_BYTES))
       await tick()
     }
-    await waitFor(() => reader.frames === emitted, { timeoutMs: 10_000, intervalMs: 5, what: `the reader to get all ${emitted} frames` })
-    expect(reader.heights).toEqual(Array.from({ length: emitted }, (_, i) => i + 1))
+    await waitFor(() => reader.raw.length === emitted, { timeoutMs: 10_000, intervalMs: 5, what: `the reader to get all ${emitted} frames` })
+    expect(heights(reader)).toEqual(Array.from({ length: emitted }, (_, i) => i + 1))
     expect(reader.closedWith).toBeUndefined()
 
     // once it reads again, the slow client sees what was queued, then the close frame with the reason
     resume(slow)
     const closed = await slow.closed
     expect(closed).toEqual({ code: WS_CLOSE_TOO_SLOW, reason: `client too slow: send buffer over ${max} bytes` })
-    expect(slow.frames).toBeLessThan(emitted)
-    expect(slow.heights).toEqual(Array.from({ length: slow.frames }, (_, i) => i + 1))
+    expect(slow.raw.length).toBeLessThan(emitted)
+    expect(heights(slow)).toEqual(Array.from({ length: slow.raw.length }, (_, i) => i + 1))
 
     reader.ws.close()
     await reader.closed
@@ -223,8 +195,8 @@ describe('WS /ephemera/broadcast/ws', () => {
     const c = await connect(url)
     expect(hub.stats()).toMatchObject({ clients: 2, refused: 1 })
     feed.emit(delivered(small, 1))
-    await waitFor(() => b.frames === 1 && c.frames === 1, { timeoutMs: 5_000, intervalMs: 5, what: 'both admitted clients to get the frame' })
-    expect(over.frames).toBe(0)
+    await waitFor(() => b.raw.length === 1 && c.raw.length === 1, { timeoutMs: 5_000, intervalMs: 5, what: 'both admitted clients to get the frame' })
+    expect(over.raw.length).toBe(0)
     expect(c.closedWith).toBeUndefined()
 
     b.ws.terminate()

@@ -23,7 +23,7 @@ describe('validator join: the addresses it registers', () => {
   })
 
   it('refuses an unspecified host (nobody can dial it) and a malformed multiaddr', () => {
-    expect(() => announcedMultiaddrs(['/ip4/0.0.0.0/tcp/4001'], peerId)).toThrow(/not one others can dial: pass --announce/)
+    expect(() => announcedMultiaddrs(['/ip4/0.0.0.0/tcp/4001'], peerId)).toThrow(/not one others can dial: set p2p.announce \(or pass --announce\)/)
     expect(() => announcedMultiaddrs(['/ip6/::/tcp/4001'], peerId)).toThrow(/--announce/)
     expect(() => announcedMultiaddrs(['not a multiaddr'], peerId)).toThrow(/is not a valid multiaddr/)
   })

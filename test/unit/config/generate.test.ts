@@ -1,7 +1,8 @@
 import { access, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it, expect } from 'vitest'
-import { initNetwork, nodePorts, type InitOptions } from '../../../src/config/generate.js'
+import { hostSlots, initNetwork, nodePorts, type InitOptions } from '../../../src/config/generate.js'
+import { loadContractConfig } from '../../../src/config/contract.js'
 import { loadNodeConfig, loadPeersFile } from '../../../src/config/index.js'
 import { readKeyFile } from '../../../src/crypto/keys.js'
 import { EphemeraError, ErrorCode } from '../../../src/util/errors.js'
@@ -96,6 +97,33 @@ describe('initNetwork', () => {
     expect(config.http.host).toBe('127.0.0.2')
   })
 
+  it('nodes on machines of their own (--node-hosts, --coordinator-host): each listens on and is listed at its address, with the same ports', async () => {
+    const out = await tempDir()
+    const hosts = ['10.231.7.11', '10.231.7.12', '10.231.7.13']
+    const result = await initNetwork({ nodes: 3, out, basePort: 7000, nodeHosts: hosts, coordinatorHost: '10.231.7.10' })
+    expect(result.coordinatorUrl).toBe('http://10.231.7.10:7000')
+    const coordinator = await loadContractConfig(result.coordinatorConfig, { env: {} })
+    expect(coordinator.http).toMatchObject({ host: '10.231.7.10', port: 7000 })
+    const members = await loadPeersFile(result.peersFile)
+    for (const [i, node] of result.nodes.entries()) {
+      expect(node.address).toBe(`/ip4/${hosts[i] as string}/tcp/7001`)
+      expect(node.httpUrl).toBe(`http://${hosts[i] as string}:7002`)
+      expect(members[i]?.address).toBe(node.address)
+      const config = await loadNodeConfig(node.configFile, { env: {} })
+      expect(config.p2p.listen).toBe(node.address)
+      expect(config.http).toMatchObject({ host: hosts[i], port: 7002 })
+      expect(config.coordinator_url).toBe('http://10.231.7.10:7000')
+    }
+  })
+
+  it('numbers ports per host: nodes sharing a host get successive pairs', async () => {
+    expect(hostSlots(['a', 'b', 'a', 'c', 'a', 'b'])).toEqual([0, 0, 1, 0, 2, 1])
+    const out = await tempDir()
+    const result = await initNetwork({ nodes: 3, out, basePort: 7600, nodeHosts: ['10.0.0.2', '10.0.0.3', '10.0.0.2'] })
+    expect(result.coordinatorUrl).toBe('http://127.0.0.1:7600')
+    expect(result.nodes.map((n) => n.address)).toEqual(['/ip4/10.0.0.2/tcp/7601', '/ip4/10.0.0.3/tcp/7601', '/ip4/10.0.0.2/tcp/7603'])
+  })
+
   it('refuses to overwrite without force and leaves every file byte-identical', async () => {
     const out = await tempDir()
     const first = await initNetwork({ nodes: 2, out, basePort: 7300 })
@@ -148,12 +176,24 @@ describe('initNetwork', () => {
     ['a base port below 1024', { nodes: 1, basePort: 80 }],
     ['a fractional base port', { nodes: 1, basePort: 7000.5 }],
     ['a hostname', { nodes: 1, host: 'localhost' }],
-    ['an IPv6 host', { nodes: 1, host: '::1' }]
+    ['an IPv6 host', { nodes: 1, host: '::1' }],
+    ['the unspecified host', { nodes: 1, host: '0.0.0.0' }],
+    ['fewer node hosts than nodes', { nodes: 2, nodeHosts: ['10.0.0.2'] }],
+    ['a node host that is not IPv4', { nodes: 2, nodeHosts: ['10.0.0.2', 'node2.example'] }],
+    ['an unspecified node host', { nodes: 1, nodeHosts: ['0.0.0.0'] }],
+    ['an unspecified coordinator host', { nodes: 1, coordinatorHost: '0.0.0.0' }],
+    ['a base port too high for 2 nodes on one host', { nodes: 3, basePort: 65532, nodeHosts: ['10.0.0.2', '10.0.0.3', '10.0.0.2'] }]
   ] as Array<[string, Partial<InitOptions>]>)('rejects %s with ERR_INVALID_ARGUMENT and writes nothing', async (_what, opts) => {
     const out = join(await tempDir(), 'net')
     const err = await initError({ nodes: 1, basePort: 7000, ...opts, out })
     expect(err.code).toBe(ErrorCode.INVALID_ARGUMENT)
     expect(await exists(out)).toBe(false)
+  })
+
+  it('accepts a base port that fits one pair per host', async () => {
+    const out = await tempDir()
+    const result = await initNetwork({ nodes: 3, out, basePort: 65533, nodeHosts: ['10.0.0.2', '10.0.0.3', '10.0.0.4'] })
+    expect(result.nodes.map((n) => n.httpUrl)).toEqual(['http://10.0.0.2:65535', 'http://10.0.0.3:65535', 'http://10.0.0.4:65535'])
   })
 
   it('accepts the highest base port that fits', async () => {

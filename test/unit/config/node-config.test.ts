@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { describe, it, expect } from 'vitest'
-import { loadNodeConfig, type NodeConfigOverrides } from '../../../src/config/index.js'
+import { dialableAddresses, loadNodeConfig, type NodeConfigOverrides } from '../../../src/config/index.js'
 import { ConfigError, ErrorCode } from '../../../src/util/errors.js'
 import { NodeKey } from '../../../src/crypto/keys.js'
 import { tempDir } from '../tmp.js'
@@ -37,7 +37,7 @@ describe('loadNodeConfig: a valid file', () => {
     expect(config.peers_file).toBe(resolve(dir, '..', 'peers.toml'))
     expect(config.data_dir).toBe(join(dir, 'data', 'node1'))
     expect(config.config_file).toBe(file)
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 8001, ws_max_clients: 64, ws_max_buffered_bytes: 4 * 1024 * 1024 })
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 8001, ws_max_clients: 64, ws_max_buffered_bytes: 4 * 1024 * 1024, ws_max_replay: 1000 })
     expect(config.p2p.listen).toBe('/ip4/127.0.0.1/tcp/4001')
     expect(config.p2p.dial_backoff_initial_ms).toBe(250)
     expect(config.p2p.dial_backoff_max_ms).toBe(5_000)
@@ -59,7 +59,7 @@ describe('loadNodeConfig: a valid file', () => {
     expect(config.coordinator_url).toBe('http://127.0.0.1:7000')
     expect(config.p2p.listen).toBe('/ip4/0.0.0.0/tcp/4100')
     expect(config.p2p.dial_backoff_max_ms).toBe(100)
-    expect(config.http).toEqual({ host: '0.0.0.0', port: 0, ws_max_clients: 64, ws_max_buffered_bytes: 4 * 1024 * 1024 })
+    expect(config.http).toEqual({ host: '0.0.0.0', port: 0, ws_max_clients: 64, ws_max_buffered_bytes: 4 * 1024 * 1024, ws_max_replay: 1000 })
     expect(config.log.level).toBe('warn')
   })
 
@@ -133,6 +133,18 @@ describe('loadNodeConfig: file errors', () => {
     expect((await loadError(udp.file)).message).toContain('key "p2p.listen": must be a TCP multiaddr')
     const withP2p = await writeConfig(`${MINIMAL}[p2p]\nlisten = "/ip4/127.0.0.1/tcp/4001/p2p/${NodeKey.generate().peerId.toString()}"\n`)
     expect((await loadError(withP2p.file)).message).toContain('key "p2p.listen": must be a TCP multiaddr')
+  })
+
+  it('p2p.announce: where others dial the node (p2p.listen when empty); an unspecified or non-TCP address is refused', async () => {
+    const plain = await loadNodeConfig((await writeConfig(`${MINIMAL}[p2p]\nlisten = "/ip4/10.0.0.5/tcp/4001"\n`)).file, { env: {} })
+    expect(plain.p2p.announce).toEqual([])
+    expect(dialableAddresses(plain)).toEqual(['/ip4/10.0.0.5/tcp/4001'])
+    const nat = await loadNodeConfig((await writeConfig(`${MINIMAL}[p2p]\nlisten = "/ip4/0.0.0.0/tcp/4001"\nannounce = ["/ip4/203.0.113.7/tcp/4001", "/dns4/v1.example.org/tcp/4001"]\n`)).file, { env: {} })
+    expect(dialableAddresses(nat)).toEqual(['/ip4/203.0.113.7/tcp/4001', '/dns4/v1.example.org/tcp/4001'])
+    const unspecified = await writeConfig(`${MINIMAL}[p2p]\nannounce = ["/ip4/0.0.0.0/tcp/4001"]\n`)
+    expect((await loadError(unspecified.file)).message).toContain('key "p2p.announce[0]": must be an address others can dial, not an unspecified one')
+    const udp = await writeConfig(`${MINIMAL}[p2p]\nannounce = ["/ip4/203.0.113.7/udp/4001"]\n`)
+    expect((await loadError(udp.file)).message).toContain('key "p2p.announce[0]": must be a TCP multiaddr')
   })
 
   it('rejects dial_backoff_max_ms below dial_backoff_initial_ms', async () => {

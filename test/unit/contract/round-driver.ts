@@ -29,7 +29,7 @@ export interface Harness {
   membershipEvents: MembershipEvent[]
 }
 
-export async function harness (opts: { store?: CoordinatorStore, crash?: (point: string) => void, now?: number, membership?: MembershipRules, adminKey?: string, parametersFor?: (size: number) => typeof PARAMETERS } = {}): Promise<Harness> {
+export async function harness (opts: { store?: CoordinatorStore, crash?: (point: string) => void, now?: number, membership?: MembershipRules, adminKey?: string, parametersFor?: (size: number) => typeof PARAMETERS, hooks?: Pick<CoordinatorDeps, 'onEvent' | 'onCommitted' | 'onEvidence'> } = {}): Promise<Harness> {
   const clock = { now: opts.now ?? GENESIS - 600 }
   const store = opts.store ?? new MemoryStore()
   const events: Harness['events'] = []
@@ -41,7 +41,9 @@ export async function harness (opts: { store?: CoordinatorStore, crash?: (point:
     parameters: PARAMETERS,
     verify: verifySignature,
     allowStandalone: false,
-    onEvent: (epoch, e) => { events.push({ ...e, epoch }) },
+    onEvent: (epoch, e) => { events.push({ ...e, epoch }); opts.hooks?.onEvent?.(epoch, e) },
+    ...(opts.hooks?.onCommitted != null ? { onCommitted: opts.hooks.onCommitted } : {}),
+    ...(opts.hooks?.onEvidence != null ? { onEvidence: opts.hooks.onEvidence } : {}),
     onMembershipEvent: (e) => { membershipEvents.push(e) },
     ...(opts.membership != null ? { membership: opts.membership } : {}),
     ...(opts.adminKey != null ? { adminKey: opts.adminKey } : {}),

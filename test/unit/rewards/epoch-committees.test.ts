@@ -40,9 +40,14 @@ describe('EpochCommittees', () => {
     const c = new EpochCommittees(GENESIS, node(1), db)
     let changes = 0
     c.onChange(() => { changes++ })
+    // each committee change is learned once (WebSocket `committee` frames), a queue change is no committee change
+    const learned: CommitteeChangeJson[] = []
+    c.onLearned((change) => { learned.push(change) })
     expect(await c.update(view([admit5]))).toBe(true)
     expect(await c.update(view([admit5]))).toBe(false)
-    expect(changes).toBe(1)
+    expect(await c.update(view([admit5], { queue: [6] }))).toBe(true)
+    expect(changes).toBe(2)
+    expect(learned).toEqual([admit5])
     expect(c.committee(11).membershipId).toBe(GENESIS.membershipId)
     expect(c.committee(12).members.map((m) => m.name)).toContain('v5')
     expect([c.at(11).n, c.at(11).q, c.at(12).n, c.at(12).q]).toEqual([4, 3, 5, 4])
