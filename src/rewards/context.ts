@@ -14,6 +14,7 @@ import type { CoordinatorClient, EpochInfoJson } from './coordinator-client.js'
 import type { CoordinatorLink } from './coordinator-link.js'
 import type { EpochBlocks } from './epoch-blocks.js'
 import type { EpochProgress, EpochState, ProgressStore } from './epoch-progress.js'
+import type { ProposerTiming } from './proposer-timing.js'
 import type { ReportPool } from './report-pool.js'
 import type { MetricsStore, SimulatorOptions } from './simulator.js'
 
@@ -72,6 +73,8 @@ export interface RewardsParts {
   readonly duties: ChunkDuties
   readonly metrics: MetricsStore
   readonly evidence: EvidenceSubmitter
+  /** The proposer stagger, from the RBC time measured here (proposer-timing.ts). */
+  readonly timing: ProposerTiming
 }
 
 /** The rewards context: its parts plus what changes as the coordinator is followed. */

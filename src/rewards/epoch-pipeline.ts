@@ -11,6 +11,7 @@ import type { EpochInfoJson } from './coordinator-client.js'
 import type { EpochProgress } from './epoch-progress.js'
 import { adoptRecord } from './official.js'
 import { submitUntilDecided } from './whole-submission.js'
+import { epochLeader, proposerRank } from './proposer-timing.js'
 
 /**
  * One epoch's persisted pipeline on one node: computing (averages, signed report) → gossiping
@@ -60,12 +61,15 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
     let shortOfReports: string | undefined
     if (await waiters.until(enough, reportDeadline, signal)) {
       await advanceProgress(ctx, p, 'broadcasting', { reporters: pool.reporters(epoch), times: { ...p.times, thresholdAt: ctx.clock() } })
-      // broadcasting: staggered proposers. A node that echoed another member's valid block waits
-      // for it to be certified (one stagger round more) before proposing its own anyway: an
-      // echoed block that never completes must not silence every honest proposer.
+      // broadcasting: staggered proposers, rank k after k·δ with δ from the RBC time measured here
+      // (proposer-timing.ts). A node that echoed another member's valid block waits for it to be
+      // certified (N·δ more) before proposing its own anyway: an echoed block that never
+      // completes must not silence every honest proposer.
       const delivered = (): boolean => blocks.hasDelivered(epoch)
-      await waiters.until(() => delivered() || blocks.echoed(epoch), ctx.clock() + proposerRank(ctx, epoch) * env.proposerStaggerMs, signal)
-      if (!delivered() && blocks.echoed(epoch)) await waiters.until(delivered, ctx.clock() + ctx.committees.committee(epoch).members.length * env.proposerStaggerMs, signal)
+      const members = ctx.committees.committee(epoch).members.map((member) => member.publicKey)
+      const stagger = ctx.timing.stagger(env.proposerStaggerMs, env.epochDeadlineMs)
+      await waiters.until(() => delivered() || blocks.echoed(epoch), ctx.clock() + proposerRank(members, ctx.self, epoch) * stagger, signal)
+      if (!delivered() && blocks.echoed(epoch)) await waiters.until(delivered, ctx.clock() + members.length * stagger, signal)
       if (!delivered() && opts.propose) await propose(ctx, p)
     } else {
       // too few reports here to propose, but others may still certify a block: keep voting and waiting
@@ -84,6 +88,9 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
     }
     const delivered = blocks.delivered(epoch) as DeliveredBlock
     const creator = toHex(delivered.block.header.creator)
+    // the leader's block decided the epoch: a sample of the RBC time for the proposer stagger
+    const thresholdAt = p.times.thresholdAt
+    if (thresholdAt != null && creator === epochLeader(ctx.committees.committee(epoch).members.map((member) => member.publicKey), epoch)) ctx.timing.record(ctx.clock() - thresholdAt)
     await advanceProgress(ctx, p, 'submitting', {
       reporters: pool.reporters(epoch),
       block: { hash: toHex(delivered.hash), creator: ctx.committees.name(creator) ?? creator, reports: delivered.block.messages.length },
@@ -97,13 +104,6 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
     await advanceProgress(ctx, p, 'failed', { reason: errorMessage(err) })
     m.logger.warn({ epoch, reason: errorMessage(err) }, 'epoch failed')
   }
-}
-
-/** Proposer rank of this node for an epoch, in the epoch's committee sorted by public key: the order rotates with the epoch. */
-function proposerRank (ctx: RewardsContext, epoch: number): number {
-  const sorted = ctx.committees.committee(epoch).members.map((m) => m.publicKey).sort()
-  const n = sorted.length
-  return (sorted.indexOf(ctx.self) - (epoch % n) + n) % n
 }
 
 async function propose (ctx: RewardsContext, p: EpochProgress): Promise<void> {

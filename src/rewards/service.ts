@@ -20,6 +20,7 @@ import { runEpoch } from './epoch-pipeline.js'
 import { catchUp } from './catch-up.js'
 import { officialRecord } from './official.js'
 import { equivocationEvidence, EvidenceSubmitter } from './evidence-submitter.js'
+import { ProposerTiming } from './proposer-timing.js'
 import { reportEvidence, type EvidenceJson } from '../epochs/evidence.js'
 
 export { REPORTS_TOPIC, REPORTS_PROTOCOL } from './report-pool.js'
@@ -93,6 +94,7 @@ export class RewardsService implements Application {
       duties: new ChunkDuties({ client: modules.client, key: modules.key, committee: (epoch) => committees.committee(epoch), logger: modules.logger, clock }),
       metrics: new MetricsStore(modules.db),
       evidence: new EvidenceSubmitter(modules.client, modules.logger, modules.onEvidence),
+      timing: new ProposerTiming(),
       info: () => this.#info,
       parameters,
       threshold: (epoch) => parameters(epoch)?.rewardsThreshold ?? committees.at(epoch).q

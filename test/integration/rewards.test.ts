@@ -263,8 +263,12 @@ describe('rewards: coordinator + 4 nodes', () => {
       return await res.text()
     }
     const nodeText = await waitFor(async () => { const t = await scrape(cluster.nodes[0]!.httpUrl); return /^ephemera_epochs_total\{outcome="committed"\} [1-9]/m.test(t) ? t : undefined }, { timeoutMs: 20_000, what: 'node1 to count a committed epoch' })
-    // counters start at 0 when a process starts (an earlier test may have restarted the coordinator)
-    const contractText = await waitFor(async () => { const t = await scrape(contract); return /^ephemera_contract_round_events_total\{kind="committed"\} [1-9]/m.test(t) ? t : undefined }, { timeoutMs: 20_000, what: 'the coordinator to count a committed epoch' })
+    // counters start at 0 when a process starts (an earlier test may have restarted the coordinator,
+    // and the first round it commits may have had its contributions accepted before the restart)
+    const contractText = await waitFor(async () => {
+      const t = await scrape(contract)
+      return /^ephemera_contract_round_events_total\{kind="committed"\} [1-9]/m.test(t) && /^ephemera_contract_decisions_total\{decision="contribution",outcome="accepted"\} [1-9]/m.test(t) ? t : undefined
+    }, { timeoutMs: 20_000, what: 'the coordinator to count a committed epoch and an accepted contribution' })
     for (const { name, where } of documented) {
       // histograms appear as _bucket/_sum/_count; labelled counters once a label value was seen
       expect(where === 'node' ? nodeText : contractText, `${where} exposes ${name}`).toMatch(new RegExp(`^# HELP ${name} `, 'm'))
