@@ -5,12 +5,15 @@ import { toHex } from '../codec/bytes.js'
 import type { NodeLibp2p } from './libp2p.js'
 import type { PeerNetwork, RequestHandler, RequestOptions, ServeOptions } from './peers.js'
 import { request, serve } from './reqresp.js'
+import { StreamPool } from './stream-pool.js'
 
-/** PeerNetwork over the libp2p host: one stream per request, length-prefixed frames (reqresp.ts). */
+/** PeerNetwork over the libp2p host: length-prefixed request/response frames on streams kept open between exchanges (reqresp.ts, stream-pool.ts). */
 export class Libp2pPeerNetwork implements PeerNetwork {
   readonly self: Uint8Array
   readonly #libp2p: NodeLibp2p
   readonly #peerIds = new Map<string, PeerId>()
+  /** Request streams kept open between exchanges (stream-pool.ts). */
+  readonly #pool = new StreamPool()
 
   constructor (libp2p: NodeLibp2p, self: Uint8Array) {
     this.#libp2p = libp2p
@@ -29,11 +32,9 @@ export class Libp2pPeerNetwork implements PeerNetwork {
   }
 
   async request (peer: Uint8Array, protocol: string, payload: Uint8Array, opts: RequestOptions): Promise<Uint8Array> {
-    const deadline = (): AbortSignal => {
-      const timeout = AbortSignal.timeout(opts.timeoutMs)
-      return opts.signal == null ? timeout : AbortSignal.any([timeout, opts.signal])
-    }
-    return await request(this.#libp2p, peer, protocol, payload, { signal: deadline, maxResponseBytes: opts.maxResponseBytes })
+    const timeout = AbortSignal.timeout(opts.timeoutMs)
+    const signal = opts.signal == null ? timeout : AbortSignal.any([timeout, opts.signal])
+    return await request(this.#libp2p, peer, protocol, payload, { signal, maxResponseBytes: opts.maxResponseBytes, pool: this.#pool })
   }
 
   async handle (protocol: string, opts: ServeOptions, handler: RequestHandler): Promise<void> {
@@ -41,6 +42,7 @@ export class Libp2pPeerNetwork implements PeerNetwork {
   }
 
   async unhandle (protocol: string): Promise<void> {
+    this.#pool.clear()
     await this.#libp2p.unhandle(protocol)
   }
 

@@ -4,6 +4,7 @@ import { MAX_FRAME_BYTES } from '../../src/broadcast/wire.js'
 import { NodeKey } from '../../src/crypto/keys.js'
 import { createNodeLibp2p, type NodeLibp2p } from '../../src/network/libp2p.js'
 import { request, serve } from '../../src/network/reqresp.js'
+import { StreamPool } from '../../src/network/stream-pool.js'
 
 /**
  * Real libp2p hosts over TCP on loopback (in the test process): one request frame and one response
@@ -35,10 +36,50 @@ describe('request/response frames over libp2p', () => {
     await a.libp2p.dial(multiaddr(`${b.libp2p.getMultiaddrs()[0]!.toString()}`))
     for (const size of [1, 4 * 1024 * 1024 - 1, 4 * 1024 * 1024 + 1, 6_800_000, MAX_FRAME_BYTES]) {
       const payload = new Uint8Array(size).fill(7)
-      const answer = await request(a.libp2p, b.key.publicKey, protocol, payload, { signal: () => AbortSignal.timeout(20_000), maxResponseBytes: MAX_FRAME_BYTES })
+      const answer = await request(a.libp2p, b.key.publicKey, protocol, payload, { signal: AbortSignal.timeout(20_000), maxResponseBytes: MAX_FRAME_BYTES })
       expect(answer.length, `a ${size}-byte frame`).toBe(size)
       expect(answer[size - 1]).toBe(size & 0xff)
     }
-    await expect(request(a.libp2p, b.key.publicKey, protocol, new Uint8Array(MAX_FRAME_BYTES + 1), { signal: () => AbortSignal.timeout(20_000), maxResponseBytes: MAX_FRAME_BYTES })).rejects.toThrow()
+    await expect(request(a.libp2p, b.key.publicKey, protocol, new Uint8Array(MAX_FRAME_BYTES + 1), { signal: AbortSignal.timeout(20_000), maxResponseBytes: MAX_FRAME_BYTES })).rejects.toThrow()
+  }, 60_000)
+
+  it('keeps a stream open between exchanges: many requests, one stream; a stream the server closed is replaced without a failed request', async () => {
+    const a = await host(0x53)
+    const b = await host(0x54)
+    const protocol = '/ephemera/test-pool/1.0.0'
+    const streamsSeen = new Set<string>()
+    const requesters = new Set<string>()
+    let idleMs = 30_000
+    await serve(b.libp2p, protocol, { maxRequestBytes: 1024, timeoutMs: 5_000, get idleMs () { return idleMs } }, async (from, frame) => {
+      requesters.add(Buffer.from(from).toString('hex'))
+      return frame.slice().reverse()
+    })
+    await a.libp2p.dial(multiaddr(`${b.libp2p.getMultiaddrs()[0]!.toString()}`))
+    const pool = new StreamPool({ maxIdlePerKey: 2, idleMs: 10_000 })
+    const opened = (): number => a.libp2p.getConnections().flatMap((c) => c.streams).filter((s) => s.protocol === protocol).length
+    for (let i = 0; i < 50; i++) {
+      const answer = await request(a.libp2p, b.key.publicKey, protocol, Uint8Array.of(i, 1, 2), { signal: AbortSignal.timeout(5_000), maxResponseBytes: 1024, pool })
+      expect([...answer]).toEqual([2, 1, i])
+      for (const s of a.libp2p.getConnections().flatMap((c) => c.streams)) if (s.protocol === protocol) streamsSeen.add(s.id)
+    }
+    // one stream carried all 50 exchanges, and it is kept for the next
+    expect(streamsSeen.size).toBe(1)
+    expect(pool.size).toBe(1)
+    expect(opened()).toBe(1)
+    expect([...requesters]).toEqual([Buffer.from(a.key.publicKey).toString('hex')])
+
+    // the server closes streams idle for 100 ms: the pooled one dies; the next request still succeeds
+    idleMs = 100
+    await request(a.libp2p, b.key.publicKey, protocol, Uint8Array.of(9), { signal: AbortSignal.timeout(5_000), maxResponseBytes: 1024, pool })
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    const answer = await request(a.libp2p, b.key.publicKey, protocol, Uint8Array.of(7, 8), { signal: AbortSignal.timeout(5_000), maxResponseBytes: 1024, pool })
+    expect([...answer]).toEqual([8, 7])
+
+    // a requester without a pool (one stream per exchange) is served as before, and leaves no stream open
+    idleMs = 30_000
+    pool.clear()
+    for (let i = 0; i < 3; i++) expect([...await request(a.libp2p, b.key.publicKey, protocol, Uint8Array.of(i, 5), { signal: AbortSignal.timeout(5_000), maxResponseBytes: 1024 })]).toEqual([5, i])
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(opened()).toBe(0)
   }, 60_000)
 })
