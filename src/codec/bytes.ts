@@ -175,6 +175,11 @@ export class ByteWriter {
     return concatBytes(...this.#parts)
   }
 
+  /** The pieces written so far, in order, without joining them (to hash them as they are). */
+  pieces (): readonly Uint8Array[] {
+    return this.#parts
+  }
+
   #int (value: number, size: 1 | 2 | 4): this {
     if (!Number.isInteger(value) || value < 0 || value >= 2 ** (8 * size)) throw new RangeError(`u${8 * size} out of range: ${value}`)
     const out = new Uint8Array(size)
