@@ -287,6 +287,8 @@ export class RewardsService implements Application {
   onEcho (block: Block): void {
     if (equalBytes(block.header.creator, this.#ctx.m.key.publicKey)) return
     this.#ctx.blocks.markEchoed(block.header.round)
+    // the pipeline waits on "delivered or echoed" while its proposer rank runs (epoch-pipeline.ts)
+    this.#ctx.waiters.notify()
   }
 
   async deliverBlock (delivered: DeliveredBlock): Promise<void> {
