@@ -12,7 +12,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { getJson, measureEpochs, sleep } from './measure-epochs.mjs'
 import { meshTimeoutSeconds } from './options.mjs'
-import { freePortBlock } from './ports.mjs'
+// below the ephemeral range, the rule the tests use too
+import { freePortBlock } from '../../dist/src/cluster/ports.js'
 
 const CLI = fileURLToPath(new URL('../../dist/bin/ephemera.js', import.meta.url))
 

@@ -18,6 +18,33 @@ export function multiaddrPort (ma: string): { host: string, port: number } | und
   return { host: m[2] as string, port: Number(m[3]) }
 }
 
+/** The lowest port of the kernel's ephemeral range (net.ipv4.ip_local_port_range; 32768 when unknown). */
+export function ephemeralLow (): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32_768
+  } catch {
+    return 32_768
+  }
+}
+
+/**
+ * A random block of `count` consecutive free ports on 127.0.0.1, chosen BELOW the kernel's
+ * ephemeral range: a cluster's many outgoing connections take ephemeral ports, which could steal
+ * a listen port between the check and the start (tests and the benchmark pick their ports here).
+ */
+export async function freePortBlock (count: number): Promise<number> {
+  const low = ephemeralLow()
+  const min = 10_000
+  const max = Math.max(min + 1_000, low) - count
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = min + Math.floor(Math.random() * (max - min))
+    let free = true
+    for (let p = base; p < base + count && free; p++) free = !await portInUse('127.0.0.1', p)
+    if (free) return base
+  }
+  throw new Error(`no block of ${count} free ports found below ${low}`)
+}
+
 /** Whether something already listens on host:port: a bind attempt fails with EADDRINUSE. */
 export async function portInUse (host: string, port: number): Promise<boolean> {
   return await new Promise((resolve) => {

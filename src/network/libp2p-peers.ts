@@ -42,8 +42,12 @@ export class Libp2pPeerNetwork implements PeerNetwork {
   }
 
   async unhandle (protocol: string): Promise<void> {
-    this.#pool.clear()
     await this.#libp2p.unhandle(protocol)
+  }
+
+  /** Closes the request streams kept open (the node stops; the host's connections go with it). */
+  close (): void {
+    this.#pool.clear()
   }
 
   isConnected (peer: Uint8Array): boolean {

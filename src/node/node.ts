@@ -160,10 +160,11 @@ export class EphemeraNode {
         faultPartitionFile: config.p2p.fault_partition_file
       }, { key, membership, logger: logger.child({ module: 'network' }), metricsRegistry: metrics.registry })
       await network.start()
-      started({ name: 'network', stop: async () => { await network.stop() } })
+      // request streams kept open between exchanges are closed with the host
+      const peers = new Libp2pPeerNetwork(network.libp2p, key.publicKey)
+      started({ name: 'network', stop: async () => { peers.close(); await network.stop() } })
 
       const b = config.broadcast
-      const peers = new Libp2pPeerNetwork(network.libp2p, key.publicKey)
       const gossip = new Libp2pGossip(network.libp2p, logger.child({ module: 'gossip' }))
       const broadcast = await BroadcastEngine.create({
         mempool: { maxMessages: config.mempool.max_messages, maxBytes: config.mempool.max_bytes, maxAgeMs: config.mempool.max_age_ms },
