@@ -1,14 +1,17 @@
 import type { FastifyInstance, FastifySchema } from 'fastify'
-import swagger from '@fastify/swagger'
-import swaggerUi from '@fastify/swagger-ui'
 import { z } from 'zod'
 import { VERSION } from '../util/version.js'
+import { registerLazyDocs } from './openapi-docs.js'
+
+export { DESCRIBE_ONLY_COMPILERS } from './openapi-docs.js'
 
 /**
  * The OpenAPI description of an HTTP API, built by @fastify/swagger from the routes' own schemas
  * (summary, description, tags, params, querystring, body, responses) and served at
  * `GET /openapi.json`, with Swagger UI at `/docs` (its assets come from the package: no CDN).
- * test/unit/api/openapi.test.ts keeps the description and the registered routes in step.
+ * Both are loaded on first use (src/api/openapi-docs.ts): a process that is never asked for its
+ * description does not load them. test/unit/api/openapi.test.ts keeps the description and the
+ * registered routes in step.
  */
 
 export interface ApiDescription {
@@ -48,9 +51,10 @@ export const NODE_API: ApiDescription = {
 const GENERIC_API: ApiDescription = { title: 'ephemera HTTP API', description: COMMON, tags: [HEALTH_TAG, METRICS_TAG, DOCS_TAG] }
 
 /**
- * Registers @fastify/swagger, Swagger UI at `/docs` and `GET /openapi.json`. It must come before
- * any route: swagger collects the routes registered after it (routes are registered inside plugins,
- * which load in order).
+ * Registers the OpenAPI description (`GET /openapi.json`) and Swagger UI at `/docs`, both built by
+ * @fastify/swagger and @fastify/swagger-ui on first use. It must come before any route: the
+ * description has the routes registered after it (routes are registered inside plugins, which load
+ * in order).
  */
 export function registerOpenApi (app: FastifyInstance, api: ApiDescription = GENERIC_API): void {
   app.addSchema({
@@ -63,20 +67,22 @@ export function registerOpenApi (app: FastifyInstance, api: ApiDescription = GEN
     },
     required: ['error', 'message']
   })
-  void app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: api.title, description: api.description, version: VERSION },
-      tags: api.tags
+  const describe = registerLazyDocs(app, {
+    swagger: {
+      openapi: {
+        openapi: '3.1.0',
+        info: { title: api.title, description: api.description, version: VERSION },
+        tags: api.tags
+      },
+      // shared schemas keep their id as their name under components.schemas
+      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
     },
-    // shared schemas keep their id as their name under components.schemas
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
+    ui: { routePrefix: DOCS_PATH, uiConfig: { deepLinking: true } }
   })
-  void app.register(swaggerUi, { routePrefix: DOCS_PATH, uiConfig: { deepLinking: true } })
   void app.register(async (scope) => {
     scope.get(OPENAPI_PATH, {
       schema: { summary: 'This OpenAPI description', description: 'The OpenAPI 3.1 description of this API, built from the routes\' schemas. Swagger UI shows it at `/docs`.', tags: [DOCS_TAG.name] }
-    }, async () => app.swagger())
+    }, describe)
   })
 }
 

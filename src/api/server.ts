@@ -3,7 +3,7 @@ import websocket from '@fastify/websocket'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import { installErrorHandling } from './errors.js'
-import { registerOpenApi, type ApiDescription } from './openapi.js'
+import { DESCRIBE_ONLY_COMPILERS, registerOpenApi, type ApiDescription } from './openapi.js'
 
 export interface HttpServerOptions {
   host: string
@@ -29,7 +29,8 @@ export class HttpServer {
   constructor (opts: HttpServerOptions, logger: Logger) {
     this.#opts = opts
     this.#logger = logger
-    this.app = Fastify({ logger: false, bodyLimit: opts.bodyLimit ?? 1024 * 1024, forceCloseConnections: true })
+    // every route's schema only describes (describeOnly): no JSON-schema compiler is loaded
+    this.app = Fastify({ logger: false, bodyLimit: opts.bodyLimit ?? 1024 * 1024, forceCloseConnections: true, schemaController: { compilersFactory: DESCRIBE_ONLY_COMPILERS } })
     installErrorHandling(this.app, logger)
     void this.app.register(websocket, { options: { maxPayload: 64 * 1024 } })
     registerOpenApi(this.app, opts.api)

@@ -7,11 +7,20 @@ import type { ClusterNodeState } from './state.js'
 
 /** Starting a cluster's processes (`cluster up`, `cluster add`) and what cluster.json records of each. */
 
-/** The CLI entry this process runs from; children run the same one. */
-function cliInvocation (): { command: string, args: string[] } {
-  const script = process.argv[1]
+/**
+ * Node options every process of a cluster runs with. `--max-semi-space-size=1` (MiB): V8's young
+ * generation grows to 2 × 16 MiB under allocation by default, and those pages stay resident; a
+ * node needs far less. Measured at 4 nodes: RSS per node ~142 → ~120 MiB, the coordinator's
+ * ~117 → ~90 MiB, with no measurable change in CPU or commit latency (README "Performance").
+ */
+export const PROCESS_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=1']
+
+/** The node executable and arguments children run: the CLI entry this process runs from, with this process's node options and PROCESS_NODE_OPTIONS (unless it sets them itself). */
+export function cliInvocation (execArgv: readonly string[] = process.execArgv, script: string | null = process.argv[1] ?? null): { command: string, args: string[] } {
   if (script == null) throw new EphemeraError(ErrorCode.CLUSTER, 'cannot locate the ephemera CLI script to start nodes with')
-  return { command: process.execPath, args: [...process.execArgv, script] }
+  const name = (option: string): string => option.split('=')[0] as string
+  const own = PROCESS_NODE_OPTIONS.filter((option) => !execArgv.some((arg) => name(arg) === name(option)))
+  return { command: process.execPath, args: [...execArgv, ...own, script] }
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { tryGetJson } from './http.js'
+import type { MeshProgress } from './mesh-progress.js'
 import type { ProcessPlan } from './plan.js'
 import { processAlive } from './processes.js'
 
@@ -32,7 +33,12 @@ export interface Answer {
   text: string
   ok: boolean
   foreign?: string
+  /** A node of its own that answered: the members it is connected to. */
+  connected?: number
 }
+
+/** How long `cluster up` waits for one health answer while the mesh forms (processes starting on shared cores answer slowly). */
+export const HEALTH_TIMEOUT_MS = 3_000
 
 function foreignAnswer (r: Running, pid: number | undefined, peerId: string | undefined): string {
   const got = `pid ${pid ?? 'unknown'}${r.plan.peerId != null && peerId !== r.plan.peerId ? `, PeerId ${peerId ?? 'unknown'}` : ''}`
@@ -41,34 +47,41 @@ function foreignAnswer (r: Running, pid: number | undefined, peerId: string | un
 }
 
 /** A node: connected members out of `n − 1`, once its own process answers. */
-export async function nodeAnswer (r: Running, n: number): Promise<Answer> {
-  const health = await tryGetJson<NodeHealthAnswer>(`${r.plan.httpUrl}/ephemera/node/health`)
+export async function nodeAnswer (r: Running, n: number, timeoutMs = HEALTH_TIMEOUT_MS): Promise<Answer> {
+  const health = await tryGetJson<NodeHealthAnswer>(`${r.plan.httpUrl}/ephemera/node/health`, timeoutMs)
   if (health == null) return { text: `${r.plan.name} starting`, ok: false }
   if (health.pid !== r.pid || health.peerId !== r.plan.peerId) {
     return { text: `${r.plan.name} foreign (pid ${health.pid ?? '?'})`, ok: false, foreign: foreignAnswer(r, health.pid, health.peerId) }
   }
   const connected = health.connectedMembers ?? 0
-  return { text: `${r.plan.name} ${connected}/${n - 1}`, ok: connected === n - 1 }
+  return { text: `${r.plan.name} ${connected}/${n - 1}`, ok: connected === n - 1, connected }
 }
 
 /** The coordinator: up once its own process answers. */
-export async function coordinatorAnswer (r: Running): Promise<Answer> {
-  const health = await tryGetJson<{ pid?: number }>(`${r.plan.httpUrl}/contract/health`)
+export async function coordinatorAnswer (r: Running, timeoutMs = HEALTH_TIMEOUT_MS): Promise<Answer> {
+  const health = await tryGetJson<{ pid?: number }>(`${r.plan.httpUrl}/contract/health`, timeoutMs)
   if (health == null) return { text: 'coordinator starting', ok: false }
   if (health.pid !== r.pid) return { text: `coordinator foreign (pid ${health.pid ?? '?'})`, ok: false, foreign: foreignAnswer(r, health.pid, undefined) }
   return { text: 'coordinator up', ok: true }
 }
 
-/** One status word per node: connected members out of n−1, or why it is not up; and foreign answers. */
-export async function meshSnapshot (nodes: Running[]): Promise<{ line: string, complete: boolean, foreign: string[] }> {
+/**
+ * Asks every node once (in parallel) and records what each says into `progress`: its connected
+ * members, no answer, or down. Returns the foreign answers (another process on a node's address).
+ */
+export async function pollMesh (nodes: Running[], progress: MeshProgress, now: () => number): Promise<string[]> {
   const n = nodes.length
-  const parts = await Promise.all(nodes.map(async (r): Promise<Answer> => {
-    if (!alive(r)) return { text: `${r.plan.name} down${r.exit != null ? ` (${r.exit})` : ''}`, ok: false }
-    return await nodeAnswer(r, n)
-  }))
-  return {
-    line: parts.map((p) => p.text).join(', '),
-    complete: parts.every((p) => p.ok),
-    foreign: parts.flatMap((p) => p.foreign == null ? [] : [p.foreign])
-  }
+  const answers = await Promise.all(nodes.map(async (r): Promise<Answer | undefined> => alive(r) ? await nodeAnswer(r, n) : undefined))
+  const at = now()
+  const foreign: string[] = []
+  nodes.forEach((r, i) => {
+    const answer = answers[i]
+    if (answer == null) progress.record(r.plan.name, { kind: 'down', text: `down${r.exit != null ? ` (${r.exit})` : ''}` }, at)
+    else if (answer.foreign != null) {
+      foreign.push(answer.foreign)
+      progress.record(r.plan.name, { kind: 'silent' }, at)
+    } else if (answer.connected == null) progress.record(r.plan.name, { kind: 'silent' }, at)
+    else progress.record(r.plan.name, { kind: 'answer', connected: answer.connected }, at)
+  })
+  return foreign
 }

@@ -7,7 +7,8 @@ import { tryGetJson } from './http.js'
 import type { GroupInfo } from '../network/index.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import { sleep } from '../util/time.js'
-import { alive, coordinatorAnswer, meshSnapshot, type Running } from './mesh.js'
+import { alive, coordinatorAnswer, pollMesh, type Running } from './mesh.js'
+import { defaultMeshTimeoutMs, MeshProgress } from './mesh-progress.js'
 import { checkForeignProcesses, preflight } from './preflight.js'
 import { kill, processAlive, terminate } from './processes.js'
 import { assertPortsFree } from './ports.js'
@@ -15,6 +16,9 @@ import { DEFAULT_CLUSTER_DIR } from './running.js'
 import { readClusterState, writeClusterState, type ClusterState } from './state.js'
 
 export { DEFAULT_CLUSTER_DIR, DEFAULT_CLUSTER_NODES }
+
+/** A node's answer counts towards a complete mesh for this long (it may miss polls while busy). */
+const ANSWER_FRESH_MS = 10_000
 
 export interface ClusterUpOptions {
   dir: string
@@ -29,8 +33,8 @@ export interface ClusterUpOptions {
   /** Simulated mixnodes override (coordinator and nodes). */
   mixnodes?: number
   detach: boolean
-  /** Deadline for every node to see all others. */
-  meshTimeoutMs: number
+  /** Deadline for every node to see all others (default: defaultMeshTimeoutMs of the node count). */
+  meshTimeoutMs?: number
   /** Interval of the live status poll (foreground). */
   pollMs?: number
   /** Where progress lines go. */
@@ -133,7 +137,9 @@ export async function clusterUp (opts: ClusterUpOptions): Promise<number> {
 
     // progress until the full mesh forms (and the coordinator answers)
     let lastLine = ''
-    const deadline = started + opts.meshTimeoutMs
+    const meshTimeoutMs = opts.meshTimeoutMs ?? defaultMeshTimeoutMs(nodes.length)
+    const deadline = started + meshTimeoutMs
+    const progress = new MeshProgress(nodes.map((n) => n.plan.name), { freshMs: ANSWER_FRESH_MS })
     for (;;) {
       if (aborted()) {
         await stopProcesses(all(), opts)
@@ -144,22 +150,22 @@ export async function clusterUp (opts: ClusterUpOptions): Promise<number> {
       if (dead != null) {
         throw new EphemeraError(ErrorCode.CLUSTER, `${dead.plan.name} exited during start-up (${dead.exit ?? 'not running'}): ${lastLogLines(dead.plan)} [log: ${dead.plan.logFile}]`)
       }
-      const snapshot = await meshSnapshot(nodes)
-      const coordinatorState = coordinator == null ? undefined : await coordinatorAnswer(coordinator)
+      const [nodesForeign, coordinatorState] = await Promise.all([pollMesh(nodes, progress, Date.now), coordinator == null ? undefined : coordinatorAnswer(coordinator)])
       // another cluster on these ports answers for a process of ours: that is no progress
-      const foreign = [...snapshot.foreign, ...(coordinatorState?.foreign == null ? [] : [coordinatorState.foreign])]
+      const foreign = [...nodesForeign, ...(coordinatorState?.foreign == null ? [] : [coordinatorState.foreign])]
       if (foreign.length > 0) {
         throw new EphemeraError(ErrorCode.CLUSTER, `${foreign.join('; ')}: another process (another cluster on the same ports?) answers on this cluster's address; stop it, or give this cluster other ports`)
       }
       const coordinatorReady = coordinatorState?.ok ?? true
-      const line = `${snapshot.line}${coordinatorState == null ? '' : `, ${coordinatorState.text}`}`
+      const now = Date.now()
+      const line = `${progress.line(now)}${coordinatorState == null ? '' : `, ${coordinatorState.text}`}`
       if (line !== lastLine) {
-        opts.print(`waiting for mesh: ${line}`)
+        opts.print(`waiting for mesh (${((now - started) / 1000).toFixed(1)} s): ${line}`)
         lastLine = line
       }
-      if (snapshot.complete && coordinatorReady) break
-      if (Date.now() > deadline) {
-        throw new EphemeraError(ErrorCode.CLUSTER, `the mesh did not form within ${Math.round(opts.meshTimeoutMs / 1000)} s (${line}); see the logs in ${join(dir, 'logs')}`)
+      if (progress.complete(now) && coordinatorReady) break
+      if (now > deadline) {
+        throw new EphemeraError(ErrorCode.CLUSTER, `the mesh did not form within ${Math.round(meshTimeoutMs / 1000)} s (${line}); see the logs in ${join(dir, 'logs')}`)
       }
       await sleep(250)
     }
@@ -182,13 +188,16 @@ export async function clusterUp (opts: ClusterUpOptions): Promise<number> {
   opts.print(`live status (Ctrl-C stops every process)${coordinator != null ? ': one line per epoch' : ''}`)
   const epochs = coordinator == null ? undefined : new EpochReporter(coordinator.plan.httpUrl, nodes.map((n) => ({ name: n.plan.name, httpUrl: n.plan.httpUrl })), opts.print)
   let lastLine = ''
+  const live = new MeshProgress(nodes.map((n) => n.plan.name), { freshMs: ANSWER_FRESH_MS })
   while (!aborted()) {
-    const snapshot = await meshSnapshot(nodes)
+    await pollMesh(nodes, live, Date.now)
+    const now = Date.now()
     const down = coordinator != null && !alive(coordinator) ? `, coordinator down${coordinator.exit != null ? ` (${coordinator.exit})` : ''}` : ''
-    const line = `${snapshot.complete ? 'full mesh' : 'degraded'}: ${snapshot.line}${down}`
+    const complete = live.complete(now)
+    const line = `${complete ? 'full mesh' : 'degraded'}: ${live.line(now)}${down}`
     if (line !== lastLine) {
       // the first full-mesh line was printed above; repeat only changes
-      if (lastLine !== '' || !snapshot.complete || down !== '') opts.print(`${new Date().toISOString().slice(11, 19)} ${line}`)
+      if (lastLine !== '' || !complete || down !== '') opts.print(`${new Date().toISOString().slice(11, 19)} ${line}`)
       lastLine = line
     }
     await epochs?.poll()

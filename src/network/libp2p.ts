@@ -27,6 +27,9 @@ export interface Libp2pOptions {
   metricsRegistry?: Registry
 }
 
+/** libp2p's connection monitor (below): how often it pings each connection, and how long an answer may take. */
+export const CONNECTION_MONITOR = { pingInterval: 30_000, pingTimeout: { minTimeout: 30_000, maxTimeout: 60_000 } }
+
 /** The only createLibp2p call: TCP + Noise + yamux, identify, ping and gossipsub. */
 export async function createNodeLibp2p (opts: Libp2pOptions) {
   return await createLibp2p({
@@ -43,6 +46,12 @@ export async function createNodeLibp2p (opts: Libp2pOptions) {
       // 5-connections-per-second inbound limit; non-members are still refused by the gater.
       allow: memberHostCidrs(opts.memberAddresses)
     },
+    // libp2p pings every connection on a new stream and aborts it when a ping is not answered in
+    // time (by default every 10 s, within 5 s at first). On a loaded machine (25 nodes starting on
+    // two cores) busy members miss that, so sound connections were aborted and re-dialled: more
+    // handshakes, more load, more missed pings. Every 30 s, within 30–60 s, a dead connection is
+    // still found and closed; README "Performance" has the measurements.
+    connectionMonitor: CONNECTION_MONITOR,
     services: {
       identify: identify(),
       ping: ping(),

@@ -53,6 +53,12 @@ export interface GroupInfo {
   refusedNonMembers: RefusalStats
 }
 
+/**
+ * Of two members, the higher PeerId waits this long for the lower one's connection before dialing
+ * itself (dialer.ts): members that start together make one connection per pair, not two.
+ */
+const ANSWER_GRACE_MS = 1_000
+
 /** The network facade: the libp2p host, membership gating and member re-dialling. */
 export class Network {
   readonly libp2p: NodeLibp2p
@@ -96,7 +102,7 @@ export class Network {
       gossipHeartbeatMs: opts.gossipHeartbeatMs,
       metricsRegistry: modules.metricsRegistry
     })
-    const dialer = new MemberDialer(opts, { libp2p, members: modules.membership.others, logger: modules.logger, cutOff })
+    const dialer = new MemberDialer({ answerGraceMs: Math.min(ANSWER_GRACE_MS, opts.dialTimeoutMs), ...opts }, { libp2p, members: modules.membership.others, self: modules.membership.self.peerId, logger: modules.logger, cutOff })
     // the registered validators change (admissions, drops, bans): dial the new, hang up on the gone
     modules.membership.onChange(({ removed }) => {
       void dialer.setMembers(modules.membership.others).catch((err: unknown) => { modules.logger.warn({ err: errorMessage(err) }, 'could not follow the new members') })

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module'
 import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino'
-import { PinoPretty } from 'pino-pretty'
+import type { PinoPretty as PinoPrettyFactory } from 'pino-pretty'
 import { RotatingFile } from './rotating-file.js'
 
 export type Logger = PinoLogger
@@ -50,13 +51,21 @@ export function logFileOption (log: { file?: string, max_file_bytes: number, max
 }
 
 /**
+ * pino-pretty (and its ~35 modules) is loaded only when pretty output is chosen: processes that
+ * log JSON (to a file, a pipe, journald) never load it. It is CommonJS, so it loads synchronously.
+ */
+function loadPinoPretty (): typeof PinoPrettyFactory {
+  return (createRequire(import.meta.url)('pino-pretty') as { PinoPretty: typeof PinoPrettyFactory }).PinoPretty
+}
+
+/**
  * Structured logs (pino): JSON lines, or the same records pretty-printed (pino-pretty, synchronous)
  * for a terminal, or JSON lines to a size-rotated file. Subsystems take `logger.child({ module })`.
  */
 export function createLogger (opts: LoggerOptions = {}): Logger {
   const pretty = (opts.format ?? logFormat()) === 'pretty'
   const destination = opts.destination ?? (opts.file != null ? new RotatingFile(opts.file) : pretty
-    ? PinoPretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    ? loadPinoPretty()({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
     : pino.destination({ sync: true }))
   return pino({
     level: opts.level ?? defaultLogLevel(),

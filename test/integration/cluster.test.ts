@@ -66,6 +66,8 @@ describe('local cluster of 4 real node processes', () => {
       expect(info.members).toHaveLength(4)
       expect(info.members.filter((m) => !m.self && m.connected), `${node.name} sees 3 connected members`).toHaveLength(3)
       expect(info.members.find((m) => m.self)?.peerId).toBe(node.peerId)
+      // every process runs with the cluster's node options (src/cluster/launch.ts)
+      expect((await readFile(`/proc/${node.pid}/cmdline`, 'utf8')).split('\0'), `${node.name}'s command line`).toContain('--max-semi-space-size=1')
     }
   }, MESH_DEADLINE_MS + 20_000)
 

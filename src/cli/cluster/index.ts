@@ -16,7 +16,7 @@ export function clusterCommand (): Command {
     .option('--epoch-seconds <s>', 'epoch length (coordinator; every timeout scales along)', intOption(1, 86_400))
     .option('--mixnodes <m>', 'simulated mixnodes (coordinator and nodes)', intOption(1, MAX_MIXNODES))
     .option('--detach', 'return once the mesh has formed and leave the nodes running (stop with `cluster down`)', false)
-    .option('--timeout <seconds>', 'deadline for the mesh to form', intOption(1, 3600), 60)
+    .option('--timeout <seconds>', 'deadline for the mesh to form (default: 60, or 6 per node beyond 10 nodes)', intOption(1, 3600))
     .addHelpText('after', `
 A rewards network (the default) runs a coordinator too, and prints one line per epoch: reports
 seen, the certified block, the winner and the latency from the epoch's end to the commit.
@@ -24,9 +24,11 @@ Without --detach, Ctrl-C stops every process (a second Ctrl-C kills them at once
 dies, its children stop too. With --detach on a DIR whose processes partly run, only the missing
 ones are started. Before starting anything it refuses when a port it needs is taken, a process of
 DIR runs that it did not start, or the coordinator's data was made with another epoch length.
-It reports the mesh only from answers of its own processes (their pid and PeerId).
+It reports the mesh only from answers of its own processes (their pid and PeerId); a node that
+answered and then misses a poll while busy keeps its latest answer (shown as slow) for 10 s.
+Beyond 8 nodes the progress line counts nodes and links and names the nodes behind.
 Logs: DIR/logs/<name>.log; process table: DIR/cluster.json.`)
-    .action(async (opts: { nodes?: number, dir: string, basePort?: number, app?: 'rewards' | 'messages', environment?: 'testing' | 'development' | 'production', epochSeconds?: number, mixnodes?: number, detach: boolean, timeout: number }) => {
+    .action(async (opts: { nodes?: number, dir: string, basePort?: number, app?: 'rewards' | 'messages', environment?: 'testing' | 'development' | 'production', epochSeconds?: number, mixnodes?: number, detach: boolean, timeout?: number }) => {
       const stop = new AbortController()
       const force = new AbortController()
       const onSignal = (): void => {
@@ -45,7 +47,7 @@ Logs: DIR/logs/<name>.log; process table: DIR/cluster.json.`)
           epochSeconds: opts.epochSeconds,
           mixnodes: opts.mixnodes,
           detach: opts.detach,
-          meshTimeoutMs: opts.timeout * 1000,
+          meshTimeoutMs: opts.timeout == null ? undefined : opts.timeout * 1000,
           print: println,
           signal: stop.signal,
           forceSignal: force.signal

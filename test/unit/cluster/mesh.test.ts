@@ -50,9 +50,9 @@ const health = (pid: number, peerId: string, connectedMembers: number): Record<s
 describe('what cluster up counts as its own answer', () => {
   it('a node of its own: pid and PeerId match; ready once connected to n−1 members', async () => {
     const url = await answering(health(4242, '12D3KooWOwn', 2))
-    expect(await nodeAnswer(running(url, 4242), 4)).toEqual({ text: 'node1 2/3', ok: false })
+    expect(await nodeAnswer(running(url, 4242), 4)).toEqual({ text: 'node1 2/3', ok: false, connected: 2 })
     const full = await answering(health(4242, '12D3KooWOwn', 3))
-    expect(await nodeAnswer(running(full, 4242), 4)).toEqual({ text: 'node1 3/3', ok: true })
+    expect(await nodeAnswer(running(full, 4242), 4)).toEqual({ text: 'node1 3/3', ok: true, connected: 3 })
   })
 
   it('another process on its address (same PeerId, other pid: a copy of the cluster) is foreign', async () => {

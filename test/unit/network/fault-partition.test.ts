@@ -1,6 +1,5 @@
 import { writeFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createServer } from 'node:net'
 import { pino } from 'pino'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { MultiaddrConnection } from '@libp2p/interface'
@@ -8,11 +7,11 @@ import { describe, expect, it } from 'vitest'
 import { PartitionSwitch, parsePartitionFile } from '../../../src/network/fault-partition.js'
 import { membershipGater, type RefusalStats } from '../../../src/network/gater.js'
 import { Membership } from '../../../src/network/membership.js'
-import { Network } from '../../../src/network/network.js'
 import { NodeKey } from '../../../src/crypto/keys.js'
 import { loadNodeConfig, type Member } from '../../../src/config/index.js'
 import type { Logger } from '../../../src/util/logger.js'
 import { tempDir } from '../tmp.js'
+import { memberNetworks, until } from './hosts.js'
 
 /** The test-only partition switch (p2p.fault_partition_file) used by the perturbation suite. */
 
@@ -22,25 +21,6 @@ function capture (): { logger: Logger, lines: LogLine[] } {
   const lines: LogLine[] = []
   const logger = pino({ level: 'debug' }, { write (line: string) { lines.push(JSON.parse(line) as LogLine) } })
   return { logger, lines }
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => { resolve(typeof address === 'object' && address != null ? address.port : 0) })
-    })
-  })
-}
-
-async function until (check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
 }
 
 describe('parsePartitionFile', () => {
@@ -144,20 +124,16 @@ describe('p2p.fault_partition_file', () => {
 describe('Network with a partition file (two real libp2p hosts)', () => {
   it('hangs up on a listed member, keeps it out in both directions, and reconnects once the line is removed', async () => {
     const dir = await tempDir()
-    const keys = [NodeKey.generate(), NodeKey.generate()]
-    const ports = [await freePort(), await freePort()]
-    const members: Member[] = keys.map((k, i) => ({ name: `node${i + 1}`, peerId: k.peerId.toString(), address: `/ip4/127.0.0.1/tcp/${ports[i]!}` }))
     const files = [join(dir, 'node1.cut'), join(dir, 'node2.cut')]
     const { logger, lines } = capture()
-    const networks = await Promise.all(keys.map(async (key, i) => await Network.create({
-      listen: members[i]!.address,
+    const { members, networks } = await memberNetworks(2, (i) => ({
       initialBackoffMs: 50,
       maxBackoffMs: 200,
       dialTimeoutMs: 2_000,
       gossipHeartbeatMs: 700,
       // only node1 has the switch: the partition must hold in both directions all the same
       faultPartitionFile: i === 0 ? files[0] : undefined
-    }, { key, membership: new Membership(members, key.peerId.toString()), logger: logger.child({ node: i + 1 }) })))
+    }), (i) => logger.child({ node: i + 1 }))
     const connected = (i: number): boolean => networks[i]!.groupInfo().connected === 1
     try {
       await Promise.all(networks.map(async (n) => { await n.start() }))
