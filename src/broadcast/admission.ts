@@ -12,7 +12,7 @@ import { EphemeraError, ErrorCode, errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import type { Application } from './application.js'
 
-export const MESSAGES_TOPIC = 'ephemera/messages/1'
+export const MESSAGES_TOPIC = 'ephemera/messages/2'
 
 /** Where a client message ended up, for submit answers and duplicates. */
 export type SubmitResult = { id: string, status: 'accepted' }
@@ -41,8 +41,8 @@ export class ClientAdmission {
 
   start (): void {
     this.#gossip.subscribe(MESSAGES_TOPIC, {
-      validate: async (_from, data) => await this.#validate(data),
-      deliver: (_from, data) => {
+      validate: async (data) => await this.#validate(data),
+      deliver: (data) => {
         const message = this.#decode(data)
         this.#mempool.add(toHex(messageId(message)), message, this.#now())
       }

@@ -12,8 +12,10 @@ const VERDICT: Record<GossipVerdict, TopicValidatorResult> = {
 }
 
 /**
- * Gossip over gossipsub. A validator that throws is a local problem (e.g. storage), not the
- * sender's fault: the message is ignored, never rejected, so honest peers are not penalised.
+ * Gossip over gossipsub, with unsigned messages (StrictNoSign, src/network/libp2p.ts): what is
+ * gossiped is signed by its author already. A validator that throws is a local problem (e.g.
+ * storage), not the sender's fault: the message is ignored, never rejected, so honest peers are
+ * not penalised.
  */
 export class Libp2pGossip implements Gossip {
   readonly #pubsub: GossipSub
@@ -21,10 +23,9 @@ export class Libp2pGossip implements Gossip {
   readonly #topics = new Map<string, GossipHandlers>()
   readonly #onMessage = (evt: CustomEvent<Message>): void => {
     const handlers = this.#topics.get(evt.detail.topic)
-    const from = evt.detail.type === 'signed' ? evt.detail.from.publicKey?.raw : undefined
-    if (handlers == null || from == null) return
+    if (handlers == null) return
     try {
-      handlers.deliver(from, evt.detail.data)
+      handlers.deliver(evt.detail.data)
     } catch (err) {
       this.#logger.warn({ topic: evt.detail.topic, err: errorMessage(err) }, 'gossip handler failed')
     }
@@ -38,11 +39,9 @@ export class Libp2pGossip implements Gossip {
   subscribe (topic: string, handlers: GossipHandlers): void {
     if (this.#topics.size === 0) this.#pubsub.addEventListener('message', this.#onMessage)
     this.#topics.set(topic, handlers)
-    this.#pubsub.topicValidators.set(topic, async (peer: PeerId, message: Message) => {
-      const from = message.type === 'signed' ? message.from.publicKey?.raw : peer.publicKey?.raw
-      if (from == null) return TopicValidatorResult.Reject
+    this.#pubsub.topicValidators.set(topic, async (_peer: PeerId, message: Message) => {
       try {
-        return VERDICT[await handlers.validate(from, message.data)]
+        return VERDICT[await handlers.validate(message.data)]
       } catch (err) {
         this.#logger.debug({ topic, err: errorMessage(err) }, 'gossip validation failed locally; ignoring the message')
         return TopicValidatorResult.Ignore

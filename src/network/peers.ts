@@ -46,11 +46,15 @@ export interface PeerNetwork {
  */
 export type GossipVerdict = 'accept' | 'ignore' | 'reject'
 
+/**
+ * Gossip carries only self-authenticating content (signed reports, signed client messages): a
+ * message says nothing of who published or forwarded it, and handlers judge the content alone.
+ */
 export interface GossipHandlers {
   /** Runs before a message is accepted and forwarded. */
-  validate: (from: Uint8Array, data: Uint8Array) => GossipVerdict | Promise<GossipVerdict>
+  validate: (data: Uint8Array) => GossipVerdict | Promise<GossipVerdict>
   /** An accepted message. */
-  deliver: (from: Uint8Array, data: Uint8Array) => void
+  deliver: (data: Uint8Array) => void
 }
 
 export interface Gossip {

@@ -11,7 +11,7 @@ import { errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import { checkReportMessage, decodeReport, type ReportParameters } from '../epochs/report.js'
 
-export const REPORTS_TOPIC = 'ephemera/rewards/reports/1'
+export const REPORTS_TOPIC = 'ephemera/rewards/reports/2'
 export const REPORTS_PROTOCOL = '/ephemera/reports/1.0.0'
 
 const pad = (n: number): string => String(n).padStart(16, '0')
@@ -79,8 +79,8 @@ export class ReportPool {
 
   async start (): Promise<void> {
     this.#m.gossip.subscribe(REPORTS_TOPIC, {
-      validate: (_from, data) => this.#validate(data),
-      deliver: (_from, data) => {
+      validate: (data) => this.#validate(data),
+      deliver: (data) => {
         const message = messageFromWire(decodeCbor(data, REPORT_MAX_BYTES, 'report'))
         const checked = this.checkIncoming(message)
         if (checked.ok) this.#track(this.add(checked.epoch, message, checked.id))

@@ -152,22 +152,22 @@ export class MemoryPeer implements PeerNetwork, Gossip {
   async publish (topic: string, data: Uint8Array): Promise<void> {
     for (const peer of this.#net.peers.values()) {
       if (!this.#net.linked(this.self, peer.self)) continue
-      this.#net.hop().then(async () => { await peer.gossip(this.self, topic, data) }).catch(() => {})
+      this.#net.hop().then(async () => { await peer.gossip(topic, data) }).catch(() => {})
     }
   }
 
-  /** @internal a gossip message arriving from `from`: validated, then delivered. */
-  async gossip (from: Uint8Array, topic: string, data: Uint8Array): Promise<void> {
+  /** @internal a gossip message arriving (from a linked peer): validated, then delivered. */
+  async gossip (topic: string, data: Uint8Array): Promise<void> {
     const handlers = this.#topics.get(topic)
     if (handlers == null) return
     let verdict
     try {
-      verdict = await handlers.validate(from, data)
+      verdict = await handlers.validate(data)
     } catch {
       verdict = 'ignore'
     }
     if (verdict !== 'accept') return
     this.#net.count(this.#net.gossiped, topic)
-    handlers.deliver(from, data)
+    handlers.deliver(data)
   }
 }

@@ -38,18 +38,17 @@ describe('ClientAdmission gossip verdicts', () => {
     })
     admission.start()
     const validate = gossip.handlers.get(MESSAGES_TOPIC)!.validate
-    const from = key(1).publicKey
     const good = signedMessage(key(2), { timestamp: Date.now() })
     const wire = encodeCbor(messageToWire(good))
-    expect(await validate(from, new Uint8Array([0xff, 0x00]))).toBe('reject')
-    expect(await validate(from, encodeCbor(messageToWire({ ...good, data: new Uint8Array([1]) })))).toBe('reject') // bad signature
-    expect(await validate(from, encodeCbor(messageToWire(signedMessage(key(2), { timestamp: 1 }))))).toBe('reject') // checkTx: too old
-    expect(await validate(from, wire)).toBe('accept')
+    expect(await validate(new Uint8Array([0xff, 0x00]))).toBe('reject')
+    expect(await validate(encodeCbor(messageToWire({ ...good, data: new Uint8Array([1]) })))).toBe('reject') // bad signature
+    expect(await validate(encodeCbor(messageToWire(signedMessage(key(2), { timestamp: 1 }))))).toBe('reject') // checkTx: too old
+    expect(await validate(wire)).toBe('accept')
     await admission.submit(good)
-    expect(await validate(from, wire)).toBe('ignore')
+    expect(await validate(wire)).toBe('ignore')
     // the store fails: not the sender's fault
     await db.close()
     const fresh = encodeCbor(messageToWire(signedMessage(key(3), { timestamp: Date.now() })))
-    await expect(async () => await validate(from, fresh)).rejects.toThrow()
+    await expect(async () => await validate(fresh)).rejects.toThrow()
   })
 })

@@ -1,0 +1,72 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import type { GossipSub, Message } from '@libp2p/gossipsub'
+import { pino } from 'pino'
+import { afterEach, describe, expect, it } from 'vitest'
+import { NodeKey } from '../../src/crypto/keys.js'
+import { createNodeLibp2p, type NodeLibp2p } from '../../src/network/libp2p.js'
+import { Libp2pGossip } from '../../src/network/libp2p-gossip.js'
+import { waitFor } from '../helpers/env.js'
+
+/**
+ * Gossip between real libp2p hosts over TCP on loopback (in the test process): publications are
+ * unsigned (StrictNoSign, docs/PROTOCOL.md §3), reach every subscriber through a forwarder, are
+ * delivered once each, and a publication a validator rejects goes no further.
+ */
+
+const hosts: NodeLibp2p[] = []
+afterEach(async () => {
+  await Promise.all(hosts.splice(0).map(async (h) => { await h.stop() }))
+})
+
+async function host (seed: number): Promise<NodeLibp2p> {
+  const key = NodeKey.fromSeed(new Uint8Array(32).fill(seed))
+  const libp2p = await createNodeLibp2p({ privateKey: key.privateKey, listen: '/ip4/127.0.0.1/tcp/0', gater: {}, memberAddresses: [], gossipHeartbeatMs: 200 })
+  await libp2p.start()
+  hosts.push(libp2p)
+  return libp2p
+}
+
+const TOPIC = 'ephemera/test-gossip/2'
+
+describe('gossip over libp2p', () => {
+  it('carries unsigned publications through a forwarder, each delivered once; a rejected one is not forwarded', async () => {
+    // a line a — b — c: c hears a only through b
+    const [a, b, c] = [await host(0x61), await host(0x62), await host(0x63)]
+    await a.dial(multiaddr(b.getMultiaddrs()[0]!.toString()))
+    await c.dial(multiaddr(b.getMultiaddrs()[0]!.toString()))
+    const delivered = new Map<NodeLibp2p, string[]>([[b, []], [c, []]])
+    const validated = new Map<NodeLibp2p, number>([[b, 0], [c, 0]])
+    const raw: Message[] = []
+    for (const h of [b, c]) {
+      ;(h.services.pubsub as unknown as GossipSub).addEventListener('message', (evt) => { raw.push(evt.detail) })
+      new Libp2pGossip(h, pino({ level: 'silent' })).subscribe(TOPIC, {
+        validate: (data) => {
+          validated.set(h, (validated.get(h) ?? 0) + 1)
+          return new TextDecoder().decode(data).startsWith('bad') ? 'reject' : 'accept'
+        },
+        deliver: (data) => { delivered.get(h)!.push(new TextDecoder().decode(data)) }
+      })
+    }
+    const sender = new Libp2pGossip(a, pino({ level: 'silent' }))
+    sender.subscribe(TOPIC, { validate: () => 'accept', deliver: () => {} })
+    const pubsubOf = (h: NodeLibp2p): GossipSub => h.services.pubsub as unknown as GossipSub
+    // the mesh: a and c each see b subscribed
+    await waitFor(() => pubsubOf(a).getSubscribers(TOPIC).length === 1 && pubsubOf(c).getSubscribers(TOPIC).length === 1, { timeoutMs: 15_000, what: 'subscriptions' })
+
+    await sender.publish(TOPIC, new TextEncoder().encode('bad one'))
+    for (let i = 0; i < 5; i++) await sender.publish(TOPIC, new TextEncoder().encode(`report ${i}`))
+    await waitFor(() => delivered.get(c)!.length === 5, { timeoutMs: 15_000, what: 'five deliveries at c' })
+
+    expect(delivered.get(b)!.sort()).toEqual(['report 0', 'report 1', 'report 2', 'report 3', 'report 4'])
+    expect(delivered.get(c)!.sort()).toEqual(['report 0', 'report 1', 'report 2', 'report 3', 'report 4'])
+    // b saw the rejected one and dropped it: c never validated it
+    expect(validated.get(b)).toBe(6)
+    expect(validated.get(c)).toBe(5)
+    // what travelled carries no publisher, sequence number, key or signature
+    expect(raw.length).toBe(10)
+    for (const m of raw) {
+      expect(m.type).toBe('unsigned')
+      expect(Object.keys(m).sort()).toEqual(['data', 'topic', 'type'])
+    }
+  }, 60_000)
+})
