@@ -7,7 +7,7 @@ import type { Coordinator } from './coordinator.js'
 import { epochWindow } from '../epochs/environment.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import type { VerifyFn } from '../block/validate.js'
-import { parseEpoch, parseIndex, parsePositiveInt } from '../api/params.js'
+import { parseEpoch, parseHash, parseIndex, parsePositiveInt } from '../api/params.js'
 import { MAX_CHUNKS } from '../epochs/chunks.js'
 import { registerMembershipRoutes } from './membership-api.js'
 import { buildInfo } from '../util/version.js'
@@ -16,7 +16,8 @@ import type { Logger } from '../util/logger.js'
 import { ValidatorRequests } from './validator-requests.js'
 import { describeOnly } from '../api/openapi.js'
 import { docs } from './api-docs.js'
-import { committedSummary, type EpochSummary } from '../epochs/epoch-summary.js'
+import type { EpochSummary } from '../epochs/epoch-summary.js'
+import { RecordSummaries } from './summaries.js'
 
 type RawRequest = FastifyRequest & { rawBody?: Buffer }
 
@@ -37,11 +38,28 @@ function roundView (round: RoundState): RoundViewJson {
   }
 }
 
+/**
+ * What one member has to do in a round: the chunks offered to it and not contributed, and the
+ * contributed chunks it must still verify; the rest of the view as is, without events. Members
+ * poll their round at every change: the whole view (every chunk's lease, contribution and
+ * verifications, 64 events) was ~50 KB at 40 chunks, sent to every member at every change.
+ */
+function memberView (view: RoundViewJson, member: string): RoundViewJson {
+  return {
+    ...view,
+    events: [],
+    chunks: view.chunks.filter((c) => c.contribution == null
+      ? c.lease.holder === member
+      : c.verifiers.includes(member) && !c.verifications.some((v) => v.verifier === member))
+  }
+}
+
 export type { EpochSummary }
 
 /** The coordinator's HTTP API (README "Coordinator API"). Reads are public; writes are signed. */
 export function registerContractRoutes (root: FastifyInstance, coordinator: Coordinator, clock: () => number, verify: VerifyFn, auditLogger?: Logger, countDecision?: DecisionCounter): void {
   const audit = new AuditTrail(auditLogger, countDecision)
+  const summaries = new RecordSummaries(async (epoch) => await coordinator.record(epoch))
   void root.register(async (app) => {
     describeOnly(app)
     // signed requests need the exact body bytes
@@ -72,13 +90,12 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
       const current = coordinator.epochInfo(clock())
       const limit = request.query.limit == null ? 20 : parsePositiveInt(request.query.limit, 'limit', undefined, 1000)
       const top = request.query.from == null ? current.epoch : parseEpoch(request.query.from)
-      const records = new Map((await coordinator.records({ from: top, limit, reverse: true })).map((r) => [r.epoch, r]))
       const epochs: EpochSummary[] = []
       for (let e = top; e >= 1 && epochs.length < limit; e--) {
-        const record = records.get(e)
+        const committed = e < current.epoch ? await summaries.get(e) : undefined
         const window = epochWindow(current.genesisMs, current.epochMs, e)
-        if (record != null) {
-          epochs.push(committedSummary(record))
+        if (committed != null) {
+          epochs.push(committed)
           continue
         }
         const round = e < current.epoch ? await coordinator.round(e) : undefined
@@ -118,8 +135,9 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
 
     app.get('/contract/rounds', { schema: docs.rounds }, async () => ({ rounds: coordinator.openRounds().map(roundView) }))
 
-    app.get<{ Params: { epoch: string }, Querystring: { since?: string, waitMs?: string } }>('/contract/epochs/:epoch/round', { schema: docs.round }, async (request, reply) => {
+    app.get<{ Params: { epoch: string }, Querystring: { since?: string, waitMs?: string, member?: string } }>('/contract/epochs/:epoch/round', { schema: docs.round }, async (request, reply) => {
       const epoch = parseEpoch(request.params.epoch)
+      const member = request.query.member == null ? undefined : parseHash(request.query.member, 'member')
       // long poll: with ?since=V, answer once the round's version is above V (or after waitMs)
       if (request.query.since != null) {
         const since = parseIndex(request.query.since, 'since', Number.MAX_SAFE_INTEGER)
@@ -130,7 +148,7 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
       }
       const round = await coordinator.round(epoch)
       if (round == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no open or failed round${await coordinator.record(epoch) != null ? ' (it is committed: GET /contract/epochs/' + String(epoch) + ')' : ''}`)
-      return roundView(round)
+      return member == null ? roundView(round) : memberView(roundView(round), member)
     })
 
     /** The certified block an open round's chunks derive from (verifiers that lack it read it here and check it). */

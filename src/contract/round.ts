@@ -15,6 +15,13 @@ export type { Anchor, ChunkState, Contribution, Lease, RoundEvent, RoundState, R
  *     │  └─ rollback at the attempt deadline (contributions, verifications and leases cleared;
  *     │     the next round attempt rotates holders and verifiers)
  *     └──(finalization deadline passed)──▶ failed (with the reason)
+ *
+ * An attempt's clocks start with its first contribution (which brings the certified block): until
+ * a member holds a certified block nobody can contribute, so no lease expires and the attempt does
+ * not time out before it (only the finalization deadline applies). Measured at 10 nodes with 2 s
+ * epochs, blocks certified 3–6 s after the epoch's end (start-up, a loaded machine): with clocks
+ * from the round's opening, every lease had expired (and counted as a missed epoch against its
+ * holder) and attempt 0 rolled back just as the first contributions arrived, so no epoch committed.
  */
 
 export interface RoundTiming {
@@ -33,8 +40,17 @@ function refuse (code: (typeof ErrorCode)[keyof typeof ErrorCode], message: stri
   throw new EphemeraError(code, message)
 }
 
-function offer (members: readonly string[], epoch: number, chunk: number, leaseAttempt: number, roundAttempt: number, now: number, timing: RoundTiming): Lease {
-  return { holder: leaseHolder(members, epoch, chunk, leaseAttempt, roundAttempt), attempt: leaseAttempt, offeredAt: now, deadline: now + timing.leaseTimeoutMs }
+/** A lease offer: it runs `leaseTimeoutMs` once the attempt has its block (`clocksRun`), else until the finalization deadline. */
+function offer (round: Pick<RoundState, 'epoch' | 'finalizationDeadline'>, members: readonly string[], chunk: number, leaseAttempt: number, roundAttempt: number, now: number, timing: RoundTiming, clocksRun: boolean): Lease {
+  return { holder: leaseHolder(members, round.epoch, chunk, leaseAttempt, roundAttempt), attempt: leaseAttempt, offeredAt: now, deadline: clocksRun ? now + timing.leaseTimeoutMs : round.finalizationDeadline }
+}
+
+/** The attempt's first contribution (at `now`) starts its clocks: the attempt's deadline and every pending lease's. */
+function startClocks (round: RoundState, now: number, timing: RoundTiming): void {
+  round.attemptDeadline = Math.min(round.finalizationDeadline, now + timing.attemptTimeoutMs)
+  for (const chunk of round.chunks) {
+    if (chunk.contribution == null) chunk.lease.deadline = Math.min(chunk.lease.deadline, now + timing.leaseTimeoutMs)
+  }
 }
 
 function event (round: RoundState, at: number, kind: RoundEvent['kind'], detail: string, member?: string): void {
@@ -42,7 +58,7 @@ function event (round: RoundState, at: number, kind: RoundEvent['kind'], detail:
   if (round.events.length > MAX_EVENTS) round.events.splice(0, round.events.length - MAX_EVENTS)
 }
 
-/** A new round for an epoch that has just ended: every chunk's first lease offered. */
+/** A new round for an epoch that has just ended: every chunk's first lease offered (its clocks start with the first contribution). */
 export function openRound (p: { epoch: number, chunks: readonly ChunkRange[], members: readonly string[], now: number, finalizationDeadline: number, timing: RoundTiming }): RoundState {
   return {
     epoch: p.epoch,
@@ -50,9 +66,9 @@ export function openRound (p: { epoch: number, chunks: readonly ChunkRange[], me
     version: 0,
     attempt: 0,
     attemptStartedAt: p.now,
-    attemptDeadline: p.now + p.timing.attemptTimeoutMs,
+    attemptDeadline: p.finalizationDeadline,
     finalizationDeadline: p.finalizationDeadline,
-    chunks: p.chunks.map((c) => ({ ...c, lease: offer(p.members, p.epoch, c.index, 0, 0, p.now, p.timing), verifiers: [], verifications: [] })),
+    chunks: p.chunks.map((c) => ({ ...c, lease: offer(p, p.members, c.index, 0, 0, p.now, p.timing, false), verifiers: [], verifications: [] })),
     events: []
   }
 }
@@ -96,6 +112,7 @@ export function addContribution (round: RoundState, index: number, c: Contributi
   if (round.anchor == null) {
     if (c.anchor == null) refuse(ErrorCode.SUBMISSION_INVALID, `epoch ${round.epoch} has no block yet: the first contribution must carry its certified block`)
     round.anchor = c.anchor
+    startClocks(round, c.at, timing)
   } else if (round.anchor.blockHash !== blockHash) {
     refuse(ErrorCode.SUBMISSION_INVALID, `chunk from a different block: epoch ${round.epoch}'s chunks derive from block ${round.anchor.blockHash}, not ${blockHash}`)
   }
@@ -175,7 +192,7 @@ export function expire (round: RoundState, now: number, members: readonly string
     }
     if (chunk.contribution != null || now <= chunk.lease.deadline) continue
     const missed = chunk.lease
-    chunk.lease = offer(members, round.epoch, chunk.index, missed.attempt + 1, round.attempt, now, timing)
+    chunk.lease = offer(round, members, chunk.index, missed.attempt + 1, round.attempt, now, timing, round.anchor != null)
     event(round, now, 'lease-expired', `chunk ${chunk.index}: ${missed.holder} ${missed.lockedAt == null ? 'never locked it' : 'locked it but did not contribute'}; offered to ${chunk.lease.holder}`, missed.holder)
     changed = true
   }
@@ -209,19 +226,20 @@ function replaceVerifiers (chunk: ChunkState, members: readonly string[]): strin
 
 /**
  * Rollback: contributions, verifications, the anchor and the leases of the epoch are cleared and
- * the next round attempt starts, with holders and verifiers rotated. The epoch stays open.
+ * the next round attempt starts, with holders and verifiers rotated; its clocks start with its
+ * first contribution. The epoch stays open.
  */
 export function rollback (round: RoundState, now: number, reason: string, members: readonly string[], timing: RoundTiming): void {
   round.attempt += 1
   round.attemptStartedAt = now
-  round.attemptDeadline = now + timing.attemptTimeoutMs
+  round.attemptDeadline = round.finalizationDeadline
   delete round.anchor
   for (const chunk of round.chunks) {
     delete chunk.contribution
     chunk.verifiers = []
     delete chunk.verifyDeadline
     chunk.verifications = []
-    chunk.lease = offer(members, round.epoch, chunk.index, 0, round.attempt, now, timing)
+    chunk.lease = offer(round, members, chunk.index, 0, round.attempt, now, timing, false)
   }
   event(round, now, 'rollback', reason)
 }

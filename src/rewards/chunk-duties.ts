@@ -60,7 +60,8 @@ export class ChunkDuties {
       if (this.#m.clock() > p.deadline) throw new EphemeraError(ErrorCode.TIMEOUT, `the coordinator did not commit the epoch by its finalization deadline (${new Date(p.deadline).toISOString()})`)
       try {
         // after the first look, wait for the round's next change (a long poll) rather than poll it
-        const round = await client.round(p.epoch, signal, seen == null ? undefined : { since: seen, waitMs: p.pollMs })
+        // only this node's duties: the whole round is sent to nobody at every change
+        const round = await client.round(p.epoch, signal, seen == null ? undefined : { since: seen, waitMs: p.pollMs }, this.#self)
         seen = round?.version
         if (round?.status === 'failed') throw new EphemeraError(ErrorCode.EPOCH_FAILED, `the coordinator marked the epoch failed: ${round.failure ?? ''}`)
         if (round == null) {

@@ -105,9 +105,12 @@ export class CoordinatorClient {
   }
 
   /** An epoch's round (open or failed), or undefined when it has none (not ended, or committed). */
-  async round (epoch: number, signal?: AbortSignal, wait?: { since: number, waitMs: number }): Promise<RoundViewJson | undefined> {
-    const query = wait == null ? '' : `?since=${wait.since}&waitMs=${wait.waitMs}`
-    const res = await this.#fetch(`/contract/epochs/${epoch}/round${query}`, {}, signal)
+  async round (epoch: number, signal?: AbortSignal, wait?: { since: number, waitMs: number }, member?: string): Promise<RoundViewJson | undefined> {
+    const query = new URLSearchParams({
+      ...(wait == null ? {} : { since: String(wait.since), waitMs: String(wait.waitMs) }),
+      ...(member == null ? {} : { member })
+    }).toString()
+    const res = await this.#fetch(`/contract/epochs/${epoch}/round${query === '' ? '' : `?${query}`}`, {}, signal)
     if (res.status === 404) return undefined
     if (res.status !== 200) throw this.#refused(`GET /contract/epochs/${epoch}/round`, res)
     return res.body as RoundViewJson

@@ -334,3 +334,31 @@ describe('coordinator API: POST /contract/epochs/:e/submissions', () => {
     expect([r1?.statusCode, r2?.statusCode].sort()).toEqual([200, 409])
   })
 })
+
+describe('GET /contract/epochs/{e}/round', () => {
+  it('serves the whole round, or with member=KEY only the chunks offered to that member, without events; a bad key is 400', async () => {
+    const a = await api()
+    await a.coordinator.update()
+    const whole = await a.server.app.inject({ method: 'GET', url: '/contract/epochs/3/round' })
+    expect(whole.statusCode, whole.body).toBe(200)
+    const round = whole.json<{ chunks: Array<{ index: number, lease: { holder: string } }>, progress: { chunks: number }, version: number }>()
+    expect(round.chunks.length).toBe(round.progress.chunks)
+    const seen: number[] = []
+    for (const k of KEYS) {
+      const key = Buffer.from(k.publicKey).toString('hex')
+      const res = await a.server.app.inject({ method: 'GET', url: `/contract/epochs/3/round?member=${key.toUpperCase()}` })
+      expect(res.statusCode, res.body).toBe(200)
+      const mine = res.json<{ chunks: Array<{ index: number, lease: { holder: string } }>, events: unknown[], progress: { chunks: number }, version: number }>()
+      expect(mine.events).toEqual([])
+      expect(mine.progress).toEqual(round.progress)
+      expect(mine.version).toBe(round.version)
+      expect(mine.chunks.every((c) => c.lease.holder === key)).toBe(true)
+      expect(mine.chunks.map((c) => c.index)).toEqual(round.chunks.filter((c) => c.lease.holder === key).map((c) => c.index))
+      seen.push(...mine.chunks.map((c) => c.index))
+    }
+    expect(seen.sort((x, y) => x - y)).toEqual(round.chunks.map((c) => c.index))
+    const bad = await a.server.app.inject({ method: 'GET', url: '/contract/epochs/3/round?member=zz' })
+    expect(bad.statusCode).toBe(400)
+    expect(bad.json()).toMatchObject({ error: 'ERR_BAD_REQUEST' })
+  })
+})

@@ -120,7 +120,8 @@ describe('admission from the queue', () => {
     await h.requests.addToQueue(newcomer, { name: 'node5', multiaddrs: ['/ip4/127.0.0.1/tcp/4005'] })
     await h.coordinator.update()
     expect(h.membershipEvents.map((e) => e.kind)).toEqual(['queued', 'staged'])
-    // nobody contributes: the attempt times out and rolls back
+    // one chunk arrives (the attempt's clocks start), the others never: the attempt times out and rolls back
+    await contributeAll(h, 1, blockOf(1, 0, { keys: KEYS, parameters: parametersFor(KEYS.length) }), [0])
     h.clock.now = endOf(1) + 10 + 3_500
     await h.coordinator.update()
     expect(h.events.some((e) => e.epoch === 1 && e.kind === 'rollback')).toBe(true)
@@ -145,11 +146,17 @@ describe('drops', () => {
     expect(committeeChainChecks(COMMITTEE, [r1, r2, r3]).every((c) => c.ok)).toBe(true)
   })
 
-  it('a lease let expire counts as a missed epoch', async () => {
+  it('a lease let expire counts as a missed epoch; one offered before anyone could contribute does not', async () => {
     const h = await living()
     h.clock.now = endOf(1) + 10
     await h.coordinator.update()
     const holder = (await h.coordinator.round(1))?.chunks[0]?.lease.holder as string
+    // no block anywhere yet: nobody is blamed however long that takes
+    h.clock.now += 2_500
+    await h.coordinator.update()
+    expect(h.coordinator.committees.membership.missed(holder)).toBe(0)
+    // another chunk's contribution brings the block; the holder then lets its lease expire
+    await contributeAll(h, 1, blockOf(1, 0, { keys: KEYS, parameters: parametersFor(KEYS.length) }), [1])
     h.clock.now += 1_100
     await h.coordinator.update()
     expect(h.coordinator.committees.membership.missed(holder)).toBe(1)

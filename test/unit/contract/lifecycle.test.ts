@@ -47,12 +47,42 @@ describe('tryLock', () => {
       const other = SORTED.find((m) => m !== holder) as string
       await refused(h.coordinator.tryLock(1, index, memberOf(other)), ErrorCode.LEASE_HELD, /is leased to/)
       const grant = await h.coordinator.tryLock(1, index, memberOf(holder))
-      expect(grant.lease).toMatchObject({ holder, attempt: 0, lockedAt: endOf(1) + 100, deadline: endOf(1) + 100 + ENV.leaseTimeoutMs })
+      // no block yet, so no clock runs: the lease lasts until the epoch's finalization deadline
+      expect(grant.lease).toMatchObject({ holder, attempt: 0, lockedAt: endOf(1) + 100, deadline: endOf(1) + ENV.finalizationEpochs * ENV.epochMs })
       expect(grant.chunk).toEqual({ index, from: index * 5, to: index * 5 + 5 })
       // a reconnecting holder gets the same lease again
       expect((await h.coordinator.tryLock(1, index, memberOf(holder))).lease).toEqual(grant.lease)
     }
     await refused(h.coordinator.tryLock(1, 4, member(0)), ErrorCode.NOT_FOUND, /4 chunks/)
+  })
+
+  it('no lease expires and the attempt does not time out before its first contribution; that contribution starts every clock', async () => {
+    const h = await harness()
+    h.clock.now = endOf(1) + 10
+    await h.coordinator.update()
+    const opened = await roundOf(h, 1)
+    const finalization = endOf(1) + ENV.finalizationEpochs * ENV.epochMs
+    expect(opened.attemptDeadline).toBe(finalization)
+    // the block is certified late: an attempt timeout and more pass, nothing expires
+    while (h.clock.now < endOf(1) + ENV.attemptTimeoutMs + ENV.leaseTimeoutMs) {
+      h.clock.now += 250
+      await h.coordinator.update()
+    }
+    const waited = await roundOf(h, 1)
+    expect(waited.attempt).toBe(0)
+    expect(waited.chunks.map((c) => c.lease)).toEqual(opened.chunks.map((c) => c.lease))
+    expect(h.events.filter((e) => e.epoch === 1).map((e) => e.kind)).toEqual([])
+    for (const c of waited.chunks) expect(h.coordinator.committees.membership.missed(c.lease.holder)).toBe(0)
+    // the first contribution: the attempt's deadline and every other lease's start now
+    const b = blockOf(1)
+    await contributeAll(h, 1, b, [2])
+    const started = await roundOf(h, 1)
+    expect(started.attemptDeadline).toBe(h.clock.now + ENV.attemptTimeoutMs)
+    for (const c of started.chunks.filter((x) => x.index !== 2)) expect(c.lease.deadline).toBe(h.clock.now + ENV.leaseTimeoutMs)
+    // and the epoch commits in attempt 0
+    await contributeAll(h, 1, b, [0, 1, 3])
+    expect(await verifyAll(h, 1, b)).toBe(true)
+    expect((await h.store.record(1))?.attempt).toBe(0)
   })
 
   it('a holder that misses its lease deadline loses the chunk to the next member in the rotation', async () => {
@@ -61,6 +91,8 @@ describe('tryLock', () => {
     await h.coordinator.update()
     const first = leaseHolder(SORTED, 1, 0, 0, 0)
     await h.coordinator.tryLock(1, 0, memberOf(first))
+    // another chunk's contribution brings the block: the lease clocks run from now
+    await contributeAll(h, 1, blockOf(1), [1])
     h.clock.now += ENV.leaseTimeoutMs + 1
     await h.coordinator.update()
     const next = leaseHolder(SORTED, 1, 0, 1, 0)
@@ -72,7 +104,7 @@ describe('tryLock', () => {
     const b = blockOf(1)
     await refused(h.coordinator.tryContribute(1, 0, memberOf(first), b.contribution(0, first, { withBlock: true })), ErrorCode.LEASE_HELD)
     await h.coordinator.tryLock(1, 0, memberOf(next))
-    await h.coordinator.tryContribute(1, 0, memberOf(next), b.contribution(0, next, { withBlock: true }))
+    await h.coordinator.tryContribute(1, 0, memberOf(next), b.contribution(0, next))
   })
 })
 
@@ -294,7 +326,8 @@ describe('rollback and finalization', () => {
     h.clock.now = before.attemptDeadline + 1
     await h.coordinator.update()
     const rolled = await roundOf(h, 1)
-    expect(rolled).toMatchObject({ status: 'open', attempt: 1, attemptStartedAt: h.clock.now, attemptDeadline: h.clock.now + ENV.attemptTimeoutMs })
+    // the next attempt's clocks start with its first contribution
+    expect(rolled).toMatchObject({ status: 'open', attempt: 1, attemptStartedAt: h.clock.now, attemptDeadline: rolled.finalizationDeadline })
     expect(rolled.anchor).toBeUndefined()
     for (const chunk of rolled.chunks) {
       expect(chunk.contribution).toBeUndefined()
