@@ -101,13 +101,14 @@ export const docs = {
   }),
   round: route({
     summary: "An epoch's round",
-    description: 'One epoch\'s round, open or failed (as in `/contract/rounds`). With `since`, a long poll: answers once the round\'s version is above `since`, or after `waitMs`. With `member`, only what that member has to do: the chunks offered to it and not contributed, and the contributed chunks it must still verify; no events.',
+    description: 'One epoch\'s round, open or failed (as in `/contract/rounds`). With `since`, a long poll: answers once the round\'s version is above `since`, or after `waitMs`. With `member`, only what that member has to do: the chunks offered to it and not contributed, and the contributed chunks it must still verify, no events, and `duties`, their digest; with `unless` set to that digest, a long poll waits for the member\'s duties to change, not the round.',
     tags: ['rounds'],
     params: epochParams,
     querystring: parameters({
       since: { type: 'integer', minimum: 0, description: 'Answer once the round\'s version is above this.' },
       waitMs: { type: 'integer', minimum: 0, maximum: 30_000, description: 'The longest wait with `since`, in ms (default 10000).' },
-      member: { type: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'A member\'s public key (hex): only its duties are listed.' }
+      member: { type: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'A member\'s public key (hex): only its duties are listed, with `duties`, their digest.' },
+      unless: { type: 'string', pattern: '^[0-9a-f]{32}$', description: 'With `member` and `since`: answer once the member\'s duties digest differs from this (or the round closes, or after `waitMs`).' }
     }, []),
     response: { 200: answer('The round.'), ...errors({ 400: 'A parameter out of range.', 404: 'No open or failed round (a committed epoch is at /contract/epochs/{epoch}).' }) }
   }),

@@ -18,6 +18,7 @@ import { describeOnly } from '../api/openapi.js'
 import { docs } from './api-docs.js'
 import type { EpochSummary } from '../epochs/epoch-summary.js'
 import { RecordSummaries } from './summaries.js'
+import { memberView } from './member-view.js'
 
 type RawRequest = FastifyRequest & { rawBody?: Buffer }
 
@@ -35,22 +36,6 @@ function roundView (round: RoundState): RoundViewJson {
       const { rows: _rows, ...contribution } = c.contribution
       return { ...c, contribution }
     })
-  }
-}
-
-/**
- * What one member has to do in a round: the chunks offered to it and not contributed, and the
- * contributed chunks it must still verify; the rest of the view as is, without events. Members
- * poll their round at every change: the whole view (every chunk's lease, contribution and
- * verifications, 64 events) was ~50 KB at 40 chunks, sent to every member at every change.
- */
-function memberView (view: RoundViewJson, member: string): RoundViewJson {
-  return {
-    ...view,
-    events: [],
-    chunks: view.chunks.filter((c) => c.contribution == null
-      ? c.lease.holder === member
-      : c.verifiers.includes(member) && !c.verifications.some((v) => v.verifier === member))
   }
 }
 
@@ -135,20 +120,30 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
 
     app.get('/contract/rounds', { schema: docs.rounds }, async () => ({ rounds: coordinator.openRounds().map(roundView) }))
 
-    app.get<{ Params: { epoch: string }, Querystring: { since?: string, waitMs?: string, member?: string } }>('/contract/epochs/:epoch/round', { schema: docs.round }, async (request, reply) => {
+    app.get<{ Params: { epoch: string }, Querystring: { since?: string, waitMs?: string, member?: string, unless?: string } }>('/contract/epochs/:epoch/round', { schema: docs.round }, async (request, reply) => {
       const epoch = parseEpoch(request.params.epoch)
       const member = request.query.member == null ? undefined : parseHash(request.query.member, 'member')
-      // long poll: with ?since=V, answer once the round's version is above V (or after waitMs)
+      const unless = request.query.unless
+      if (unless != null && (member == null || !/^[0-9a-f]{32}$/.test(unless))) throw new EphemeraError(ErrorCode.BAD_REQUEST, 'unless must be the 32-hex-character duties digest of a member view, with member')
+      const view = (round: RoundState): RoundViewJson => member == null ? roundView(round) : memberView(roundView(round), member)
+      // long poll: with ?since=V, answer once the round's version is above V (or after waitMs);
+      // with unless=D too, once the member's duties differ from D (or the round is gone)
       if (request.query.since != null) {
-        const since = parseIndex(request.query.since, 'since', Number.MAX_SAFE_INTEGER)
+        let since = parseIndex(request.query.since, 'since', Number.MAX_SAFE_INTEGER)
         const waitMs = parseIndex(request.query.waitMs ?? '10000', 'waitMs', 30_000)
         const aborted = new AbortController()
         reply.raw.once('close', () => { aborted.abort() })
-        await coordinator.waitForChange(epoch, since, waitMs, aborted.signal)
+        const deadline = Date.now() + waitMs
+        for (;;) {
+          await coordinator.waitForChange(epoch, since, deadline - Date.now(), aborted.signal)
+          const round = unless == null || aborted.signal.aborted || Date.now() >= deadline ? undefined : await coordinator.round(epoch)
+          if (round == null || round.status !== 'open' || view(round).duties !== unless) break
+          since = round.version
+        }
       }
       const round = await coordinator.round(epoch)
       if (round == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no open or failed round${await coordinator.record(epoch) != null ? ' (it is committed: GET /contract/epochs/' + String(epoch) + ')' : ''}`)
-      return member == null ? roundView(round) : memberView(roundView(round), member)
+      return view(round)
     })
 
     /** The certified block an open round's chunks derive from (verifiers that lack it read it here and check it). */

@@ -89,6 +89,8 @@ export type RoundViewJson = Omit<RoundState, 'anchor' | 'chunks'> & {
   blockBy: string | null
   progress: { chunks: number, contributed: number, verified: number }
   chunks: Array<Omit<RoundState['chunks'][number], 'contribution'> & { contribution: Omit<Contribution, 'rows'> | null }>
+  /** A member's view only (`?member=KEY`): a digest of its duties, to pass back as `unless`. */
+  duties?: string
 }
 
 /** Shape check of a batch of verifications. */

@@ -53,6 +53,7 @@ export class ChunkDuties {
     const mine = { contributed: new Set<string>(), verified: new Set<string>() }
     const client = this.#m.client
     let seen: number | undefined
+    let duties: string | undefined
     for (;;) {
       if (signal.aborted) throw new AbortError()
       const record = await client.record(p.epoch, signal)
@@ -60,9 +61,10 @@ export class ChunkDuties {
       if (this.#m.clock() > p.deadline) throw new EphemeraError(ErrorCode.TIMEOUT, `the coordinator did not commit the epoch by its finalization deadline (${new Date(p.deadline).toISOString()})`)
       try {
         // after the first look, wait for the round's next change (a long poll) rather than poll it
-        // only this node's duties: the whole round is sent to nobody at every change
-        const round = await client.round(p.epoch, signal, seen == null ? undefined : { since: seen, waitMs: p.pollMs }, this.#self)
+        // only this node's duties, and only once they change: not the whole round at every change
+        const round = await client.round(p.epoch, signal, seen == null ? undefined : { since: seen, waitMs: p.pollMs, unless: duties }, this.#self)
         seen = round?.version
+        duties = round?.duties
         if (round?.status === 'failed') throw new EphemeraError(ErrorCode.EPOCH_FAILED, `the coordinator marked the epoch failed: ${round.failure ?? ''}`)
         if (round == null) {
           // not open yet: a lock opens it (refused unless this node is offered the chunk)
@@ -77,6 +79,7 @@ export class ChunkDuties {
         if ((err as EphemeraError).code === ErrorCode.EPOCH_FAILED) throw err
         this.#m.logger.debug({ epoch: p.epoch, err: errorMessage(err) }, 'chunk duty not done this time')
         seen = undefined
+        duties = undefined
         await sleep(Math.min(p.pollMs, 250), signal)
       }
     }

@@ -105,9 +105,9 @@ export class CoordinatorClient {
   }
 
   /** An epoch's round (open or failed), or undefined when it has none (not ended, or committed). */
-  async round (epoch: number, signal?: AbortSignal, wait?: { since: number, waitMs: number }, member?: string): Promise<RoundViewJson | undefined> {
+  async round (epoch: number, signal?: AbortSignal, wait?: { since: number, waitMs: number, unless?: string }, member?: string): Promise<RoundViewJson | undefined> {
     const query = new URLSearchParams({
-      ...(wait == null ? {} : { since: String(wait.since), waitMs: String(wait.waitMs) }),
+      ...(wait == null ? {} : { since: String(wait.since), waitMs: String(wait.waitMs), ...(wait.unless == null ? {} : { unless: wait.unless }) }),
       ...(member == null ? {} : { member })
     }).toString()
     const res = await this.#fetch(`/contract/epochs/${epoch}/round${query === '' ? '' : `?${query}`}`, {}, signal)
