@@ -22,7 +22,7 @@ export const cleanups = new Set()
 const ENV = { ...process.env, LOG_LEVEL: 'warn' }
 
 /** Runs the CLI; resolves with its exit code and output; SIGTERM at the deadline (SIGKILL 15 s later). */
-function cli (args, { timeoutMs, onLine } = {}) {
+export function cli (args, { timeoutMs, onLine } = {}) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
@@ -47,7 +47,7 @@ function lastLines (text, count = 2) {
   return text.trim().split('\n').filter((l) => l.trim() !== '').slice(-count).join(' | ').slice(0, 400)
 }
 
-function failure (r) {
+export function failure (r) {
   return `${r.timedOut ? 'timed out' : `exit ${r.code ?? r.signal}`}: ${lastLines(r.stderr) || lastLines(r.stdout) || '(no output)'}`
 }
 
