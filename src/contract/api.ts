@@ -129,17 +129,11 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
       // long poll: with ?since=V, answer once the round's version is above V (or after waitMs);
       // with unless=D too, once the member's duties differ from D (or the round is gone)
       if (request.query.since != null) {
-        let since = parseIndex(request.query.since, 'since', Number.MAX_SAFE_INTEGER)
+        const since = parseIndex(request.query.since, 'since', Number.MAX_SAFE_INTEGER)
         const waitMs = parseIndex(request.query.waitMs ?? '10000', 'waitMs', 30_000)
         const aborted = new AbortController()
         reply.raw.once('close', () => { aborted.abort() })
-        const deadline = Date.now() + waitMs
-        for (;;) {
-          await coordinator.waitForChange(epoch, since, deadline - Date.now(), aborted.signal)
-          const round = unless == null || aborted.signal.aborted || Date.now() >= deadline ? undefined : await coordinator.round(epoch)
-          if (round == null || round.status !== 'open' || view(round).duties !== unless) break
-          since = round.version
-        }
+        await coordinator.waitForChange(epoch, since, waitMs, aborted.signal, unless == null ? undefined : (round) => view(round).duties !== unless)
       }
       const round = await coordinator.round(epoch)
       if (round == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no open or failed round${await coordinator.record(epoch) != null ? ' (it is committed: GET /contract/epochs/' + String(epoch) + ')' : ''}`)

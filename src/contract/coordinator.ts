@@ -443,13 +443,19 @@ export class Coordinator {
   }
 
   /**
-   * Resolves once epoch's round has a version above `since` (or is closed), or after `timeoutMs`:
-   * lets nodes wait for the next step of a round instead of polling it.
+   * Resolves once epoch's round has a version above `since` for which `matters` holds (always, for
+   * a round that is no longer open), or is closed; or after `timeoutMs`, on abort, or at once when
+   * too many wait: lets nodes wait for the next step of a round (or of their own part in it, with
+   * `matters`) instead of polling it.
    */
-  async waitForChange (epoch: number, since: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    const round = this.#rounds.get(epoch)
-    if (round == null || round.version > since) return
-    await this.#waiters.wait(epoch, timeoutMs, signal)
+  async waitForChange (epoch: number, since: number, timeoutMs: number, signal?: AbortSignal, matters: (round: RoundState) => boolean = () => true): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (let seen = since; ;) {
+      const round = this.#rounds.get(epoch)
+      if (round == null || (round.version > seen && (round.status !== 'open' || matters(round)))) return
+      seen = round.version
+      if (!await this.#waiters.wait(epoch, deadline - Date.now(), signal)) return
+    }
   }
 
   /** Tells onEvent about the events after `last` (the newest event before a transition). */

@@ -15,9 +15,12 @@ export class RoundWaiters {
     return this.#count
   }
 
-  /** Resolves on wake(epoch), after `timeoutMs`, or on abort; at once when too many wait already. */
-  async wait (epoch: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    if (timeoutMs <= 0 || this.#count >= this.#max || signal?.aborted === true) return
+  /**
+   * Resolves on wake(epoch), after `timeoutMs`, or on abort, with true; at once with false when
+   * there is no time left, it was aborted already, or too many wait already.
+   */
+  async wait (epoch: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (timeoutMs <= 0 || this.#count >= this.#max || signal?.aborted === true) return false
     await new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer)
@@ -36,6 +39,7 @@ export class RoundWaiters {
       this.#byEpoch.set(epoch, set)
       this.#count++
     })
+    return true
   }
 
   /** Wakes every request waiting for `epoch`. */

@@ -8,7 +8,7 @@ describe('RoundWaiters (long polls of a round)', () => {
     vi.useFakeTimers()
     const waiters = new RoundWaiters(3)
     const done: string[] = []
-    const track = (name: string, p: Promise<void>): void => { void p.then(() => { done.push(name) }) }
+    const track = (name: string, p: Promise<unknown>): void => { void p.then(() => { done.push(name) }) }
     track('a1', waiters.wait(1, 10_000))
     track('a2', waiters.wait(1, 10_000))
     track('b', waiters.wait(2, 5_000))
@@ -17,6 +17,8 @@ describe('RoundWaiters (long polls of a round)', () => {
     track('over', waiters.wait(3, 10_000))
     await vi.advanceTimersByTimeAsync(0)
     expect(done).toEqual(['over'])
+    // and says it did not wait (a caller waiting in a loop then answers instead of spinning)
+    expect(await waiters.wait(3, 10_000)).toBe(false)
     waiters.wake(1)
     await vi.advanceTimersByTimeAsync(0)
     expect(done.sort()).toEqual(['a1', 'a2', 'over'])
