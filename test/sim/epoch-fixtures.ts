@@ -19,10 +19,11 @@ import type { Rng } from './rbc-sim.js'
 /** Per frame on a libp2p connection: yamux header (12) + noise length (2) + noise MAC (16). */
 export const LINK_OVERHEAD = 30
 /**
- * A gossipsub RPC around one published report (StrictSign, the default): topic, from (38-byte
- * peer id), seqno (8), signature (64) and protobuf tags. An estimate, stated in docs/SIMULATION.md.
+ * A gossipsub RPC around one published report (StrictNoSign, src/network/libp2p.ts): the topic
+ * (`ephemera/rewards/reports/2`, 26 bytes), the data's length and the protobuf tags; no from,
+ * seqno, signature or key. An estimate, stated in docs/SIMULATION.md.
  */
-export const GOSSIP_OVERHEAD = 150
+export const GOSSIP_OVERHEAD = 40
 /** Envelope ids are per peer counters; a 3-byte id stands for all of them. */
 const ENVELOPE_ID = 0xffff
 
