@@ -47,30 +47,47 @@ export class ChunkDuties {
     this.#self = toHex(modules.key.publicKey)
   }
 
-  async run (p: { epoch: number, delivered: DeliveredBlock, parameters: ParametersJson, deadline: number, pollMs: number, onProgress: (progress: ChunkProgress) => void }, signal: AbortSignal): Promise<EpochRecordJson> {
+  async run (p: { epoch: number, delivered: DeliveredBlock, parameters: ParametersJson, deadline: number, pollMs: number, retryMs?: number, onProgress: (progress: ChunkProgress) => void }, signal: AbortSignal): Promise<EpochRecordJson> {
     const own = consensusSubmission(p.delivered, p.parameters)
     const tables = new Map<string, SubmissionJson>([[own.blockHash as string, own]])
     const mine = { contributed: new Set<string>(), verified: new Set<string>() }
     const client = this.#m.client
+    // the pause after a step that could not be done (the round not open yet, a refused request)
+    const retryMs = p.retryMs ?? Math.min(p.pollMs, 250)
     let seen: number | undefined
     let duties: string | undefined
+    // the record is looked for at the start, once the round is gone, and after a failed step; not
+    // before every look at an open round (a request per step, each step's latency)
+    let recordDue = true
     for (;;) {
       if (signal.aborted) throw new AbortError()
-      const record = await client.record(p.epoch, signal)
-      if (record != null) return record
+      if (recordDue) {
+        const record = await client.record(p.epoch, signal)
+        if (record != null) return record
+      }
       if (this.#m.clock() > p.deadline) throw new EphemeraError(ErrorCode.TIMEOUT, `the coordinator did not commit the epoch by its finalization deadline (${new Date(p.deadline).toISOString()})`)
       try {
         // after the first look, wait for the round's next change (a long poll) rather than poll it
         // only this node's duties, and only once they change: not the whole round at every change
         const round = await client.round(p.epoch, signal, seen == null ? undefined : { since: seen, waitMs: p.pollMs, unless: duties }, this.#self)
-        seen = round?.version
-        duties = round?.duties
         if (round?.status === 'failed') throw new EphemeraError(ErrorCode.EPOCH_FAILED, `the coordinator marked the epoch failed: ${round.failure ?? ''}`)
-        if (round == null) {
-          // not open yet: a lock opens it (refused unless this node is offered the chunk)
-          await client.lock(p.epoch, 0, signal).catch(() => undefined)
-          await sleep(Math.min(p.pollMs, 250), signal)
+        if (round == null && seen != null) {
+          // gone since the last look: committed, so read the record at once
+          seen = undefined
+          duties = undefined
+          recordDue = true
+        } else if (round == null) {
+          // not open yet: a lock opens it (an answer per chunk, refused unless this node is
+          // offered the chunk); the round is then open, so look at it at once. Only when the
+          // coordinator cannot open it (the epoch has not ended there yet, or it has just been
+          // committed) wait before looking again.
+          const opened = await client.lockMany(p.epoch, [0], signal).then(() => true, () => false)
+          recordDue = !opened
+          if (!opened) await sleep(retryMs, signal)
         } else {
+          seen = round.version
+          duties = round.duties
+          recordDue = false
           await this.#duties(p.epoch, round, own, tables, mine, p.parameters, signal)
           p.onProgress({ chunks: round.progress.chunks, contributed: round.progress.contributed, verified: round.progress.verified, mine: { contributed: mine.contributed.size, verified: mine.verified.size }, attempt: round.attempt })
         }
@@ -80,7 +97,8 @@ export class ChunkDuties {
         this.#m.logger.debug({ epoch: p.epoch, err: errorMessage(err) }, 'chunk duty not done this time')
         seen = undefined
         duties = undefined
-        await sleep(Math.min(p.pollMs, 250), signal)
+        recordDue = true
+        await sleep(retryMs, signal)
       }
     }
   }

@@ -102,6 +102,17 @@ export async function advanceProgress (ctx: RewardsContext, p: EpochProgress, st
   ctx.m.logger.debug({ epoch: p.epoch, state }, 'epoch state')
 }
 
+/**
+ * advanceProgress for a pipeline that goes on while the state is being stored (the state is in
+ * memory, and so in the API, at once; writes land in order): the caller awaits the result before
+ * it returns. A failed write stops the node through its database either way.
+ */
+export function advanceProgressMeanwhile (ctx: RewardsContext, p: EpochProgress, state: EpochState, changes: Partial<EpochProgress> = {}): Promise<void> {
+  const stored = advanceProgress(ctx, p, state, changes)
+  stored.catch(() => {})
+  return stored
+}
+
 /** A fresh pipeline state for an epoch (the coordinator's info must be known). */
 export function newProgress (ctx: RewardsContext, epoch: number, state: EpochState): EpochProgress {
   const info = ctx.info() as EpochInfoJson

@@ -2,7 +2,7 @@ import { signRequest } from '../epochs/auth.js'
 import type { Environment } from '../epochs/environment.js'
 import type { CommitteeJson, EpochRecordJson, ParametersJson, SubmissionJson } from '../epochs/record.js'
 import type { NodeKey } from '../crypto/keys.js'
-import type { ContributionBody, ContributionsBody, ItemResult, LockGrant, RoundViewJson, VerificationBody } from '../epochs/requests.js'
+import type { ContributionsBody, ItemResult, LockGrant, RoundViewJson, VerificationBody } from '../epochs/requests.js'
 import type { Anchor } from '../epochs/round-types.js'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import type { JoinBody, MembershipViewJson, QueueAnswerJson } from '../epochs/membership-requests.js'
@@ -122,27 +122,6 @@ export class CoordinatorClient {
     if (res.status === 404) return undefined
     if (res.status !== 200) throw this.#refused(`GET /contract/epochs/${epoch}/round/block`, res)
     return res.body as Anchor
-  }
-
-  /** tryLock (signed): acquires the lease of a chunk this node was offered. */
-  async lock (epoch: number, chunk: number, signal?: AbortSignal): Promise<LockGrant> {
-    const res = await this.#post(`/contract/epochs/${epoch}/chunks/${chunk}/lock`, {}, signal)
-    if (res.status !== 200) throw this.#refused(`lock of chunk ${chunk} of epoch ${epoch}`, res)
-    return res.body as LockGrant
-  }
-
-  /** tryContribute (signed): uploads a chunk's rows (and the block, when the round has none yet). */
-  async contribute (epoch: number, chunk: number, body: ContributionBody, signal?: AbortSignal): Promise<{ verifiers: string[] }> {
-    const res = await this.#post(`/contract/epochs/${epoch}/chunks/${chunk}/contribution`, body, signal)
-    if (res.status !== 200) throw this.#refused(`contribution of chunk ${chunk} of epoch ${epoch}`, res)
-    return res.body as { verifiers: string[] }
-  }
-
-  /** tryVerify (signed): uploads this node's finding for a chunk it was assigned. */
-  async verify (epoch: number, chunk: number, body: VerificationBody, signal?: AbortSignal): Promise<{ committed: boolean }> {
-    const res = await this.#post(`/contract/epochs/${epoch}/chunks/${chunk}/verification`, body, signal)
-    if (res.status !== 200) throw this.#refused(`verification of chunk ${chunk} of epoch ${epoch}`, res)
-    return res.body as { committed: boolean }
   }
 
   /** tryLock of several chunks in one signed request: a result per chunk. */

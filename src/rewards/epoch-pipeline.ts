@@ -6,7 +6,7 @@ import { epochWindow } from '../epochs/environment.js'
 import { standaloneSubmission } from '../epochs/record.js'
 import { MAX_VALUE, MISSING, parametersId, reportMessage, type Report } from '../epochs/report.js'
 import { AbortError, EphemeraError, ErrorCode, errorMessage } from '../util/errors.js'
-import { advanceProgress, newProgress, saveProgress, type RewardsContext } from './context.js'
+import { advanceProgress, advanceProgressMeanwhile, newProgress, saveProgress, type RewardsContext } from './context.js'
 import type { EpochInfoJson } from './coordinator-client.js'
 import type { EpochProgress } from './epoch-progress.js'
 import { adoptRecord } from './official.js'
@@ -17,7 +17,9 @@ import { epochLeader, proposerRank } from './proposer-timing.js'
  * One epoch's persisted pipeline on one node: computing (averages, signed report) → gossiping
  * (reports from a threshold of members) → broadcasting (staggered proposers, RBC) → submitting
  * (the epoch's round at the coordinator) → committed (the coordinator's record adopted), or
- * failed with the reason. Every state is stored before the pipeline acts on it.
+ * failed with the reason. Every state is stored before the pipeline finishes with it; on the
+ * way from the epoch's end to the coordinator the pipeline goes on while it is being written
+ * (the own report itself is stored, synced, before it is published).
  */
 export async function runEpoch (ctx: RewardsContext, epoch: number, signal: AbortSignal): Promise<void> {
   const info = ctx.info() as EpochInfoJson
@@ -38,21 +40,25 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
     // a silent node keeps its report to itself: not published, served, nor put in its blocks
     // persisted (synced) before it is published: a restart never signs a second one
     if (opts.fault !== 'silent') await pool.add(epoch, message, own, { own: true })
-    await advanceProgress(ctx, p, opts.standalone ? 'submitting' : 'gossiping', { samples, ownReport: own, times: { ...p.times, computedAt: ctx.clock() } })
+    const computed = advanceProgressMeanwhile(ctx, p, opts.standalone ? 'submitting' : 'gossiping', { samples, ownReport: own, times: { ...p.times, computedAt: ctx.clock() } })
     if (opts.standalone) {
+      await computed
       // the standalone baseline: this node's own report as a whole submission, then the record
       const { record, outcome } = await submitUntilDecided({ client: m.client, epoch, submission: standaloneSubmission(message, parameters), deadline: window.endMs + env.epochDeadlineMs, clock: ctx.clock, onSubmitted: () => { p.times.submittedAt = ctx.clock() } }, signal)
       await adoptRecord(ctx, p, record, outcome)
       return
     }
 
-    // gossiping: publish, collect reports from `threshold` members (ask peers directly when slow)
+    // gossiping: publish (the report is stored; the state is stored meanwhile: under load each
+    // write waits its turn on the event loop, and the others wait for this report), collect
+    // reports from `threshold` members (ask peers directly when slow)
     if (opts.fault !== 'silent') await pool.publish(message)
     if (opts.fault === 'equivocate') {
       const twin = reportMessage({ ...report, values: report.values.map((v) => (v === MISSING || v === 0 ? v : v - 1)) }, (b) => m.key.sign(b), ctx.clock())
       pool.addTwin(epoch, twin)
       await pool.publish(twin)
     }
+    await computed
     const reportDeadline = window.endMs + env.reportDeadlineMs
     const enough = (): boolean => pool.count(epoch) >= ctx.threshold(epoch)
     if (!await waiters.until(enough, window.endMs + Math.round(env.reportDeadlineMs * 0.5), signal)) {
@@ -60,7 +66,7 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
     }
     let shortOfReports: string | undefined
     if (await waiters.until(enough, reportDeadline, signal)) {
-      await advanceProgress(ctx, p, 'broadcasting', { reporters: pool.reporters(epoch), times: { ...p.times, thresholdAt: ctx.clock() } })
+      const gathered = advanceProgressMeanwhile(ctx, p, 'broadcasting', { reporters: pool.reporters(epoch), times: { ...p.times, thresholdAt: ctx.clock() } })
       // broadcasting: staggered proposers, rank k after k·δ with δ from the RBC time measured here
       // (proposer-timing.ts). A node that echoed another member's valid block waits for it to be
       // certified (N·δ more) before proposing its own anyway: an echoed block that never
@@ -71,6 +77,7 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
       await waiters.until(() => delivered() || blocks.echoed(epoch), ctx.clock() + proposerRank(members, ctx.self, epoch) * stagger, signal)
       if (!delivered() && blocks.echoed(epoch)) await waiters.until(delivered, ctx.clock() + members.length * stagger, signal)
       if (!delivered() && opts.propose) await propose(ctx, p)
+      await gathered
     } else {
       // too few reports here to propose, but others may still certify a block: keep voting and waiting
       shortOfReports = `only ${pool.count(epoch)} of ${ctx.threshold(epoch)} reports by the report deadline`
@@ -91,7 +98,7 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
     // the leader's block decided the epoch: a sample of the RBC time for the proposer stagger
     const thresholdAt = p.times.thresholdAt
     if (thresholdAt != null && creator === epochLeader(ctx.committees.committee(epoch).members.map((member) => member.publicKey), epoch)) ctx.timing.record(ctx.clock() - thresholdAt)
-    await advanceProgress(ctx, p, 'submitting', {
+    const submitting = advanceProgressMeanwhile(ctx, p, 'submitting', {
       reporters: pool.reporters(epoch),
       block: { hash: toHex(delivered.hash), creator: ctx.committees.name(creator) ?? creator, reports: delivered.block.messages.length },
       times: { ...p.times, deliveredAt: ctx.clock() }
@@ -99,6 +106,7 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
 
     // submitting: the round at the coordinator (leased chunks, assigned verifiers); everyone adopts its record
     await commitByChunks(ctx, p, delivered, signal)
+    await submitting
   } catch (err) {
     if (err instanceof AbortError || signal.aborted) return
     await advanceProgress(ctx, p, 'failed', { reason: errorMessage(err) })

@@ -38,6 +38,7 @@ export class ProgressStore {
   readonly #opts: { keepInMemory: number, keepStored: number }
   readonly #pruner: RangePruner
   readonly #byEpoch = new Map<number, EpochProgress>()
+  #writes: Promise<void> = Promise.resolve()
 
   constructor (db: Database, opts: { keepInMemory: number, keepStored: number }) {
     this.#db = db
@@ -73,9 +74,16 @@ export class ProgressStore {
     return out
   }
 
+  /**
+   * Stores `p` as it is now. Writes land in the order they were made, so a pipeline may go on
+   * while one is under way (and await it later) without an older state overwriting a newer one.
+   */
   async put (p: EpochProgress): Promise<void> {
     this.#byEpoch.set(p.epoch, p)
-    await this.#db.bucket(Bucket.epoch).put(pad(p.epoch), jsonBytes(p))
+    const bytes = jsonBytes(p)
+    const write = this.#writes.then(async () => { await this.#db.bucket(Bucket.epoch).put(pad(p.epoch), bytes) })
+    this.#writes = write.catch(() => {})
+    await write
   }
 
   /** Forgets what is too old at `epoch`: in memory and on disk. */

@@ -5,7 +5,7 @@
  * CoordinatorStore that round-trips records through JSON like the level store does.
  */
 import { blockHash, buildBlock, membershipId, readySigningBytes } from '../../../src/block/encoding.js'
-import type { Certificate, ClientMessage } from '../../../src/block/types.js'
+import type { Block, Certificate, ClientMessage } from '../../../src/block/types.js'
 import { compareBytes, toHex } from '../../../src/codec/bytes.js'
 import { committeeOf } from '../../../src/epochs/committee.js'
 import { consensusSubmission as buildConsensusSubmission, standaloneSubmission as buildStandaloneSubmission, type CommitteeMemberJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../../../src/epochs/record.js'
@@ -80,6 +80,7 @@ export interface ConsensusOptions {
 
 export interface BuiltSubmission {
   submission: SubmissionJson
+  block: Block
   messages: ClientMessage[]
   hash: Uint8Array
   certificate: Certificate
@@ -99,7 +100,7 @@ export function consensusSubmission (opts: ConsensusOptions): BuiltSubmission {
   const signerKeys = [...(opts.signers ?? all).map((i) => keys[i] as NodeKey), ...(opts.extraSigners ?? [])]
   const certificate: Certificate = { round, creator: creator.publicKey, blockHash: hash, signatures: signerKeys.map((k) => ({ signer: k.publicKey, signature: k.sign(payload) })) }
   const submission = buildConsensusSubmission({ block, hash, certificate }, opts.parameters ?? PARAMETERS)
-  return { submission, messages, hash, certificate }
+  return { submission, block, messages, hash, certificate }
 }
 
 /** A standalone submission: member i's own report, rewards with minValues 1. */

@@ -1,0 +1,88 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { HttpServer } from '../../src/api/index.js'
+import { registerContractRoutes } from '../../src/contract/api.js'
+import { Coordinator } from '../../src/contract/coordinator.js'
+import { environmentWithEpoch } from '../../src/epochs/environment.js'
+import type { EpochRecordJson } from '../../src/epochs/record.js'
+import { verifySignature } from '../../src/crypto/keys.js'
+import { ChunkDuties } from '../../src/rewards/chunk-duties.js'
+import { CoordinatorClient } from '../../src/rewards/coordinator-client.js'
+import { silentLogger } from '../../src/util/logger.js'
+import { waitFor } from '../helpers/env.js'
+import { COMMITTEE, consensusSubmission, KEYS, MemoryStore, PARAMETERS } from '../unit/contract/fixtures.js'
+
+/**
+ * Four members' chunk duties (src/rewards/chunk-duties.ts) against a real coordinator served over
+ * HTTP on loopback: 1-second epochs, 20 mixnodes in chunks of 5 (one chunk per member). The long
+ * poll and the pause after a step that could not be done are both 30 s here, so a member that
+ * waited either out where the round had already moved on would not finish within the test's
+ * deadline.
+ */
+
+const EPOCH_MS = 1_000
+const LONG_MS = 30_000
+
+interface Harness { coordinator: Coordinator, http: HttpServer, url: string }
+let harness: Harness | undefined
+
+afterEach(async () => {
+  await harness?.http.stop()
+  await harness?.coordinator.stop()
+  harness = undefined
+})
+
+/** `ticking`: the coordinator's own timer runs (it opens an ended epoch's round and expires leases); without it, only a member's lock opens a round. */
+async function start (opts: { ticking: boolean }): Promise<Harness> {
+  const coordinator = new Coordinator(environmentWithEpoch('testing', EPOCH_MS, 5), { store: new MemoryStore(), clock: Date.now, committee: COMMITTEE, parameters: PARAMETERS, verify: verifySignature, allowStandalone: false })
+  await coordinator.initialize()
+  if (opts.ticking) coordinator.start({ onError: () => {} })
+  const http = new HttpServer({ host: '127.0.0.1', port: 0 }, silentLogger())
+  registerContractRoutes(http.app, coordinator, Date.now, verifySignature)
+  await http.start()
+  return { coordinator, http, url: http.url }
+}
+
+/** Member i's duties for `epoch`, with the block certified by all four. */
+async function duties (h: Harness, i: number, epoch: number, opts: { retryMs: number }, signal: AbortSignal): Promise<EpochRecordJson> {
+  const built = consensusSubmission({ epoch })
+  const key = KEYS[i] as (typeof KEYS)[number]
+  const member = new ChunkDuties({ client: new CoordinatorClient(h.url, key), key, committee: () => COMMITTEE, logger: silentLogger(), clock: Date.now })
+  return await member.run({
+    epoch,
+    delivered: { hash: built.hash, block: built.block, certificate: built.certificate, localHeight: epoch },
+    parameters: PARAMETERS,
+    deadline: Date.now() + 60_000,
+    pollMs: LONG_MS,
+    retryMs: opts.retryMs,
+    onProgress: () => {}
+  }, signal)
+}
+
+describe('chunk duties against the coordinator over HTTP', () => {
+  it('members that find the round not yet open open it and go on at once; every member learns the commit as it happens', async () => {
+    harness = await start({ ticking: false })
+    const h = harness
+    await waitFor(() => h.coordinator.epochInfo(Date.now()).epoch >= 2, { timeoutMs: 5_000, what: 'epoch 1 to end' })
+    const epoch = h.coordinator.epochInfo(Date.now()).epoch - 1
+    expect(await h.coordinator.round(epoch)).toBeUndefined()
+    const signal = AbortSignal.timeout(8_000)
+    const records = await Promise.all(KEYS.map(async (_k, i) => await duties(h, i, epoch, { retryMs: LONG_MS }, signal)))
+    const record = await h.coordinator.record(epoch)
+    expect(record?.submission.blockHash).toBeDefined()
+    for (const r of records) expect(r.submission.blockHash).toBe(record?.submission.blockHash)
+    // one chunk per member, each contributed by the member first offered it: nobody's lease passed on
+    expect(record?.chunks.map((c) => c.contributor).sort()).toEqual(COMMITTEE.members.map((m) => m.publicKey).sort())
+  }, 20_000)
+
+  it('a member that starts before the epoch has ended at the coordinator keeps trying and does its part once it has', async () => {
+    harness = await start({ ticking: true })
+    const h = harness
+    await waitFor(() => h.coordinator.epochInfo(Date.now()).epoch >= 2, { timeoutMs: 5_000, what: 'epoch 1 to end' })
+    const epoch = h.coordinator.epochInfo(Date.now()).epoch
+    const signal = AbortSignal.timeout(8_000)
+    const records = await Promise.all(KEYS.map(async (_k, i) => await duties(h, i, epoch, { retryMs: 50 }, signal)))
+    const record = await h.coordinator.record(epoch)
+    expect(record?.acceptedAt).toBeGreaterThanOrEqual(record?.endMs as number)
+    for (const r of records) expect(r.submission.blockHash).toBe(record?.submission.blockHash)
+  }, 20_000)
+})
