@@ -9,7 +9,8 @@
 //   - a synced atomic batch of --batch puts (a block delivery is one such batch);
 //   - a synced put right after N unsynced ones (N = 10, 100): the fsync then flushes them too;
 //   - the same puts on a plain classic-level sublevel (no wrapper), and 8 concurrent writers both
-//     ways, to show what the fail-stop wrapper and serialising the writes cost.
+//     ways, to show what the fail-stop wrapper and serialising the writes cost; and 8 concurrent
+//     writers of atomic write()s, which the wrapper groups into shared synced batches.
 // Prints p50 / p95 / max latency per write and writes/s; with --out, the raw figures as JSON.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -61,6 +62,22 @@ async function sequential (name, count, one, writesPerCall = 1) {
   return stats(name, latencies, performance.now() - start, count * writesPerCall)
 }
 
+/** `count` calls of `one` by 8 concurrent writers; latency per call. */
+async function concurrent (name, count, one) {
+  const latencies = []
+  const start = performance.now()
+  let next = 0
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next < count) {
+      next++
+      const t = performance.now()
+      await one()
+      latencies.push(performance.now() - t)
+    }
+  }))
+  return stats(name, latencies, performance.now() - start, latencies.length)
+}
+
 const opts = args()
 const value = () => new Uint8Array(randomBytes(opts.valueBytes))
 const root = await mkdtemp(join(opts.dir, 'ephemera-bench-storage-'))
@@ -92,34 +109,9 @@ try {
     results.push(stats(`sync put after ${unsynced} unsynced`, latencies, performance.now() - start, rounds * (unsynced + 1)))
   }
   // serialisation: 8 writers at once through the wrapper (each write waits for the one before)
-  {
-    const latencies = []
-    const start = performance.now()
-    let next = 0
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (next < n) {
-        next++
-        const t = performance.now()
-        await bucket.put(key(), value())
-        latencies.push(performance.now() - t)
-      }
-    }))
-    results.push(stats('put, unsynced, 8 concurrent writers', latencies, performance.now() - start, latencies.length))
-  }
-  {
-    const latencies = []
-    const start = performance.now()
-    let next = 0
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (next < n) {
-        next++
-        const t = performance.now()
-        await bucket.put(key(), value(), { sync: true })
-        latencies.push(performance.now() - t)
-      }
-    }))
-    results.push(stats('put, sync, 8 concurrent writers', latencies, performance.now() - start, latencies.length))
-  }
+  results.push(await concurrent('put, unsynced, 8 concurrent writers', n, async () => { await bucket.put(key(), value()) }))
+  results.push(await concurrent('put, sync, 8 concurrent writers', n, async () => { await bucket.put(key(), value(), { sync: true }) }))
+  results.push(await concurrent('write(), sync, 8 concurrent writers (group commit)', n, async () => { await db.write([{ type: 'put', bucket: Bucket.meta, key: key(), value: value() }], { sync: true }) }))
   await db.close()
 
   // the same puts on a classic-level sublevel directly (no fail-stop wrapper, no serialisation)
@@ -129,20 +121,7 @@ try {
   for (let i = 0; i < 200; i++) await raw.put(key(), value())
   results.push(await sequential('raw classic-level put, unsynced', n, async () => { await raw.put(key(), value()) }))
   results.push(await sequential('raw classic-level put, sync', n, async () => { await raw.put(key(), value(), { sync: true }) }))
-  {
-    const latencies = []
-    const start = performance.now()
-    let next = 0
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (next < n) {
-        next++
-        const t = performance.now()
-        await raw.put(key(), value(), { sync: true })
-        latencies.push(performance.now() - t)
-      }
-    }))
-    results.push(stats('raw classic-level put, sync, 8 concurrent', latencies, performance.now() - start, latencies.length))
-  }
+  results.push(await concurrent('raw classic-level put, sync, 8 concurrent', n, async () => { await raw.put(key(), value(), { sync: true }) }))
   await rawDb.close()
 } finally {
   await rm(root, { recursive: true, force: true })

@@ -121,7 +121,7 @@ export const docs = {
   }),
   lockMany: signed('Lock several chunks (tryLock)', 'The member offered each chunk\'s lease acquires it; one stored change, a result per chunk.', ['rounds'],
     { params: epochParams, body: bodyOf(locksSchema, 'The chunks to lock.'), response: { 200: perChunk, ...errors({ ...badEpoch, ...signedErrors, ...roundErrors }) } }),
-  contributeMany: signed('Contribute several chunks (tryContribute)', 'Rows of several chunks from their lease holder; `block` (`{header, certificate, reports}`) is required on the round\'s first contribution.', ['rounds'],
+  contributeMany: signed('Contribute several chunks (tryContribute)', 'Rows of several chunks from their lease holder; `block` (`{header, certificate, reports}`) is required on the round\'s first contribution. With `lock: true` each chunk\'s lease, when offered to the sender, is acquired in the same step (tryLock and tryContribute at once).', ['rounds'],
     { params: epochParams, body: bodyOf(contributionsSchema, 'The contributions.'), response: { 200: perChunk, ...errors({ ...badEpoch, ...signedErrors, ...roundErrors }) } }),
   verifyMany: signed('Verify several chunks (tryVerify)', 'Verifications of several chunks by an assigned verifier; `committed` is true when they committed the epoch.', ['rounds'],
     { params: epochParams, body: bodyOf(verificationsSchema, 'The verifications.'), response: { 200: answer('A result per chunk, and whether the epoch is committed.', { results: { type: 'array', items: { type: 'object' } }, committed: { type: 'boolean' } }), ...errors({ ...badEpoch, ...signedErrors, ...roundErrors }) } }),

@@ -41,6 +41,8 @@ export interface ContributionsBody {
   blockHash: string
   block?: AnchorBody
   chunks: Array<{ chunk: number, rows: RewardRow[], signature: string }>
+  /** Acquire each chunk's offered lease first, in the same step (tryLock and tryContribute at once). */
+  lock?: boolean
 }
 
 /** One chunk's outcome in a request for several: its value, or why it was refused (an error code and message). */
@@ -72,7 +74,8 @@ export const contributionSchema = z.object({
 export const contributionsSchema = z.object({
   blockHash: hex(32),
   block: contributionSchema.shape.block,
-  chunks: z.array(z.object({ chunk: z.number().int().min(0).max(1023), rows: z.array(rewardRowSchema).max(30_000), signature: hex(64) })).min(1).max(1024)
+  chunks: z.array(z.object({ chunk: z.number().int().min(0).max(1023), rows: z.array(rewardRowSchema).max(30_000), signature: hex(64) })).min(1).max(1024),
+  lock: z.boolean().optional()
 })
 
 /** Shape check of a verification body. */

@@ -56,38 +56,38 @@ export class ChunkDuties {
     const retryMs = p.retryMs ?? Math.min(p.pollMs, 250)
     let seen: number | undefined
     let duties: string | undefined
-    // the record is looked for at the start, once the round is gone, and after a failed step; not
-    // before every look at an open round (a request per step, each step's latency)
-    let recordDue = true
+    // whether the record was looked for (and absent) since the round was last seen open: it is
+    // looked for only when there is no open round, not before every look at one (each request
+    // is a step's latency)
+    let recordLooked = false
     for (;;) {
       if (signal.aborted) throw new AbortError()
-      if (recordDue) {
-        const record = await client.record(p.epoch, signal)
-        if (record != null) return record
-      }
       if (this.#m.clock() > p.deadline) throw new EphemeraError(ErrorCode.TIMEOUT, `the coordinator did not commit the epoch by its finalization deadline (${new Date(p.deadline).toISOString()})`)
       try {
         // after the first look, wait for the round's next change (a long poll) rather than poll it
         // only this node's duties, and only once they change: not the whole round at every change
         const round = await client.round(p.epoch, signal, seen == null ? undefined : { since: seen, waitMs: p.pollMs, unless: duties }, this.#self)
         if (round?.status === 'failed') throw new EphemeraError(ErrorCode.EPOCH_FAILED, `the coordinator marked the epoch failed: ${round.failure ?? ''}`)
-        if (round == null && seen != null) {
-          // gone since the last look: committed, so read the record at once
+        if (round == null) {
           seen = undefined
           duties = undefined
-          recordDue = true
-        } else if (round == null) {
-          // not open yet: a lock opens it (an answer per chunk, refused unless this node is
-          // offered the chunk); the round is then open, so look at it at once. Only when the
-          // coordinator cannot open it (the epoch has not ended there yet, or it has just been
-          // committed) wait before looking again.
-          const opened = await client.lockMany(p.epoch, [0], signal).then(() => true, () => false)
-          recordDue = !opened
-          if (!opened) await sleep(retryMs, signal)
+          // no open round: committed (it was open at the last look, or before this node came), ...
+          if (!recordLooked) {
+            const record = await client.record(p.epoch, signal)
+            if (record != null) return record
+            recordLooked = true
+          }
+          // ... or not open yet: a lock opens it (an answer per chunk, refused unless this node
+          // is offered the chunk), so look again at once. Only when the coordinator cannot open
+          // it (the epoch has not ended there yet, or was committed just now) wait first.
+          if (!await client.lockMany(p.epoch, [0], signal).then(() => true, () => false)) {
+            recordLooked = false
+            await sleep(retryMs, signal)
+          }
         } else {
           seen = round.version
           duties = round.duties
-          recordDue = false
+          recordLooked = false
           await this.#duties(p.epoch, round, own, tables, mine, p.parameters, signal)
           p.onProgress({ chunks: round.progress.chunks, contributed: round.progress.contributed, verified: round.progress.verified, mine: { contributed: mine.contributed.size, verified: mine.verified.size }, attempt: round.attempt })
         }
@@ -97,31 +97,31 @@ export class ChunkDuties {
         this.#m.logger.debug({ epoch: p.epoch, err: errorMessage(err) }, 'chunk duty not done this time')
         seen = undefined
         duties = undefined
-        recordDue = true
+        recordLooked = false
         await sleep(retryMs, signal)
       }
     }
   }
 
   /**
-   * This node's part of the round as it stands: one request locking every chunk it is offered,
-   * one uploading them, one with every verification it owes (each a result per chunk).
+   * This node's part of the round as it stands: one request uploading (and locking) every chunk
+   * it is offered, one with every verification it owes (each a result per chunk).
    */
   async #duties (epoch: number, round: RoundViewJson, own: SubmissionJson, tables: Map<string, SubmissionJson>, mine: { contributed: Set<string>, verified: Set<string> }, parameters: ParametersJson, signal: AbortSignal): Promise<void> {
     const client = this.#m.client
     const now = this.#m.clock()
     const offered = round.chunks.filter((c) => c.contribution == null && c.lease.holder === this.#self && now <= c.lease.deadline && !mine.contributed.has(`${round.attempt}:${c.index}`))
     if (offered.length > 0) {
-      const grants = (await client.lockMany(epoch, offered.map((c) => c.index), signal)).filter((g) => g.ok)
-      const fixed = grants.map((g) => g.ok ? g.value.blockHash : null).find((h) => h != null) ?? round.blockHash
-      // the round's block, or this node's own one when the round has none yet (it then goes along)
+      // the round's block, or this node's own one when the round has none yet (it then goes
+      // along); each lease is acquired by the contribution itself (`lock`). Should another
+      // member's contribution have fixed another block meanwhile, these are refused and the next
+      // look at the round has that block.
+      const fixed = round.blockHash
       const source = fixed == null ? own : await this.#table(epoch, fixed, tables, parameters, signal)
-      if (grants.length > 0) {
-        const results = await client.contributeMany(epoch, this.#contributions(epoch, grants.map((g) => offered.find((c) => c.index === g.chunk) as ChunkRange), source, fixed == null), signal)
-        for (const r of results) {
-          if (r.ok) mine.contributed.add(`${round.attempt}:${r.chunk}`)
-          else this.#m.logger.debug({ epoch, chunk: r.chunk, code: r.code, err: r.message }, 'chunk contribution refused')
-        }
+      const results = await client.contributeMany(epoch, this.#contributions(epoch, offered, source, fixed == null), signal)
+      for (const r of results) {
+        if (r.ok) mine.contributed.add(`${round.attempt}:${r.chunk}`)
+        else this.#m.logger.debug({ epoch, chunk: r.chunk, code: r.code, err: r.message }, 'chunk contribution refused')
       }
     }
     if (round.blockHash == null) return
@@ -173,6 +173,7 @@ export class ChunkDuties {
     const hash = fromHex(blockHash, 32) as Uint8Array
     return {
       blockHash,
+      lock: true,
       ...(withBlock ? { block: { header: source.header as never, certificate: source.certificate as never, reports: source.reports } } : {}),
       chunks: chunks.map((chunk) => {
         const rows = source.rewards.slice(chunk.from, chunk.to)

@@ -158,8 +158,10 @@ export class MemoryStore implements CoordinatorStore {
   }
 
   async saveRound (round: RoundState): Promise<void> {
+    // the round as it is at the call, as the level store's batch is built at the call
+    const json = JSON.stringify(round)
     await yieldTurn()
-    this.rounds.set(round.epoch, JSON.stringify(round))
+    this.rounds.set(round.epoch, json)
   }
 
   async commitRound (record: EpochRecordJson, round: RoundState, membership?: MembershipJson): Promise<void> {

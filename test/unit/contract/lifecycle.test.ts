@@ -316,6 +316,93 @@ describe('several chunks in one request', () => {
   })
 })
 
+/** A store whose round writes wait until released (while `held`), in the order they were made. */
+class HeldStore extends MemoryStore {
+  held = false
+  readonly waiting: Array<() => void> = []
+
+  override async saveRound (round: RoundState): Promise<void> {
+    const json = JSON.stringify(round)
+    if (this.held) await new Promise<void>((resolve) => { this.waiting.push(resolve) })
+    this.rounds.set(round.epoch, json)
+  }
+
+  release (): void {
+    this.held = false
+    for (const resolve of this.waiting.splice(0)) resolve()
+  }
+}
+
+describe('writes and answers', () => {
+  it('the queue goes on while a round write is on its way; each answer waits for its own write', async () => {
+    const store = new HeldStore()
+    const h = await harness({ store })
+    h.clock.now = endOf(1) + 10
+    await h.coordinator.update()
+    const holders = [0, 1].map((c) => leaseHolder(SORTED, 1, c, 0, 0))
+    store.held = true
+    let answered = 0
+    const locks = holders.map(async (m, c) => { await h.coordinator.tryLock(1, c, memberOf(m)); answered++ })
+    // both transitions are made (the second did not wait for the first one's write) ...
+    await waitUntil(() => store.waiting.length === 2)
+    const round = h.coordinator.openRounds().find((r) => r.epoch === 1) as RoundState
+    expect(round.chunks.slice(0, 2).map((c) => c.lease.lockedAt)).toEqual([h.clock.now, h.clock.now])
+    // ... and neither is answered before its write is done
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(answered).toBe(0)
+    store.release()
+    await Promise.all(locks)
+    expect(answered).toBe(2)
+    expect((JSON.parse(store.rounds.get(1) as string) as RoundState).chunks.slice(0, 2).map((c) => c.lease.lockedAt)).toEqual([h.clock.now, h.clock.now])
+  })
+})
+
+/** Yields to the event loop until `check` holds (a bounded number of turns). */
+async function waitUntil (check: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !check(); i++) await new Promise((resolve) => setImmediate(resolve))
+  expect(check()).toBe(true)
+}
+
+describe('contributing with lock', () => {
+  it('acquires each lease offered to the contributor in the same step, stored with the contribution; a chunk offered to another member is refused and stays unlocked', async () => {
+    const store = new MemoryStore()
+    const h = await harness({ store })
+    h.clock.now = endOf(1) + 10
+    await h.coordinator.update()
+    const b = blockOf(1)
+    const holder = leaseHolder(SORTED, 1, 0, 0, 0)
+    const mine = [0, 1, 2, 3].filter((c) => leaseHolder(SORTED, 1, c, 0, 0) === holder)
+    const other = [0, 1, 2, 3].find((c) => !mine.includes(c)) as number
+    const results = await h.coordinator.tryContributeMany(1, memberOf(holder), {
+      blockHash: b.sub.blockHash as string,
+      block: b.contribution(0, holder, { withBlock: true }).block,
+      lock: true,
+      chunks: [...mine, other].map((c) => ({ chunk: c, rows: b.contribution(c, holder).rows, signature: b.contribution(c, holder).signature }))
+    })
+    expect(results.map((r) => r.ok)).toEqual([...mine.map(() => true), false])
+    expect(results.at(-1)).toMatchObject({ ok: false, code: ErrorCode.LEASE_HELD })
+    // what a restart reloads: the leases locked at the contribution's time, the other one untouched
+    const reloaded = await harness({ store, now: h.clock.now })
+    const round = await roundOf(reloaded, 1)
+    for (const c of mine) expect(round.chunks[c]).toMatchObject({ lease: { holder, lockedAt: h.clock.now }, contribution: { contributor: holder } })
+    expect(round.chunks[other]?.lease.lockedAt).toBeUndefined()
+    expect(round.chunks[other]?.contribution).toBeUndefined()
+  })
+
+  it('a refused contribution still leaves its lease acquired (as a lock then a refused contribution would), and stored', async () => {
+    const store = new MemoryStore()
+    const h = await harness({ store })
+    h.clock.now = endOf(1) + 10
+    const b = blockOf(1)
+    const holder = leaseHolder(SORTED, 1, 0, 0, 0)
+    // no block with the round's first contribution: refused after the lease is acquired
+    const results = await h.coordinator.tryContributeMany(1, memberOf(holder), { blockHash: b.sub.blockHash as string, lock: true, chunks: [{ chunk: 0, rows: b.contribution(0, holder).rows, signature: b.contribution(0, holder).signature }] })
+    expect(results[0]).toMatchObject({ ok: false, code: ErrorCode.SUBMISSION_INVALID })
+    const reloaded = await harness({ store, now: h.clock.now })
+    expect((await roundOf(reloaded, 1)).chunks[0]?.lease).toMatchObject({ holder, lockedAt: h.clock.now })
+  })
+})
+
 describe('rollback and finalization', () => {
   it('a chunk that never arrives rolls the attempt back (contributions, block and leases cleared, holders rotated); the retry commits', async () => {
     const h = await harness()

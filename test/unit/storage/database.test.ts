@@ -91,6 +91,56 @@ describe('Database', () => {
   })
 })
 
+describe('Database group commit', () => {
+  const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
+  const text = (value: Uint8Array | undefined): string | undefined => value == null ? undefined : new TextDecoder().decode(value)
+
+  it('writes made while one waits its turn go to LevelDB as one batch, in call order; each resolves once written, and a synced one makes the batch synced', async () => {
+    const dir = await tempDir()
+    const batches: boolean[] = []
+    const db = await Database.open(dir, { observer: { written: (_s, sync) => { batches.push(sync) }, failed: () => {} } })
+    try {
+      const write = async (i: number): Promise<void> => { await db.write([{ type: 'put', bucket: Bucket.meta, key: 'same', value: bytes(`v${i}`) }, { type: 'put', bucket: Bucket.meta, key: `k${i}`, value: bytes(`${i}`) }], { sync: i === 7 }) }
+      // the first goes to LevelDB on its own; the next 20, made once it has started, join one batch
+      const first = write(0)
+      await new Promise((resolve) => setImmediate(resolve))
+      await Promise.all([first, ...Array.from({ length: 20 }, async (_x, i) => { await write(i + 1) })])
+      expect(batches).toEqual([false, true])
+      // applied in call order: the last write of the key wins; every write's keys are there
+      expect(text(await db.bucket(Bucket.meta).get('same'))).toBe('v20')
+      for (let i = 0; i < 21; i++) expect(text(await db.bucket(Bucket.meta).get(`k${i}`))).toBe(`${i}`)
+    } finally {
+      await db.close()
+    }
+  })
+
+  it('a write queued behind a put of another kind does not jump ahead of it', async () => {
+    const dir = await tempDir()
+    const db = await Database.open(dir)
+    try {
+      const meta = db.bucket(Bucket.meta)
+      await Promise.all([
+        db.write([{ type: 'put', bucket: Bucket.meta, key: 'k', value: bytes('first') }]),
+        db.write([{ type: 'put', bucket: Bucket.meta, key: 'k', value: bytes('second') }]),
+        meta.put('k', bytes('third')),
+        db.write([{ type: 'put', bucket: Bucket.meta, key: 'k', value: bytes('fourth') }]),
+        meta.del('gone'),
+        db.write([{ type: 'put', bucket: Bucket.meta, key: 'k', value: bytes('fifth') }])
+      ])
+      expect(text(await meta.get('k'))).toBe('fifth')
+      // and the other way round: the put after the last batch is applied after it
+      await Promise.all([
+        db.write([{ type: 'put', bucket: Bucket.meta, key: 'k', value: bytes('sixth') }]),
+        db.write([{ type: 'put', bucket: Bucket.meta, key: 'k', value: bytes('seventh') }]),
+        meta.put('k', bytes('eighth'))
+      ])
+      expect(text(await meta.get('k'))).toBe('eighth')
+    } finally {
+      await db.close()
+    }
+  })
+})
+
 describe('NodeMetaStore', () => {
   it('records starts across close and reopen, keeping createdAt and the first PeerId', async () => {
     const dir = await tempDir()
