@@ -230,9 +230,10 @@ async function consensusSteps (M, steps, c) {
       const owed = ranges.filter((range) => verifiers(range).includes(i))
       const out = []
       if (mine.length > 0) {
-        out.push({ kind: 'lock', schema: M.locksSchema, request: signed(M, key, epoch, 'lock', { chunks: mine.map((r) => r.index) }, c.endMs) })
+        // the leases are acquired by the upload itself (lock: true): no lock request
         const body = {
           blockHash: hashHex,
+          lock: true,
           chunks: mine.map((range) => ({ chunk: range.index, rows: rows(range), signature: M.toHex(key.sign(M.contributionSigningBytes({ epoch, blockHash: hash, chunk: range, rowsHash: M.rowsHash(rows(range)) }))) }))
         }
         out.push({ kind: 'contributions', schema: M.contributionsSchema, body, request: signed(M, key, epoch, 'contributions', body, c.endMs) })
@@ -259,7 +260,7 @@ async function consensusSteps (M, steps, c) {
 
 async function coordinatorSteps (M, steps, c) {
   const { epoch, ranges } = c
-  const bodies = await steps.time('coordinator', 'every signed request (lock, contributions, verifications): signature, nonce, JSON, shape', async () => {
+  const bodies = await steps.time('coordinator', 'every signed request (contributions with their locks, verifications): signature, nonce, JSON, shape', async () => {
     const out = []
     for (const r of c.requests) out.push({ kind: r.kind, body: await coordinatorRequest(M, c.store, r.request, `/contract/epochs/${epoch}/chunks/${r.kind}`, r.schema, c.endMs) })
     return out

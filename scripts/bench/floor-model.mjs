@@ -19,10 +19,8 @@ export const CONSENSUS_HOPS = Object.freeze([
   { step: 'PROPOSE', hops: 1 },
   { step: 'ECHO', hops: 1 },
   { step: 'READY', hops: 1 },
-  { step: 'GET /contract/epochs/{e} (no record yet) and its answer', hops: 2 },
   { step: 'GET /contract/epochs/{e}/round and its answer', hops: 2 },
-  { step: 'POST chunks/lock and its answer', hops: 2 },
-  { step: 'POST chunks/contributions (the first carries the block) and its answer', hops: 2 },
+  { step: 'POST chunks/contributions with lock: true (the first carries the block) and its answer', hops: 2 },
   { step: 'the round\'s long poll answers a verifier', hops: 1 },
   { step: 'POST chunks/verifications reaches the coordinator, which commits', hops: 1 }
 ])

@@ -10,8 +10,8 @@ describe('bench floor model', () => {
     sync: { report: 0.5, vote: 1.5, delivery: 2 } // 4 ms in sequence
   }
 
-  it('counts the hops of an epoch from the protocol: 14 for consensus, 3 standalone', () => {
-    expect(hopCount(CONSENSUS_HOPS)).toBe(14)
+  it('counts the hops of an epoch from the protocol: 10 for consensus, 3 standalone', () => {
+    expect(hopCount(CONSENSUS_HOPS)).toBe(10)
     expect(hopCount(STANDALONE_HOPS)).toBe(3)
     expect(CONSENSUS_HOPS.map((h) => h.step).slice(0, 4)).toEqual(['report gossip (each report reaches the others)', 'PROPOSE', 'ECHO', 'READY'])
   })
@@ -23,9 +23,9 @@ describe('bench floor model', () => {
     expect(f.parallelism).toBe(2)
     expect(f.spreadMs).toBe(61.5)
     expect(f.syncMs).toBe(4)
-    expect(f.hops).toBe(14)
-    expect(f.hopsMs).toBe(0.7)
-    expect(f.floorMs).toBe(66.2)
+    expect(f.hops).toBe(10)
+    expect(f.hopsMs).toBe(0.5)
+    expect(f.floorMs).toBe(66)
     expect(f.perNodeMs).toBe(10)
     expect(f.onceMs).toBe(3)
     expect(f.coordinatorMs).toBe(20)

@@ -80,7 +80,7 @@ describe('bench rendering', () => {
     expect(md).toContain('![epoch-end → commit latency (p50) against N')
     expect(md).toContain('| 4 | 2 s | 1,000 | 3.0 | 40 | 150 | 200 |')
     expect(md).toContain('loopback one-way latency: **0.03 ms**')
-    expect(md).toContain('consensus, 14: report gossip')
+    expect(md).toContain('consensus, 10: report gossip')
     expect(md).toContain('| consensus | 4 | 1,000 | 10 | 2.0 | 20 | 62 | 31 (÷ 2) | 4.0 | 14 × 0.03 = 0.4 | **60** |')
     expect(md).toContain('| each node: averaging | 0.40 | 0.40 |')
   })
