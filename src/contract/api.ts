@@ -97,11 +97,13 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
       return { currentEpoch: current.epoch, epochs }
     })
 
-    app.get<{ Params: { epoch: string } }>('/contract/epochs/:epoch', { schema: docs.record }, async (request) => {
+    // the stored JSON text as is: every member fetches each record once it is committed (~130 KB
+    // at 1,000 mixnodes), and parsing it to serialise it again gave the same text
+    app.get<{ Params: { epoch: string } }>('/contract/epochs/:epoch', { schema: docs.record }, async (request, reply) => {
       const epoch = parseEpoch(request.params.epoch)
-      const record = await coordinator.record(epoch)
-      if (record == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no accepted submission${epoch >= coordinator.epochInfo(clock()).epoch ? ' (it has not ended yet)' : ''}`)
-      return record
+      const json = await coordinator.recordJson(epoch)
+      if (json == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no accepted submission${epoch >= coordinator.epochInfo(clock()).epoch ? ' (it has not ended yet)' : ''}`)
+      return await reply.type('application/json; charset=utf-8').send(Buffer.from(json.buffer, json.byteOffset, json.byteLength))
     })
 
     /** Re-runs the verification of a stored record (for operators; `ephemera verify` does it client-side). */
@@ -136,7 +138,8 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
         await coordinator.waitForChange(epoch, since, waitMs, aborted.signal, unless == null ? undefined : (round) => view(round).duties !== unless)
       }
       const round = await coordinator.round(epoch)
-      if (round == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no open or failed round${await coordinator.record(epoch) != null ? ' (it is committed: GET /contract/epochs/' + String(epoch) + ')' : ''}`)
+      // (whether it is committed from the summaries: each member asks once the round is gone)
+      if (round == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has no open or failed round${await summaries.get(epoch) != null ? ' (it is committed: GET /contract/epochs/' + String(epoch) + ')' : ''}`)
       return view(round)
     })
 

@@ -214,6 +214,11 @@ export class Coordinator {
     return await this.#deps.store.record(epoch)
   }
 
+  /** A committed record's JSON text as stored (what `record` parses). */
+  async recordJson (epoch: number): Promise<Uint8Array | undefined> {
+    return await this.#deps.store.recordJson(epoch)
+  }
+
   async records (opts: { from?: number, limit: number, reverse?: boolean }): Promise<EpochRecordJson[]> {
     return await this.#deps.store.records(opts)
   }

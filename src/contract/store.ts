@@ -22,6 +22,8 @@ export interface CoordinatorStore {
   epochMs: () => Promise<number | undefined>
   setEpochMs: (ms: number) => Promise<void>
   record: (epoch: number) => Promise<EpochRecordJson | undefined>
+  /** A record's stored JSON text (UTF-8), as it was committed: served as is, without parsing it. */
+  recordJson: (epoch: number) => Promise<Uint8Array | undefined>
   /** Records by epoch: `limit` from `from` upwards (or downwards when reverse). */
   records: (opts: { from?: number, limit: number, reverse?: boolean }) => Promise<EpochRecordJson[]>
   /** Durably stores an accepted record (atomic, synced to disk). */
@@ -125,8 +127,12 @@ export class LevelCoordinatorStore implements CoordinatorStore {
   }
 
   async record (epoch: number): Promise<EpochRecordJson | undefined> {
-    const raw = await this.#db.bucket(Bucket.contractRecord).get(pad(epoch))
+    const raw = await this.recordJson(epoch)
     return raw == null ? undefined : parseJsonBytes<EpochRecordJson>(raw)
+  }
+
+  async recordJson (epoch: number): Promise<Uint8Array | undefined> {
+    return await this.#db.bucket(Bucket.contractRecord).get(pad(epoch))
   }
 
   async records (opts: { from?: number, limit: number, reverse?: boolean }): Promise<EpochRecordJson[]> {

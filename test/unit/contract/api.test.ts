@@ -170,6 +170,13 @@ describe('coordinator API: reads', () => {
     expect(found.statusCode).toBe(200)
     expect(found.json()).toEqual(await a.coordinator.record(3))
     expect((found.json() as EpochRecordJson).winner).toEqual(member(2))
+    // served as stored: the committed JSON text itself, as JSON
+    expect(found.headers['content-type']).toBe('application/json; charset=utf-8')
+    expect(found.body).toBe(a.store.byEpoch.get(3))
+    // the round is gone with the commit: its 404 says so
+    const round = await get(a, '/contract/epochs/3/round')
+    expect(round.statusCode).toBe(404)
+    expect(round.json().message).toBe('epoch 3 has no open or failed round (it is committed: GET /contract/epochs/3)')
 
     const verification = await get(a, '/contract/epochs/3/verification')
     expect(verification.statusCode).toBe(200)

@@ -219,6 +219,12 @@ export class MemoryStore implements CoordinatorStore {
     return raw == null ? undefined : JSON.parse(raw) as EpochRecordJson
   }
 
+  async recordJson (epoch: number): Promise<Uint8Array | undefined> {
+    await yieldTurn()
+    const raw = this.byEpoch.get(epoch)
+    return raw == null ? undefined : new TextEncoder().encode(raw)
+  }
+
   async records (opts: { from?: number, limit: number, reverse?: boolean }): Promise<EpochRecordJson[]> {
     await yieldTurn()
     const epochs = [...this.byEpoch.keys()].sort((a, b) => a - b)
