@@ -38,7 +38,6 @@ export class ProgressStore {
   readonly #opts: { keepInMemory: number, keepStored: number }
   readonly #pruner: RangePruner
   readonly #byEpoch = new Map<number, EpochProgress>()
-  #writes: Promise<void> = Promise.resolve()
 
   constructor (db: Database, opts: { keepInMemory: number, keepStored: number }) {
     this.#db = db
@@ -75,15 +74,13 @@ export class ProgressStore {
   }
 
   /**
-   * Stores `p` as it is now. Writes land in the order they were made, so a pipeline may go on
-   * while one is under way (and await it later) without an older state overwriting a newer one.
+   * Stores `p` as it is now (serialised at the call). The database applies writes in the order
+   * they were made, so a pipeline may go on while one is under way (and await it later) without
+   * an older state overwriting a newer one.
    */
   async put (p: EpochProgress): Promise<void> {
     this.#byEpoch.set(p.epoch, p)
-    const bytes = jsonBytes(p)
-    const write = this.#writes.then(async () => { await this.#db.bucket(Bucket.epoch).put(pad(p.epoch), bytes) })
-    this.#writes = write.catch(() => {})
-    await write
+    await this.#db.bucket(Bucket.epoch).put(pad(p.epoch), jsonBytes(p))
   }
 
   /** Forgets what is too old at `epoch`: in memory and on disk. */
