@@ -159,13 +159,10 @@ export class RewardsService implements Application {
           this.#tasks.push(task)
           void task.finally(() => { this.#tasks = this.#tasks.filter((t) => t !== task) })
         }
-        // housekeeping must never delay the next epoch (the coordinator may be slow or down), nor
-        // compete with this one's reports, block and round: it starts half an epoch after the end
-        // (committee changes take effect two epochs after their commit; nothing here is urgent)
+        // housekeeping must never delay the next epoch (the coordinator may be slow or down)
         if (!this.#housekeeping) {
           this.#housekeeping = true
-          void sleep(Math.round(this.#info.epochMs / 2), signal)
-            .then(async () => { await link.refresh(signal) })
+          void link.refresh(signal)
             .then(() => { this.#info = link.info ?? this.#info })
             .then(async () => { await this.#prune(window.epoch) })
             .then(async () => { await catchUp(this.#ctx, window.epoch, CATCH_UP_EPOCHS, signal) })
