@@ -15,6 +15,7 @@ import { closedMembershipRules, type BanJson, type Membership, type MembershipEv
 import { wholeSubmissionRecord } from './whole-submission.js'
 import { loadGenesis } from './genesis.js'
 import { openRoundFor } from './round-opening.js'
+import { SerialQueue } from './serial-queue.js'
 import { roundRecord } from './round-record.js'
 import { attempt, one } from './item-results.js'
 import type { ContributionBody, ContributionsBody, ItemResult, LockGrant, VerificationBody } from '../epochs/requests.js'
@@ -76,11 +77,9 @@ export class Coordinator {
   /** The reward table of each open round's anchor (every chunk is a slice of it). */
   readonly #tables = new Map<number, RewardRow[]>()
   #genesisMs: number | undefined
-  #queue: Promise<unknown> = Promise.resolve()
+  readonly #queue = new SerialQueue()
   #noncesPrunedAt = 0
   #timer: NodeJS.Timeout | undefined
-  /** The newest round write issued by the serial queue (see #serial). */
-  #written: Promise<void> = Promise.resolve()
   /** Requests waiting for a round to change (waitForChange), bounded. */
   readonly #waiters = new RoundWaiters()
 
@@ -121,23 +120,12 @@ export class Coordinator {
   async stop (): Promise<void> {
     clearInterval(this.#timer)
     this.#timer = undefined
-    await this.#queue
-    await this.#written.catch(() => {})
+    await this.#queue.drain()
   }
 
-  /**
-   * Runs `task` after every earlier one: submissions, locks, contributions, verifications,
-   * update. The queue moves on once the task's transition is made and its round writes are
-   * issued; its answer waits until they are on disk (the store applies writes in call order, so
-   * that is once the newest write issued so far is). Writes issued back to back share an fsync
-   * (the database's group commit): a burst of members' requests no longer waits one fsync each.
-   */
+  /** Runs `task` in the serial queue (src/contract/serial-queue.ts): its answer waits for its writes. */
   async #serial<T> (task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(async () => ({ result: await task(), written: this.#written }))
-    this.#queue = run.then(() => {}, () => {})
-    const { result, written } = await run
-    await written
-    return result
+    return await this.#queue.run(task)
   }
 
   /**
@@ -244,7 +232,7 @@ export class Coordinator {
           // the reason stays; the rows and the block are dropped (nothing will be built on them).
           // Once closed the round is read from the store: the failure must be there first
           this.#save(withoutData(round), { anchor: true, rows: round.chunks.map((c) => c.index) })
-          await this.#written
+          await this.#queue.written()
           this.#close(round)
         } else {
           this.#save(round, round.attempt !== attempt ? { anchor: true, rows: round.chunks.map((c) => c.index) } : {})
@@ -459,13 +447,11 @@ export class Coordinator {
 
   /**
    * Stores a round after a transition (the write is issued now, with the round as it is now; the
-   * task's answer waits for it, see #serial) and wakes whoever waits for it to change.
+   * task's answer waits for it: SerialQueue) and wakes whoever waits for it to change.
    */
   #save (round: RoundState, changed: { anchor?: boolean, rows?: readonly number[] }): void {
     round.version += 1
-    const written = this.#deps.store.saveRound(round, changed)
-    written.catch(() => {})
-    this.#written = written
+    this.#queue.issued(this.#deps.store.saveRound(round, changed))
     this.#waiters.wake(round.epoch)
   }
 
