@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { killTracked, runCli, startCli, waitForExit } from '../helpers/cli.js'
 import { freePortBlock, getJson, isRunning, makeTempDir, processesMentioning, removeDir, waitFor } from '../helpers/env.js'
+import { PROCESS_ENV, PROCESS_NODE_OPTIONS } from '../../src/cluster/launch.js'
 
 /**
  * A 4-node cluster of real processes on loopback, started detached by `ephemera cluster up`:
@@ -66,8 +67,11 @@ describe('local cluster of 4 real node processes', () => {
       expect(info.members).toHaveLength(4)
       expect(info.members.filter((m) => !m.self && m.connected), `${node.name} sees 3 connected members`).toHaveLength(3)
       expect(info.members.find((m) => m.self)?.peerId).toBe(node.peerId)
-      // every process runs with the cluster's node options (src/cluster/launch.ts)
-      expect((await readFile(`/proc/${node.pid}/cmdline`, 'utf8')).split('\0'), `${node.name}'s command line`).toContain('--max-semi-space-size=1')
+      // every process runs with the cluster's node options and environment (src/cluster/launch.ts)
+      const cmdline = (await readFile(`/proc/${node.pid}/cmdline`, 'utf8')).split('\0')
+      for (const option of PROCESS_NODE_OPTIONS) expect(cmdline, `${node.name}'s command line`).toContain(option)
+      const environ = (await readFile(`/proc/${node.pid}/environ`, 'utf8')).split('\0')
+      for (const [key, value] of Object.entries(PROCESS_ENV)) expect(environ, `${node.name}'s environment`).toContain(`${key}=${value}`)
     }
   }, MESH_DEADLINE_MS + 20_000)
 
