@@ -8,17 +8,15 @@ import type { ClusterNodeState } from './state.js'
 /** Starting a cluster's processes (`cluster up`, `cluster add`) and what cluster.json records of each. */
 
 /**
- * Node options every process of a cluster runs with (measured at 4 nodes, 2 s epochs; README
- * "Performance"):
- * - `--max-semi-space-size=1` (MiB): V8's young generation grows to 2 × 16 MiB under allocation by
- *   default, and those pages stay resident; a node needs far less. RSS per node ~142 → ~120 MiB,
- *   the coordinator's ~117 → ~90 MiB, no measurable change in CPU or commit latency.
- * - `--heap-growing-percent=20`: a full collection is due once the old generation has grown 20 %
- *   past what the last one kept, instead of V8's adaptive factor (up to 4×) that let a node's
- *   heap reach ~60 MiB around ~39 MiB of live objects. Heap ~61 → ~44 MiB, RSS ~20 MiB less;
- *   node CPU unchanged within the A/B runs' noise (the heap is almost all code, little garbage).
+ * Node options every process of a cluster runs with. `--max-semi-space-size=1` (MiB): V8's young
+ * generation grows to 2 × 16 MiB under allocation by default, and those pages stay resident; a
+ * node needs far less. Measured at 4 nodes: RSS per node ~142 → ~120 MiB, the coordinator's
+ * ~117 → ~90 MiB, with no measurable change in CPU or commit latency (README "Performance").
+ * (`--heap-growing-percent=20`, a full collection once the old generation grew 20 % past what the
+ * last one kept, took another ~20 MiB off a rewards node but cost the messages application a
+ * third of its throughput: measured and not kept, README "Start-up and memory".)
  */
-export const PROCESS_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=1', '--heap-growing-percent=20']
+export const PROCESS_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=1']
 
 /**
  * Environment every process of a cluster gets unless the caller's environment sets it:

@@ -5,14 +5,13 @@ import { childEnv, cliInvocation, PROCESS_ENV, PROCESS_NODE_OPTIONS } from '../.
 
 describe('cliInvocation', () => {
   it('runs the same CLI entry with this process\'s node options and the cluster\'s', () => {
-    expect(PROCESS_NODE_OPTIONS).toEqual(['--max-semi-space-size=1', '--heap-growing-percent=20'])
-    expect(cliInvocation([], '/x/dist/bin/ephemera.js')).toEqual({ command: process.execPath, args: ['--max-semi-space-size=1', '--heap-growing-percent=20', '/x/dist/bin/ephemera.js'] })
-    expect(cliInvocation(['--enable-source-maps'], '/x/ephemera.js').args).toEqual(['--enable-source-maps', '--max-semi-space-size=1', '--heap-growing-percent=20', '/x/ephemera.js'])
+    expect(PROCESS_NODE_OPTIONS).toEqual(['--max-semi-space-size=1'])
+    expect(cliInvocation([], '/x/dist/bin/ephemera.js')).toEqual({ command: process.execPath, args: ['--max-semi-space-size=1', '/x/dist/bin/ephemera.js'] })
+    expect(cliInvocation(['--enable-source-maps'], '/x/ephemera.js').args).toEqual(['--enable-source-maps', '--max-semi-space-size=1', '/x/ephemera.js'])
   })
 
   it('keeps an option this process was given instead of adding the cluster\'s', () => {
-    expect(cliInvocation(['--max-semi-space-size=8'], '/x/ephemera.js').args).toEqual(['--max-semi-space-size=8', '--heap-growing-percent=20', '/x/ephemera.js'])
-    expect(cliInvocation(['--heap-growing-percent=50', '--max-semi-space-size=8'], '/x/ephemera.js').args).toEqual(['--heap-growing-percent=50', '--max-semi-space-size=8', '/x/ephemera.js'])
+    expect(cliInvocation(['--max-semi-space-size=8'], '/x/ephemera.js').args).toEqual(['--max-semi-space-size=8', '/x/ephemera.js'])
   })
 
   it('gives children the malloc setting unless the caller\'s environment sets it, and LOG_LEVEL info unless set', () => {
