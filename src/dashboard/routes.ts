@@ -26,12 +26,12 @@ const ASSETS: Readonly<Record<string, string>> = {
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 /**
- * Where the bundle is: dist/dashboard, seen from this module built (dist/src/dashboard), bundled
- * into the CLI (dist/bin/ephemera.js, scripts/bundle-cli.mjs) or run from its source
+ * Where the bundle is: dist/dashboard, seen from this module built (dist/src/dashboard) or in a
+ * chunk of the bundled CLI (dist/bin/chunks, scripts/bundle-cli.mjs), or run from its source
  * (src/dashboard, as in tests).
  */
 export function defaultDashboardDir (): string {
-  const candidates = ['../../dashboard', '../dashboard', '../../dist/dashboard'].map((p) => fileURLToPath(new URL(p, import.meta.url)))
+  const candidates = ['../../dashboard', '../../dist/dashboard'].map((p) => fileURLToPath(new URL(p, import.meta.url)))
   return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? (candidates[0] as string)
 }
 

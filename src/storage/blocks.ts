@@ -3,7 +3,8 @@ import { toHex } from '../codec/bytes.js'
 import { blockFromWire, blockToWire, certificateFromWire, certificateToWire } from '../block/wire.js'
 import { messageId } from '../block/encoding.js'
 import { LIMITS, type Block, type Certificate } from '../block/types.js'
-import { Bucket, jsonBytes, parseJsonBytes, type Database, type WriteOp } from './database.js'
+import { Bucket } from './buckets.js'
+import { jsonBytes, parseJsonBytes, type Database, type WriteOp } from './database.js'
 
 export interface StoredMember {
   name: string

@@ -1,69 +1,12 @@
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
+import type { BucketName } from './buckets.js'
+import { openFailure, recoveryLosses } from './open-diagnostics.js'
 
 type Bytes = Uint8Array
 
-/**
- * The node's level database. Callers see typed stores over prefixed sublevels (buckets), never raw
- * keys. Bucket names are permanent: renaming one orphans its data.
- */
-export const Bucket = {
-  meta: 'meta',
-  /** block hash (hex) → encoded block */
-  block: 'block',
-  /** block hash (hex) → encoded certificate */
-  certificate: 'cert',
-  /** block hash (hex) → delivery record (JSON) */
-  blockInfo: 'block-info',
-  /** local height (16 digits) → block hash (hex) */
-  height: 'height',
-  /** membership id (hex) → member list (JSON) */
-  membership: 'membership',
-  /** message id (hex) → {block, index} (JSON) */
-  messageIndex: 'msg',
-  /** legacy (before creator floors): `round:creator:kind` → hash; migrated into rbcVote once */
-  vote: 'vote',
-  /** legacy: `round:creator:hash` → signed proposal; migrated into rbcEvidence once */
-  evidence: 'evidence',
-  /** `creator:round(16 digits):kind` → hash: the RBC votes this node sent, above the creator's floor */
-  rbcVote: 'rbc-vote',
-  /** `creator:round(16 digits)` → [hash, proposal signature | null]: instances decided above the floor */
-  rbcDecided: 'rbc-decided',
-  /** creator → round: every round ≤ it is closed for that creator (never voted on again) */
-  rbcFloor: 'rbc-floor',
-  /** `round(16 digits):creator` → the first two conflicting signed proposals of that slot */
-  rbcEvidence: 'rbc-evidence',
-  /** `message id:block hash` → index: every block a delivered message is in */
-  messageLocation: 'msg-loc',
-  /** this node's own proposals (producer state) */
-  producer: 'producer',
-  /** simulated uptime samples: time (16 digits) → one byte per mixnode */
-  metrics: 'metrics',
-  /** rewards pipeline: epoch (16 digits) → per-epoch state (JSON) */
-  epoch: 'epoch',
-  /** rewards reports: `epoch:sender` → report message (CBOR) */
-  report: 'report',
-  /** official epoch records adopted from the coordinator: epoch → record (JSON) */
-  official: 'official',
-  /** equivocating reports: `epoch:sender:id` → report message (CBOR) */
-  reportEvidence: 'report-evidence',
-  /** coordinator: genesis and settings */
-  contractMeta: 'contract-meta',
-  /** coordinator: epoch (16 digits) → accepted record (JSON) */
-  contractRecord: 'contract-record',
-  /** coordinator: `publicKey:nonce` → timestamp of requests already accepted (replay protection) */
-  contractNonce: 'contract-nonce',
-  /**
-   * coordinator: an epoch's round (src/contract/round.ts): `<epoch>` → the round without rows and
-   * anchor; `<epoch>:anchor` → its certified block and reports; `<epoch>:rows:<chunk>` → a chunk's rows
-   */
-  contractRound: 'contract-round',
-  /** coordinator: evidence hash → the equivocation evidence behind a ban (JSON), kept with the ban */
-  contractEvidence: 'contract-evidence'
-} as const
-export type BucketName = (typeof Bucket)[keyof typeof Bucket]
 
 export interface Repository<V> {
   get: (key: string) => Promise<V | undefined>
@@ -417,38 +360,6 @@ export class Database {
     return new EphemeraError(ErrorCode.STORAGE_FAILED, `storage ${this.path} has failed (${String(failure.details.cause)}); refusing writes until the process restarts`,
       { ...failure.details }, { cause: failure })
   }
-}
-
-/** The refusal when LevelDB cannot open the store: what failed, LevelDB's words, and what to do. */
-function openFailure (path: string, dir: string, code: string | undefined, message: string): string {
-  if (/no space left on device/i.test(message)) {
-    return `cannot open database ${path}: the disk is full (LevelDB: ${message}). Free space on that disk and start again (LevelDB needs room to open: it replays its log into a new table); nothing that was acknowledged is lost`
-  }
-  if (code === 'LEVEL_CORRUPTION' || /corruption/i.test(message)) {
-    return `database ${path} is damaged (LevelDB: ${message}). Restore ${dir} from a backup, or move it aside (mv ${dir} ${dir}.damaged) and start with an empty one: a node then re-syncs certified blocks from its peers; a coordinator starts a new genesis`
-  }
-  return `cannot open database ${path} (LevelDB: ${message}). Check that disk (space, permissions, I/O errors in the kernel log) and start again; if the store is damaged, restore ${dir} from a backup or move it aside`
-}
-
-/**
- * The records LevelDB dropped while replaying its log at this open. With paranoid checks off
- * (classic-level has no option for them) it skips a damaged log block silently, writing only a
- * "(ignoring error) …: dropping N bytes; Corruption: …" line to its info log, which it starts
- * afresh at every open. Best effort: no info log means nothing to report.
- */
-async function recoveryLosses (path: string): Promise<string[]> {
-  let text: string
-  try {
-    text = await readFile(join(path, 'LOG'), 'utf8')
-  } catch {
-    return []
-  }
-  const losses: string[] = []
-  for (const line of text.split('\n')) {
-    const at = line.indexOf('(ignoring error) ')
-    if (at >= 0 && line.includes('dropping')) losses.push(line.slice(at + '(ignoring error) '.length).trim())
-  }
-  return losses
 }
 
 async function * mapEntries<R, V> (iterator: AsyncIterable<[string, R]>, decode: (raw: R) => V): AsyncIterable<[string, V]> {

@@ -1,4 +1,5 @@
-export { Database, Bucket, jsonBytes, parseJsonBytes, type Repository, type BucketName, type WriteOp, type StorageObserver } from './database.js'
+export { Database, jsonBytes, parseJsonBytes, type Repository, type WriteOp, type StorageObserver } from './database.js'
+export { Bucket, type BucketName } from './buckets.js'
 export { NodeMetaStore, type NodeMeta } from './node-meta.js'
 export { BlockStore, type StoredBlock, type StoredMember, type BlockInfo, type BlockSummary, type DeliveredRecord, type MessageLocation } from './blocks.js'
 export { VoteStore, type Vote, type SignedProposal, type ProducerState, type Decided, type EquivocationEvidence, type SignedHash, type RbcDurableState } from './votes.js'

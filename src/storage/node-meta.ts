@@ -1,5 +1,5 @@
 import type { Database, Repository } from './database.js'
-import { Bucket } from './database.js'
+import { Bucket } from './buckets.js'
 
 /** Facts about this data directory that survive restarts. */
 export interface NodeMeta {

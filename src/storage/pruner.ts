@@ -1,4 +1,5 @@
-import type { BucketName, Database } from './database.js'
+import type { BucketName } from './buckets.js'
+import type { Database } from './database.js'
 
 /**
  * Deletes a bucket's keys below a moving bound (time- or epoch-ordered keys), each call resuming

@@ -3,7 +3,8 @@ import { fromHex, toHex } from '../codec/bytes.js'
 import { blockFromWire, blockToWire } from '../block/wire.js'
 import { LIMITS, type Block, type BlockHeader } from '../block/types.js'
 import { decodeHeader, encodeHeader } from '../block/encoding.js'
-import { Bucket, jsonBytes, parseJsonBytes, type Database, type WriteOp } from './database.js'
+import { Bucket } from './buckets.js'
+import { jsonBytes, parseJsonBytes, type Database, type WriteOp } from './database.js'
 
 export interface Vote {
   round: number

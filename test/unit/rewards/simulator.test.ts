@@ -1,7 +1,8 @@
 import { afterEach, describe, it, expect } from 'vitest'
 import { MISSING } from '../../../src/epochs/report.js'
 import { baseReliability, hash32, isFlapping, MetricsStore, sampleUptimes, seedFromBytes, type SimulatorOptions } from '../../../src/rewards/simulator.js'
-import { Bucket, Database } from '../../../src/storage/database.js'
+import { Bucket } from '../../../src/storage/buckets.js'
+import { Database } from '../../../src/storage/database.js'
 import { key } from '../block/fixtures.js'
 import { tempDir } from '../tmp.js'
 
