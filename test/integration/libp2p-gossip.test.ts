@@ -18,9 +18,10 @@ afterEach(async () => {
   await Promise.all(hosts.splice(0).map(async (h) => { await h.stop() }))
 })
 
-async function host (seed: number): Promise<NodeLibp2p> {
+/** A host; `memberAddresses` exempts their hosts from libp2p's inbound connection rate limit. */
+async function host (seed: number, memberAddresses: string[] = []): Promise<NodeLibp2p> {
   const key = NodeKey.fromSeed(new Uint8Array(32).fill(seed))
-  const libp2p = await createNodeLibp2p({ privateKey: key.privateKey, listen: '/ip4/127.0.0.1/tcp/0', gater: {}, memberAddresses: [], gossipHeartbeatMs: 200 })
+  const libp2p = await createNodeLibp2p({ privateKey: key.privateKey, listen: '/ip4/127.0.0.1/tcp/0', gater: {}, memberAddresses, gossipHeartbeatMs: 200 })
   await libp2p.start()
   hosts.push(libp2p)
   return libp2p
@@ -68,5 +69,34 @@ describe('gossip over libp2p', () => {
       expect(m.type).toBe('unsigned')
       expect(Object.keys(m).sort()).toEqual(['data', 'topic', 'type'])
     }
+  }, 60_000)
+
+  it('forwards between members that share one address: a hub with 12 peers on loopback', async () => {
+    // gossipsub's default peer scoring penalises more than 10 peers on one IP (-5 × surplus²):
+    // at 12 the hub scored every peer -20, kept none in its mesh and forwarded nothing
+    const hub = await host(0x70, ['/ip4/127.0.0.1/tcp/1'])
+    const leaves: NodeLibp2p[] = []
+    for (let i = 1; i <= 12; i++) leaves.push(await host(0x70 + i))
+    await Promise.all(leaves.map(async (leaf) => { await leaf.dial(multiaddr(hub.getMultiaddrs()[0]!.toString())) }))
+    const delivered = new Map<NodeLibp2p, string[]>(leaves.map((leaf) => [leaf, []]))
+    for (const h of [hub, ...leaves]) {
+      new Libp2pGossip(h, pino({ level: 'silent' })).subscribe(TOPIC, {
+        validate: () => 'accept',
+        deliver: (data) => { delivered.get(h)?.push(new TextDecoder().decode(data)) }
+      })
+    }
+    const pubsubOf = (h: NodeLibp2p): GossipSub => h.services.pubsub as unknown as GossipSub
+    await waitFor(() => pubsubOf(hub).getSubscribers(TOPIC).length === 12 && leaves.every((leaf) => pubsubOf(leaf).getSubscribers(TOPIC).length === 1), { timeoutMs: 20_000, what: 'subscriptions' })
+    // the hub grafts leaves into its mesh at a heartbeat (200 ms)
+    // the implementation's methods (not on the GossipSub interface)
+    const hubSub = hub.services.pubsub as unknown as { getMeshPeers: (topic: string) => string[], getScore: (peer: string) => number }
+    await waitFor(() => hubSub.getMeshPeers(TOPIC).length > 0, { timeoutMs: 10_000, what: 'the hub\'s mesh' })
+    for (const leaf of leaves) expect(hubSub.getScore(leaf.peerId.toString())).toBeGreaterThanOrEqual(0)
+
+    // a leaf's publication reaches every other leaf only through the hub
+    const [first] = leaves as [NodeLibp2p]
+    await new Libp2pGossip(first, pino({ level: 'silent' })).publish(TOPIC, new TextEncoder().encode('from a leaf'))
+    await waitFor(() => leaves.slice(1).every((leaf) => delivered.get(leaf)!.length === 1), { timeoutMs: 15_000, what: 'deliveries at the other 11 leaves' })
+    for (const leaf of leaves.slice(1)) expect(delivered.get(leaf)).toEqual(['from a leaf'])
   }, 60_000)
 })
