@@ -11,7 +11,7 @@ import type { EpochInfoJson } from './coordinator-client.js'
 import type { EpochProgress } from './epoch-progress.js'
 import { adoptRecord } from './official.js'
 import { submitUntilDecided } from './whole-submission.js'
-import { epochLeader, proposerRank } from './proposer-timing.js'
+import { epochLeader, fallbackDelay, proposerRank } from './proposer-timing.js'
 
 /**
  * One epoch's persisted pipeline on one node: computing (averages, signed report) → gossiping
@@ -67,14 +67,20 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
     let shortOfReports: string | undefined
     if (await waiters.until(enough, reportDeadline, signal)) {
       const gathered = advanceProgressMeanwhile(ctx, p, 'broadcasting', { reporters: pool.reporters(epoch), times: { ...p.times, thresholdAt: ctx.clock() } })
-      // broadcasting: staggered proposers, rank k after k·δ with δ from the RBC time measured here
-      // (proposer-timing.ts). A node that echoed another member's valid block waits for it to be
-      // certified (N·δ more) before proposing its own anyway: an echoed block that never
-      // completes must not silence every honest proposer.
+      // broadcasting: staggered proposers, rank k after k·δ with δ from the RBC time measured here,
+      // later while the leader is known to be alive (proposer-timing.ts). A node that echoed
+      // another member's valid block waits for it to be certified (N·δ more) before proposing its
+      // own anyway: an echoed block that never completes must not silence every honest proposer.
       const delivered = (): boolean => blocks.hasDelivered(epoch)
+      const settled = (): boolean => delivered() || blocks.echoed(epoch)
       const members = ctx.committees.committee(epoch).members.map((member) => member.publicKey)
+      const leader = epochLeader(members, epoch) ?? ''
+      const leaderAlive = (): boolean => pool.has(epoch, leader)
+      const rank = proposerRank(members, ctx.self, epoch)
       const stagger = ctx.timing.stagger(env.proposerStaggerMs, env.epochDeadlineMs)
-      await waiters.until(() => delivered() || blocks.echoed(epoch), ctx.clock() + proposerRank(members, ctx.self, epoch) * stagger, signal)
+      const from = ctx.clock()
+      await waiters.until(() => settled() || leaderAlive(), from + fallbackDelay(rank, stagger, false, env.epochDeadlineMs), signal)
+      if (!settled() && leaderAlive()) await waiters.until(settled, from + fallbackDelay(rank, stagger, true, env.epochDeadlineMs), signal)
       if (!delivered() && blocks.echoed(epoch)) await waiters.until(delivered, ctx.clock() + members.length * stagger, signal)
       if (!delivered() && opts.propose) await propose(ctx, p)
       await gathered
@@ -95,9 +101,6 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
     }
     const delivered = blocks.delivered(epoch) as DeliveredBlock
     const creator = toHex(delivered.block.header.creator)
-    // the leader's block decided the epoch: a sample of the RBC time for the proposer stagger
-    const thresholdAt = p.times.thresholdAt
-    if (thresholdAt != null && creator === epochLeader(ctx.committees.committee(epoch).members.map((member) => member.publicKey), epoch)) ctx.timing.record(ctx.clock() - thresholdAt)
     const submitting = advanceProgressMeanwhile(ctx, p, 'submitting', {
       reporters: pool.reporters(epoch),
       block: { hash: toHex(delivered.hash), creator: ctx.committees.name(creator) ?? creator, reports: delivered.block.messages.length },

@@ -1,15 +1,25 @@
 /**
- * How long a proposer of rank k waits for the epoch's leader (rank 0) before proposing its own
- * block: k × δ, where δ follows the RBC time this node has measured rather than a fixed share of
- * the epoch. A fixed δ (L/10) is shorter than one RBC once N grows or epochs are short, and then
- * every rank proposes in turn before the leader's PROPOSE has even arrived: N blocks, N RBC
- * instances, N times the messages. Measured: δ = max(L/10, 1.5 × the slowest of the last samples
- * of "this node reached the report threshold → the leader's block delivered here"), capped so
- * that rank 1 still proposes well within the epoch deadline when the leader is really silent.
+ * When a member of rank k proposes its own block if the epoch's leader (rank 0) has not got one
+ * certified: fallbackDelay() after reaching the report threshold, unless it has a block delivered
+ * or has echoed another member's. Two things decide it:
  *
- * Only epochs the leader's own block decided are sampled: an epoch decided by a fallback proposer
- * took δ longer by construction, and sampling it would feed δ back into itself. Pure: the caller
- * records samples and asks for δ.
+ * - δ (the stagger) follows the RBC time this node has measured rather than a fixed share of the
+ *   epoch. A fixed δ (L/10) is shorter than one RBC once N grows or epochs are short, and then
+ *   every rank proposes in turn before the leader's PROPOSE has even arrived: N blocks, N RBC
+ *   instances, N times the messages, and the load that makes the next leader late too. δ =
+ *   max(L/10, 1.5 × the slowest of the last samples of "this node reached the report threshold →
+ *   the leader's block delivered here"), capped so that rank 1 still proposes well within the
+ *   epoch deadline when the leader is really silent. A sample is taken whenever the leader's
+ *   block is delivered, also after a fallback proposer's block decided the epoch: that is the
+ *   leader's RBC time under the load of the moment, so an overloaded network widens δ until one
+ *   block per epoch is all it carries (sampling only epochs the leader decided would leave δ at
+ *   its floor for as long as fallbacks kept the leader from deciding one).
+ * - Whether the leader is alive: its report for the epoch has reached this node. A leader that
+ *   reported is computing or gathering like everyone else, and is given a quarter of the epoch
+ *   deadline before rank 1 takes over (ranks after it δ apart); a leader that sent nothing is
+ *   replaced after rank × δ.
+ *
+ * Pure: the caller records samples and asks for δ and the delay.
  */
 export class ProposerTiming {
   readonly #samples: number[] = []
@@ -21,7 +31,7 @@ export class ProposerTiming {
     this.#window = window
   }
 
-  /** One epoch decided by its leader's block: ms from this node's threshold to the block's delivery here. */
+  /** The epoch's leader's block delivered here `ms` after this node reached the report threshold (first block of the epoch or not). */
   record (ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) return
     this.#samples.push(ms)
@@ -40,6 +50,18 @@ export class ProposerTiming {
     const slowest = this.#samples.length === 0 ? 0 : Math.max(...this.#samples)
     return Math.round(Math.min(Math.max(floorMs, 1.5 * slowest), Math.max(floorMs, epochDeadlineMs / 4)))
   }
+}
+
+/**
+ * ms after reaching the report threshold at which a member of `rank` proposes its own block
+ * (when nothing was delivered or echoed by then): 0 for the leader; rank × δ while the leader has
+ * sent nothing this epoch; once its report is here, a quarter of the epoch deadline (at least δ)
+ * before rank 1, ranks after it δ apart.
+ */
+export function fallbackDelay (rank: number, stagger: number, leaderAlive: boolean, epochDeadlineMs: number): number {
+  if (rank <= 0) return 0
+  if (!leaderAlive) return rank * stagger
+  return Math.round(Math.max(stagger, epochDeadlineMs / 4)) + (rank - 1) * stagger
 }
 
 /** Rank of `self` among `members` (public keys, hex) for an epoch: sorted by key, rotating with the epoch; 0 is the leader. */

@@ -115,8 +115,9 @@ export class ReportPool {
     return this.#reports.get(epoch)?.size ?? 0
   }
 
-  has (epoch: number, sender: Uint8Array): boolean {
-    return this.#reports.get(epoch)?.has(toHex(sender)) === true
+  /** Whether a report of `sender` (public key, or its hex) for `epoch` is here. */
+  has (epoch: number, sender: Uint8Array | string): boolean {
+    return this.#reports.get(epoch)?.has(typeof sender === 'string' ? sender : toHex(sender)) === true
   }
 
   /** The reports of an epoch, sorted by sender key. */

@@ -20,7 +20,7 @@ import { runEpoch } from './epoch-pipeline.js'
 import { catchUp } from './catch-up.js'
 import { officialRecord } from './official.js'
 import { equivocationEvidence, EvidenceSubmitter } from './evidence-submitter.js'
-import { ProposerTiming } from './proposer-timing.js'
+import { epochLeader, ProposerTiming } from './proposer-timing.js'
 import { reportEvidence, type EvidenceJson } from '../epochs/evidence.js'
 
 export { REPORTS_TOPIC, REPORTS_PROTOCOL } from './report-pool.js'
@@ -293,10 +293,26 @@ export class RewardsService implements Application {
 
   async deliverBlock (delivered: DeliveredBlock): Promise<void> {
     const epoch = delivered.block.header.round
+    this.#sampleLeaderBlock(epoch, delivered)
     if (!this.#ctx.blocks.deliver(epoch, delivered)) return
     // reports carried by the block count as collected too
     for (const m of delivered.block.messages) {
       if (!this.#ctx.pool.has(epoch, m.publicKey)) await this.#ctx.pool.add(epoch, m, toHex(messageId(m)))
     }
+  }
+
+  /**
+   * The epoch's leader's block, delivered here (first or after a fallback proposer's): how long
+   * after this node's report threshold, a sample for the proposer stagger (proposer-timing.ts).
+   * Not when this node had no threshold yet, nor past the epoch deadline (a block certified that
+   * late, e.g. by sync after a restart, measures no RBC).
+   */
+  #sampleLeaderBlock (epoch: number, delivered: DeliveredBlock): void {
+    const thresholdAt = this.#ctx.progress.get(epoch)?.times.thresholdAt
+    const deadlineMs = this.#info?.environment.epochDeadlineMs
+    if (thresholdAt == null || deadlineMs == null) return
+    if (toHex(delivered.block.header.creator) !== epochLeader(this.#ctx.committees.committee(epoch).members.map((m) => m.publicKey), epoch)) return
+    const ms = this.#ctx.clock() - thresholdAt
+    if (ms <= deadlineMs) this.#ctx.timing.record(ms)
   }
 }

@@ -5,9 +5,10 @@
  * and stagger from src/rewards/proposer-timing.ts. Two designs:
  *
  *   ours         staggered proposers: the epoch's leader proposes at its report threshold, rank k
- *                after k·δ unless it has echoed another member's block (then N·δ more) or has a
- *                block delivered; δ = ProposerTiming.stagger (each node's samples carry over the
- *                epochs of a run)
+ *                after fallbackDelay (k·δ, or longer once the leader's report is here) unless it
+ *                has echoed another member's block (then N·δ more) or has a block delivered;
+ *                δ = ProposerTiming.stagger, sampled whenever the leader's block is delivered
+ *                (each node's samples carry over the epochs of a run)
  *   all-propose  Ephemera's design: every member proposes its own block at its report threshold,
  *                and every block goes through RBC (the same machine, N instances)
  *
@@ -19,7 +20,7 @@ import { RbcMachine, thresholds, type Effect, type RbcMessage } from '../../src/
 import { toHex } from '../../src/codec/bytes.js'
 import type { NodeKey } from '../../src/crypto/keys.js'
 import { environmentWithEpoch } from '../../src/epochs/environment.js'
-import { epochLeader, proposerRank, ProposerTiming } from '../../src/rewards/proposer-timing.js'
+import { epochLeader, fallbackDelay, proposerRank, ProposerTiming } from '../../src/rewards/proposer-timing.js'
 import { rbcCrypto, testKeys } from '../helpers/rbc-fixtures.js'
 import { fetchRequestBytes, fetchResponseBytes, makeProposal, makeReport, modelledCrypto, rbcFrameBytes, reportBytes, simParameters } from './epoch-fixtures.js'
 import { EventQueue, SerialNodes, SimNetwork, type NetworkModel } from './net-model.js'
@@ -43,6 +44,8 @@ export interface EpochSimOptions {
   crypto?: 'modelled' | 'real'
   /** The epoch's leader is down: it sends nothing, receives nothing. */
   leaderDown?: boolean
+  /** The epoch's leader is late: it signs its report `reportMs` after the epoch's end, and proposes no sooner than `proposeMs`. */
+  leaderLate?: { reportMs: number, proposeMs: number }
 }
 
 export interface Traffic { messages: number, bytes: number }
@@ -54,6 +57,8 @@ export interface EpochSimResult {
   live: number
   /** Blocks proposed (RBC instances). */
   proposals: number
+  /** The largest proposer stagger δ a live node used this epoch (ms). */
+  staggerMs: number
   rbc: Record<'propose' | 'echo' | 'ready' | 'fetch', Traffic> & { total: Traffic }
   reports: Traffic
   /** ms from the epoch's end until the first node holds a certified block it would submit (ours: any; all-propose: its own). */
@@ -87,6 +92,8 @@ interface NodeState {
   /** Waiting: 'A' for its rank's turn, 'B' for an echoed block; undefined otherwise. */
   phase?: 'A' | 'B'
   timer: number
+  /** When its rank's wait began (its threshold), while in phase A. */
+  rankFrom?: number
   stagger: number
   store: Map<string, Block>
 }
@@ -152,9 +159,12 @@ function runEpoch (o: EpochSimOptions, epoch: number, keys: readonly NodeKey[], 
     if (s.pool.has(sender)) return
     s.pool.set(sender, message)
     if (s.pool.size === q) queue.at(t, () => { onThreshold(node, t) })
+    // the leader's report: it is alive, and a member waiting for its rank gives it longer
+    if (sender === leader && s.phase === 'A' && s.rankFrom != null) waitForRank(node, s.rankFrom)
   }
+  const late = o.leaderLate ?? { reportMs: 0, proposeMs: 0 }
   for (const i of live) {
-    const t = cpu.start(i, 0) + costs.signUs * US
+    const t = cpu.start(i, i === leader ? late.reportMs : 0) + costs.signUs * US
     cpu.done(i, 0, t)
     addReport(i, i, reports[i] as ClientMessage, t)
     queue.at(t, () => {
@@ -175,6 +185,13 @@ function runEpoch (o: EpochSimOptions, epoch: number, keys: readonly NodeKey[], 
   const waitForEchoed = (node: number, t: number): void => {
     later(node, t + n * (st[node] as NodeState).stagger, 'B', () => { if (!isDelivered(node, queue.now)) propose(node, queue.now) })
   }
+  const waitForRank = (node: number, from: number): void => {
+    const s = st[node] as NodeState
+    s.rankFrom = from
+    const rank = proposerRank(hex, hex[node] as string, epoch)
+    const delay = rank === 0 ? Math.max(0, late.proposeMs - from) : fallbackDelay(rank, s.stagger, s.pool.has(leader), env.epochDeadlineMs)
+    later(node, from + delay, 'A', () => { if (!isDelivered(node, queue.now)) propose(node, queue.now) })
+  }
   function onThreshold (node: number, t: number): void {
     const s = st[node] as NodeState
     s.thresholdAt = t
@@ -188,7 +205,7 @@ function runEpoch (o: EpochSimOptions, epoch: number, keys: readonly NodeKey[], 
       waitForEchoed(node, t)
       return
     }
-    later(node, t + proposerRank(hex, hex[node] as string, epoch) * s.stagger, 'A', () => { if (!isDelivered(node, queue.now)) propose(node, queue.now) })
+    waitForRank(node, t)
   }
   function onEchoed (node: number, t: number): void {
     const s = st[node] as NodeState
@@ -232,12 +249,12 @@ function runEpoch (o: EpochSimOptions, epoch: number, keys: readonly NodeKey[], 
           deliveries.set(creator, perNode)
           log.push(`${node}<${creator}:${toHex(e.hash).slice(0, 12)}@${at.toFixed(3)}`)
           if (creator === node) s.ownDeliveredAt = at
+          // the leader's block, first or not: a sample of its RBC time (RewardsService.deliverBlock)
+          if (o.design === 'ours' && creator === leader && s.thresholdAt != null && at - s.thresholdAt <= env.epochDeadlineMs) (timings[node] as ProposerTiming).record(at - s.thresholdAt)
           if (s.deliveredAt == null) {
             s.deliveredAt = at
             // the block's reports count as collected (RewardsService.deliverBlock)
             for (const m of e.block.messages) addReport(node, idx(m.publicKey), m, at)
-            const thresholdAt = s.thresholdAt ?? (s.pool.size >= q ? at : undefined)
-            if (o.design === 'ours' && creator === leader && thresholdAt != null) (timings[node] as ProposerTiming).record(at - thresholdAt)
           }
           break
         }
@@ -352,6 +369,7 @@ function runEpoch (o: EpochSimOptions, epoch: number, keys: readonly NodeKey[], 
     n,
     live: live.length,
     proposals,
+    staggerMs: Math.max(...live.map((i) => (st[i] as NodeState).stagger)),
     rbc: { ...traffic, total },
     reports: reportTraffic,
     firstMs: finite(needed[0]),

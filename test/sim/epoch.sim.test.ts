@@ -153,3 +153,29 @@ describe('ours with the leader down', () => {
     })
   }
 })
+
+describe('ours with a late leader', () => {
+  it('N=10: a leader whose report arrived is waited for, one block per epoch', () => {
+    // its block 3 s late: past ranks 1 and 2 (δ = 1 s), within the quarter of the 30 s epoch
+    // deadline given to a leader known to be alive
+    for (const r of run(10, 'ours', { leaderLate: { reportMs: 0, proposeMs: 3_000 }, epochs: 3 })) {
+      expect(r.problems).toEqual([])
+      expect(r.proposals).toBe(1)
+      expect(r.firstMs).toBeGreaterThanOrEqual(3_000)
+    }
+  })
+
+  it('N=10: a leader silent for 2.5 s is replaced once, and its late block widens δ so later epochs carry one block', () => {
+    const results = run(10, 'ours', { leaderLate: { reportMs: 2_500, proposeMs: 2_500 }, epochs: 4 })
+    const [first, ...later] = results as [EpochSimResult, ...EpochSimResult[]]
+    expect(first.problems).toEqual([])
+    // rank 1 after δ = 1 s, the leader's own block at 2.5 s; both are certified everywhere
+    expect(first.proposals).toBe(2)
+    expect(first.staggerMs).toBe(1_000)
+    for (const r of later) {
+      expect(r.problems).toEqual([])
+      expect(r.staggerMs).toBeGreaterThanOrEqual(1.5 * 2_500)
+      expect(r.proposals).toBe(1)
+    }
+  })
+})

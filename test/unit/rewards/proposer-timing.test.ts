@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { epochLeader, proposerRank, ProposerTiming } from '../../../src/rewards/proposer-timing.js'
+import { epochLeader, fallbackDelay, proposerRank, ProposerTiming } from '../../../src/rewards/proposer-timing.js'
 
 describe('proposer ranks', () => {
   const members = ['cc', 'aa', 'dd', 'bb']
@@ -61,5 +61,27 @@ describe('ProposerTiming', () => {
     const timing = new ProposerTiming(8)
     for (let i = 0; i < 10_000; i++) timing.record(i % 50)
     expect(timing.samples.length).toBe(8)
+  })
+})
+
+describe('fallbackDelay', () => {
+  it('is 0 for the leader, whatever it knows', () => {
+    expect(fallbackDelay(0, 500, false, 6000)).toBe(0)
+    expect(fallbackDelay(0, 500, true, 6000)).toBe(0)
+  })
+
+  it('is rank × δ while the leader has sent nothing this epoch', () => {
+    expect(fallbackDelay(1, 200, false, 6000)).toBe(200)
+    expect(fallbackDelay(3, 200, false, 6000)).toBe(600)
+  })
+
+  it('gives a leader whose report arrived a quarter of the epoch deadline before rank 1, ranks after it δ apart', () => {
+    expect(fallbackDelay(1, 200, true, 6000)).toBe(1500)
+    expect(fallbackDelay(3, 200, true, 6000)).toBe(1900)
+    // never sooner than the silent-leader rule
+    expect(fallbackDelay(1, 2000, true, 6000)).toBe(2000)
+    for (const rank of [1, 2, 5, 24]) {
+      for (const stagger of [100, 1500, 4000]) expect(fallbackDelay(rank, stagger, true, 6000)).toBeGreaterThanOrEqual(fallbackDelay(rank, stagger, false, 6000))
+    }
   })
 })
