@@ -1,6 +1,6 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { describe, expect, it } from 'vitest'
-import { CONNECTION_MONITOR, createNodeLibp2p } from '../../../src/network/libp2p.js'
+import { CONNECTION_MONITOR, createNodeLibp2p, GOSSIP_MESH } from '../../../src/network/libp2p.js'
 
 /**
  * The libp2p host's connection monitor: a member busy for a few seconds (many processes starting
@@ -18,5 +18,16 @@ describe('createNodeLibp2p', () => {
     expect(monitor.abortConnectionOnPingFailure).toBe(true)
     expect({ min: monitor.timeout.minTimeout, max: monitor.timeout.maxTimeout }).toEqual({ min: 30_000, max: 60_000 })
     expect(CONNECTION_MONITOR).toEqual({ pingInterval: 30_000, pingTimeout: { minTimeout: 30_000, maxTimeout: 60_000 } })
+  })
+})
+
+describe('createNodeLibp2p gossip', () => {
+  it('keeps a small mesh (publications are flooded to every member) and does not penalise members sharing an address', async () => {
+    const host = await createNodeLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0', gater: {}, memberAddresses: [], gossipHeartbeatMs: 700 })
+    // the gossipsub service keeps its options as resolved
+    const opts = (host.services.pubsub as unknown as { opts: { D: number, Dlo: number, Dhi: number, Dout: number, Dlazy: number, floodPublish: boolean, scoreParams: { IPColocationFactorWeight: number } } }).opts
+    expect({ D: opts.D, Dlo: opts.Dlo, Dhi: opts.Dhi, Dout: opts.Dout, Dlazy: opts.Dlazy }).toEqual(GOSSIP_MESH)
+    expect(opts.floodPublish).toBe(true)
+    expect(opts.scoreParams.IPColocationFactorWeight).toBe(0)
   })
 })
