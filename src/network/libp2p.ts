@@ -83,7 +83,7 @@ export async function createNodeLibp2p (opts: Libp2pOptions) {
         // host every peer scored -125, below the graylist, and gossipsub carried nothing (from
         // 12, below 0: no mesh, so no forwarding). Reports then came only from the direct ask at
         // half the report deadline (measured: threshold ~3 s after the epoch's end at N=16 with
-        // 10 s epochs; docs/PROTOCOL.md §4).
+        // 10 s epochs; docs/PROTOCOL.md §3).
         scoreParams: GOSSIP_SCORE_PARAMS,
         ...GOSSIP_MESH,
         allowPublishToZeroTopicPeers: true,
