@@ -14,7 +14,7 @@ export interface Environment {
   sampleIntervalMs: number
   /** After an epoch ends, how long nodes wait for reports before giving up on it. */
   reportDeadlineMs: number
-  /** Gap between proposer ranks: rank k proposes k·δ after reaching the report threshold. */
+  /** Floor of the gap δ between proposer ranks (rank k proposes k·δ after its report threshold; src/rewards/proposer-timing.ts). */
   proposerStaggerMs: number
   /** After an epoch ends, how long nodes keep trying to get a block certified and submitted. */
   epochDeadlineMs: number

@@ -91,6 +91,11 @@ export class EpochCommittees implements CommitteeSource {
     return committeeAt(this.#state.base, this.#state.changes, epoch)
   }
 
+  /** The public keys (hex) of an epoch's committee. */
+  memberKeys (epoch: number): string[] {
+    return this.committee(epoch).members.map((member) => member.publicKey)
+  }
+
   /** The aggregation parameters of an epoch, when the coordinator announced them for its committee. */
   parameters (epoch: number): ParametersJson | undefined {
     return this.#state.parameters[this.committee(epoch).membershipId]

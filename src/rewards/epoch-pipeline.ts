@@ -73,7 +73,7 @@ export async function runEpoch (ctx: RewardsContext, epoch: number, signal: Abor
       // own anyway: an echoed block that never completes must not silence every honest proposer.
       const delivered = (): boolean => blocks.hasDelivered(epoch)
       const settled = (): boolean => delivered() || blocks.echoed(epoch)
-      const members = ctx.committees.committee(epoch).members.map((member) => member.publicKey)
+      const members = ctx.committees.memberKeys(epoch)
       const leader = epochLeader(members, epoch) ?? ''
       const leaderAlive = (): boolean => pool.has(epoch, leader)
       const rank = proposerRank(members, ctx.self, epoch)

@@ -21,6 +21,9 @@
  *
  * Pure: the caller records samples and asks for δ and the delay.
  */
+/** A quarter of the epoch deadline: the cap on δ, and the patience given to a leader known to be alive. */
+const quarter = (epochDeadlineMs: number): number => epochDeadlineMs / 4
+
 export class ProposerTiming {
   readonly #samples: number[] = []
   readonly #window: number
@@ -48,7 +51,7 @@ export class ProposerTiming {
    */
   stagger (floorMs: number, epochDeadlineMs: number): number {
     const slowest = this.#samples.length === 0 ? 0 : Math.max(...this.#samples)
-    return Math.round(Math.min(Math.max(floorMs, 1.5 * slowest), Math.max(floorMs, epochDeadlineMs / 4)))
+    return Math.round(Math.min(Math.max(floorMs, 1.5 * slowest), Math.max(floorMs, quarter(epochDeadlineMs))))
   }
 }
 
@@ -61,7 +64,7 @@ export class ProposerTiming {
 export function fallbackDelay (rank: number, stagger: number, leaderAlive: boolean, epochDeadlineMs: number): number {
   if (rank <= 0) return 0
   if (!leaderAlive) return rank * stagger
-  return Math.round(Math.max(stagger, epochDeadlineMs / 4)) + (rank - 1) * stagger
+  return Math.round(Math.max(stagger, quarter(epochDeadlineMs))) + (rank - 1) * stagger
 }
 
 /** Rank of `self` among `members` (public keys, hex) for an epoch: sorted by key, rotating with the epoch; 0 is the leader. */

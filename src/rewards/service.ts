@@ -311,7 +311,7 @@ export class RewardsService implements Application {
     const thresholdAt = this.#ctx.progress.get(epoch)?.times.thresholdAt
     const deadlineMs = this.#info?.environment.epochDeadlineMs
     if (thresholdAt == null || deadlineMs == null) return
-    if (toHex(delivered.block.header.creator) !== epochLeader(this.#ctx.committees.committee(epoch).members.map((m) => m.publicKey), epoch)) return
+    if (toHex(delivered.block.header.creator) !== epochLeader(this.#ctx.committees.memberKeys(epoch), epoch)) return
     const ms = this.#ctx.clock() - thresholdAt
     if (ms <= deadlineMs) this.#ctx.timing.record(ms)
   }
