@@ -61,6 +61,33 @@ const HEIGHT_DIGITS = 16
 const pad = (n: number): string => String(n).padStart(HEIGHT_DIGITS, '0')
 const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder()
+const EMPTY = new Uint8Array(0)
+/** Meta key set once msg-seen holds every message of msg-loc and of the legacy msg index. */
+const DELIVERED_INDEX_KEY = 'msg-seen-filled'
+const FILL_BATCH = 10_000
+
+/**
+ * Fills the msg-seen index from the location indexes, once, for stores written before it
+ * existed: batches of FILL_BATCH unsynced puts, then the meta flag synced (a crash before the
+ * flag only means the next open fills again; the puts are idempotent).
+ */
+async function fillDeliveredIndex (db: Database): Promise<void> {
+  const meta = db.bucket(Bucket.meta)
+  if (await meta.get(DELIVERED_INDEX_KEY) != null) return
+  let ops: WriteOp[] = []
+  const flush = async (): Promise<void> => {
+    if (ops.length > 0) await db.write(ops)
+    ops = []
+  }
+  for (const [bucket, idOf] of [[Bucket.messageLocation, (k: string) => k.slice(0, k.indexOf(':'))], [Bucket.messageIndex, (k: string) => k]] as const) {
+    for await (const key of db.bucket(bucket).keys()) {
+      ops.push({ type: 'put', bucket: Bucket.messageDelivered, key: idOf(key), value: EMPTY })
+      if (ops.length >= FILL_BATCH) await flush()
+    }
+  }
+  await flush()
+  await meta.put(DELIVERED_INDEX_KEY, utf8.encode('1'), { sync: true })
+}
 
 /**
  * Delivered blocks with their certificates and the membership they were certified under, a
@@ -80,6 +107,7 @@ export class BlockStore {
   static async open (db: Database): Promise<BlockStore> {
     let last = 0
     for await (const key of db.bucket(Bucket.height).keys({ reverse: true, limit: 1 })) last = Number(key)
+    await fillDeliveredIndex(db)
     return new BlockStore(db, last)
   }
 
@@ -120,7 +148,9 @@ export class BlockStore {
     ]
     // every location of every message: a message may be in several blocks (at least once)
     for (const [index, m] of record.block.messages.entries()) {
-      ops.push({ type: 'put', bucket: Bucket.messageLocation, key: `${toHex(messageId(m))}:${hash}`, value: utf8.encode(String(index)) })
+      const id = toHex(messageId(m))
+      ops.push({ type: 'put', bucket: Bucket.messageLocation, key: `${id}:${hash}`, value: utf8.encode(String(index)) })
+      ops.push({ type: 'put', bucket: Bucket.messageDelivered, key: id, value: EMPTY })
     }
     await this.#db.write([...ops, ...extra], { sync: true })
     this.#lastHeight = height
@@ -170,6 +200,14 @@ export class BlockStore {
   async membership (membershipId: string): Promise<StoredMember[] | undefined> {
     const raw = await this.#db.bucket(Bucket.membership).get(membershipId)
     return raw == null ? undefined : parseJsonBytes<StoredMember[]>(raw)
+  }
+
+  /**
+   * Whether a message is in a delivered block: one point read on the event loop (the duplicate
+   * check of every client message; a miss costs a few microseconds). Storage errors throw.
+   */
+  wasDelivered (id: string): boolean {
+    return this.#db.bucket(Bucket.messageDelivered).getSync(id) != null
   }
 
   /**

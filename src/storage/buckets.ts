@@ -30,6 +30,11 @@ export const Bucket = {
   rbcEvidence: 'rbc-evidence',
   /** `message id:block hash` → index: every block a delivered message is in */
   messageLocation: 'msg-loc',
+  /**
+   * message id (hex) → empty: every message in a delivered block, the duplicate check's point
+   * lookup (msg-loc needs a range scan); filled from msg-loc and msg once, on the first open
+   */
+  messageDelivered: 'msg-seen',
   /** this node's own proposals (producer state) */
   producer: 'producer',
   /** simulated uptime samples: time (16 digits) → one byte per mixnode */

@@ -70,7 +70,9 @@ describe('BlockStore', () => {
       expect(await store.membership(toHex(c.membershipId))).toEqual(storedMembers)
       for (const [index, m] of c.block.messages.entries()) {
         expect(await store.messageLocation(toHex(messageId(m)))).toEqual({ block: h, index })
+        expect(store.wasDelivered(toHex(messageId(m)))).toBe(true)
       }
+      expect(store.wasDelivered(toHex(messageId(signedMessage(client, { label: 'never delivered' }))))).toBe(false)
       expect(await store.hashAtHeight(1)).toBe(h)
     } finally {
       await db.close()
@@ -91,6 +93,7 @@ describe('BlockStore', () => {
       expect(await store.certificate(h)).toBeUndefined()
       expect(await store.hashAtHeight(2)).toBeUndefined()
       expect(await store.messageLocation(toHex(messageId(c.block.messages[0] as (typeof c.block.messages)[number])))).toBeUndefined()
+      expect(store.wasDelivered(toHex(messageId(c.block.messages[0] as (typeof c.block.messages)[number])))).toBe(false)
       expect(store.lastHeight).toBe(1)
       let raw = 0
       for await (const _ of db.bucket(Bucket.block).keys()) raw++
@@ -225,6 +228,40 @@ describe('BlockStore', () => {
       } finally {
         await db.close()
       }
+    }
+  })
+
+  it('a store written before the msg-seen index gets it filled on open, from msg-loc and the legacy msg index, once', async () => {
+    const { db, store, dir } = await openStore()
+    const legacy = toHex(messageId(signedMessage(client, { label: 'legacy index' })))
+    const delivered = [...b(2).block.messages, ...b(3).block.messages].map((m) => toHex(messageId(m)))
+    try {
+      await store.deliver(record(b(2)))
+      await store.deliver(record(b(3)))
+      // as a version before the index left it: locations only, no msg-seen entries, no flag
+      await db.bucket(Bucket.messageIndex).put(legacy, new TextEncoder().encode(JSON.stringify({ block: hex(b(0)), index: 0 })))
+      await db.write([...delivered.map((id) => ({ type: 'del' as const, bucket: Bucket.messageDelivered, key: id })), { type: 'del', bucket: Bucket.meta, key: 'msg-seen-filled' }])
+      expect(delivered.some((id) => store.wasDelivered(id))).toBe(false)
+    } finally {
+      await db.close()
+    }
+    const again = await openStore(dir)
+    try {
+      for (const id of [...delivered, legacy]) expect(again.store.wasDelivered(id)).toBe(true)
+      expect(again.store.wasDelivered('cd'.repeat(32))).toBe(false)
+      let entries = 0
+      for await (const _ of again.db.bucket(Bucket.messageDelivered).keys()) entries++
+      expect(entries).toBe(delivered.length + 1)
+      // filled once: an entry removed now stays removed at the next open
+      await again.db.bucket(Bucket.messageDelivered).del(legacy)
+    } finally {
+      await again.db.close()
+    }
+    const third = await openStore(dir)
+    try {
+      expect(third.store.wasDelivered(legacy)).toBe(false)
+    } finally {
+      await third.db.close()
     }
   })
 
