@@ -249,7 +249,7 @@ export class BroadcastEngine {
     this.#offCommittees?.()
     for (const timer of this.#timers) clearInterval(timer)
     this.#timers.clear()
-    this.#admission.stop()
+    await this.#admission.stop()
     await this.#fetcher.stop()
     await this.#transport.stop()
     await this.#queue.drained()
