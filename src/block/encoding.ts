@@ -27,9 +27,20 @@ export function messageSigningBytes (m: Pick<ClientMessage, 'timestamp' | 'label
   return writeSigning(new ByteWriter(), m).finish()
 }
 
-/** A message's id: SHA-256(tag ‖ signing bytes ‖ public key ‖ signature), hashed piece by piece (no copy of the data). */
+/** Ids already computed, by message object: a node needs a message's id at every step (admission, proposal, block check, storage). */
+const ids = new WeakMap<ClientMessage, Uint8Array>()
+
+/**
+ * A message's id: SHA-256(tag ‖ signing bytes ‖ public key ‖ signature), hashed piece by piece
+ * (no copy of the data), once per message object: messages are never changed once built.
+ */
 export function messageId (m: ClientMessage): Uint8Array {
-  return sha256(...writeSigning(new ByteWriter().tag(TAGS.messageId), m).bytes(m.publicKey).bytes(m.signature).pieces())
+  let id = ids.get(m)
+  if (id == null) {
+    id = sha256(...writeSigning(new ByteWriter().tag(TAGS.messageId), m).bytes(m.publicKey).bytes(m.signature).pieces())
+    ids.set(m, id)
+  }
+  return id
 }
 
 export const HEADER_BYTES = 1 + TAGS.header.length + 2 + 8 + 32 + 8 + 8 + 32 + 4 + 32
