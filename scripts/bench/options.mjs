@@ -22,6 +22,9 @@ export const USAGE = `usage: node scripts/bench.mjs [options]   (npm run bench b
   --readme               also refresh the table in README.md (on by default for the default plan)
   --help
 
+Environment: BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" passes node flags to every process the
+bench starts (the nodes and the coordinator inherit them), e.g. to profile a row.
+
 Default plan: ${DEFAULT_ROWS} (and the standalone baselines):
 about 25 minutes on 2 cores when every row commits, up to about 40 when rows fail.`
 

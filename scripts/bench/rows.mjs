@@ -21,10 +21,13 @@ const CLI = fileURLToPath(new URL('../../dist/bin/ephemera.js', import.meta.url)
 export const cleanups = new Set()
 const ENV = { ...process.env, LOG_LEVEL: 'warn' }
 
+/** Node flags for every CLI process (BENCH_NODE_ARGS, e.g. --cpu-prof --cpu-prof-dir=DIR): children inherit them. */
+const NODE_ARGS = process.env.BENCH_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? []
+
 /** Runs the CLI; resolves with its exit code and output; SIGTERM at the deadline (SIGKILL 15 s later). */
 export function cli (args, { timeoutMs, onLine } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [...NODE_ARGS, CLI, ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     let timedOut = false
