@@ -225,9 +225,14 @@ export class Database {
       throw new EphemeraError(ErrorCode.DB_FAILED, openFailure(path, dir, code, levelMessage(err)), { path, cause: levelMessage(err) }, { cause: err })
     }
     db.#status = 'open'
-    // every bucket's sublevel opened now: a sublevel made later opens on a later tick, and
-    // getSync refuses until it has
-    await Promise.all(Object.values(Bucket).map(async (name) => { await db.bucket(name).sublevel.open() }))
+    try {
+      // every bucket's sublevel opened now: a sublevel made later opens on a later tick, and
+      // getSync refuses until it has
+      await Promise.all(Object.values(Bucket).map(async (name) => { await db.bucket(name).sublevel.open() }))
+    } catch (err) {
+      await db.close().catch(() => {})
+      throw new EphemeraError(ErrorCode.DB_FAILED, openFailure(path, dir, levelCode(err), levelMessage(err)), { path, cause: levelMessage(err) }, { cause: err })
+    }
     db.#recovery = await recoveryLosses(path)
     return db
   }
