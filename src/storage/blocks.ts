@@ -203,8 +203,8 @@ export class BlockStore {
   }
 
   /**
-   * Whether a message is in a delivered block: one point read on the event loop (the duplicate
-   * check of every client message; a miss costs a few microseconds). Storage errors throw.
+   * Whether a message is in a delivered block: one point read on the event loop, no thread-pool
+   * round trip (the duplicate check of every client message). Storage errors throw.
    */
   wasDelivered (id: string): boolean {
     return this.#db.bucket(Bucket.messageDelivered).getSync(id) != null
