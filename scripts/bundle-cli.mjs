@@ -8,7 +8,10 @@
 // the sources (node --enable-source-maps).
 // Left outside the bundle, loaded from node_modules at run time: packages that load files of
 // their own by path (classic-level's native addon; @fastify/swagger-ui's static assets) and the
-// logger (pino loads pino-pretty and its workers by name).
+// logger (pino loads pino-pretty and its workers by name). Left outside too, as a process never
+// runs them: fastify's schema compilers (every server passes its own describe-only compilers,
+// src/api/openapi-docs.ts) and light-my-request (inject(): tests, and the API docs, loaded on their
+// first request); in the bundle they were ~0.4 MB of source text in every process's heap.
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -35,7 +38,7 @@ const result = await build({
   minifySyntax: true,
   legalComments: 'none',
   sourcemap: 'linked',
-  external: ['classic-level', '@fastify/swagger-ui', 'pino', 'pino-pretty'],
+  external: ['classic-level', '@fastify/swagger-ui', 'pino', 'pino-pretty', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', 'light-my-request'],
   // packages written as CommonJS call require(): give the ES module bundle one
   banner: { js: "import { createRequire as __ephemeraCreateRequire } from 'node:module'; const require = __ephemeraCreateRequire(import.meta.url);" },
   metafile: true,

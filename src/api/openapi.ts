@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifySchema } from 'fastify'
-import { z } from 'zod'
+import * as z from 'zod'
 import { VERSION } from '../util/version.js'
 import { registerLazyDocs } from './openapi-docs.js'
 

@@ -1,6 +1,6 @@
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
-import { z } from 'zod'
+import * as z from 'zod'
 import { fromBase64, fromHex, toBase64, toHex } from '../codec/bytes.js'
 import { messageId } from './encoding.js'
 import { LIMITS, type Block, type BlockHeader, type Certificate, type ClientMessage } from './types.js'

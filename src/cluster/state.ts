@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { z } from 'zod'
+import * as z from 'zod'
 import { EphemeraError, ErrorCode } from '../util/errors.js'
 import { isErrnoException, writeFileAtomic } from '../util/fs.js'
 

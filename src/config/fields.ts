@@ -1,6 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { z } from 'zod'
+import * as z from 'zod'
 import { LOG_LEVELS } from '../util/logger.js'
 
 /** Schema building blocks shared by the node, peers and coordinator configs. */

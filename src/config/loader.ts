@@ -1,5 +1,5 @@
 import { dirname, isAbsolute, resolve } from 'node:path'
-import { z } from 'zod'
+import * as z from 'zod'
 import { ConfigError } from '../util/errors.js'
 import { readTomlFile } from './toml.js'
 

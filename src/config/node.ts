@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from 'node:path'
-import { z } from 'zod'
+import * as z from 'zod'
 import { loadLayeredConfig, type ConfigOverrides } from './loader.js'
 import { httpUrlField, logSectionField, msField, nameField, portField, tcpMultiaddrField } from './fields.js'
 import { MAX_MIXNODES } from '../epochs/report.js'

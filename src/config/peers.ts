@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import { readTomlFile, toToml } from './toml.js'
 import { resolveLayers } from './loader.js'
 import { nameField, peerIdField, tcpMultiaddrField } from './fields.js'

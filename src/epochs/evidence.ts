@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import { ByteWriter, compareBytes, equalBytes, fromHex, toHex } from '../codec/bytes.js'
 import { sha256 } from '../crypto/hash.js'
 import { messageId, proposalSigningBytes, readySigningBytes } from '../block/encoding.js'

@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import type { CommitteeChangeJson, CommitteeDecisionJson } from './committee-chain.js'
 import type { CommitteeJson, CommitteeMemberJson, ParametersJson } from './record.js'
 

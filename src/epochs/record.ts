@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import { fromHex, toHex } from '../codec/bytes.js'
 import { membershipId, messageId } from '../block/encoding.js'
 import { blockFromJson, certificateFromJson, certificateToJson, headerToJson, messageFromJson, messageToJson, type CertificateJson, type HeaderJson, type MessageJson } from '../block/json.js'

@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import type { ErrorCodeValue } from '../util/errors.js'
 import type { RewardRow } from './aggregate.js'
 import type { ChunkRange } from './chunks.js'
