@@ -34,15 +34,19 @@ export const CONNECTION_MONITOR = { pingInterval: 30_000, pingTimeout: { minTime
 export const GOSSIP_SCORE_PARAMS = { IPColocationFactorWeight: 0 } as const
 
 /**
- * Gossipsub's mesh degree. Every member connects to every other and a publication is flooded to
- * every subscribed peer (floodPublish), so the mesh only repairs a missed direct send; at the
- * default degree (6, up to 12) each member also received every report from about six forwarders.
- * Measured with 16 and 25 nodes on two cores, 10 s epochs, 60 s each right after start-up, this
- * degree against the default (the default in the second run of each pair): N = 16 commit p50
- * 2,241 / 3,163 ms and 2,215 / 2,708 ms, last node at the report threshold 952 / 2,295 ms and
- * 972 / 1,821 ms; N = 25 p50 10.0 / 20.0 s, gossip received by one node 1,206 / 1,869 KiB.
+ * Gossipsub's mesh degree: none. Every member connects to every other and a publication is
+ * flooded to every subscribed peer (floodPublish), so forwarding along a mesh only sends copies a
+ * peer already has; a copy that a direct send lost is repaired by gossipsub's lazy gossip (IHAVE
+ * to Dlazy peers at each heartbeat, then IWANT), and in the rewards application by the direct
+ * report fetch (docs/PROTOCOL.md §3, §7.1). With a mesh of 3 (2-4) each member of 10 received
+ * every report from its author and about two forwarders, and sent an IDONTWANT to each mesh peer
+ * for each one (reports are above gossipsub's 512-byte IDONTWANT threshold): measured at 10 nodes
+ * with 2 s epochs, 80 s after start-up, one node's gossip traffic was 4.2-4.3 MB each way, 1.1-1.2
+ * MB without a mesh, and the nodes' CPU at 95-126 % of one core once settled against 129-207 %
+ * (one of those two runs never left its start-up storm: 0 of 30 epochs committed). The default
+ * degree (6, up to 12) had been cut to 3 for the same reason before (README "Gossip at N ≥ 12").
  */
-export const GOSSIP_MESH = { D: 3, Dlo: 2, Dhi: 4, Dout: 1, Dlazy: 3 } as const
+export const GOSSIP_MESH = { D: 0, Dlo: 0, Dhi: 0, Dout: 0, Dlazy: 3 } as const
 
 /** The only createLibp2p call: TCP + Noise + yamux, identify, ping and gossipsub. */
 export async function createNodeLibp2p (opts: Libp2pOptions) {

@@ -22,11 +22,12 @@ describe('createNodeLibp2p', () => {
 })
 
 describe('createNodeLibp2p gossip', () => {
-  it('keeps a small mesh (publications are flooded to every member) and does not penalise members sharing an address', async () => {
+  it('keeps no mesh (publications are flooded to every member, lost copies repaired by gossip) and does not penalise members sharing an address', async () => {
     const host = await createNodeLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0', gater: {}, memberAddresses: [], gossipHeartbeatMs: 700 })
     // the gossipsub service keeps its options as resolved
     const opts = (host.services.pubsub as unknown as { opts: { D: number, Dlo: number, Dhi: number, Dout: number, Dlazy: number, floodPublish: boolean, scoreParams: { IPColocationFactorWeight: number } } }).opts
     expect({ D: opts.D, Dlo: opts.Dlo, Dhi: opts.Dhi, Dout: opts.Dout, Dlazy: opts.Dlazy }).toEqual(GOSSIP_MESH)
+    expect(GOSSIP_MESH).toEqual({ D: 0, Dlo: 0, Dhi: 0, Dout: 0, Dlazy: 3 })
     expect(opts.floodPublish).toBe(true)
     expect(opts.scoreParams.IPColocationFactorWeight).toBe(0)
   })
