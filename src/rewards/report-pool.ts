@@ -53,6 +53,15 @@ export interface ReportPoolModules {
 interface Entry {
   message: ClientMessage
   id: string
+  /** Checked by this process (added), not only read back from storage after a restart. */
+  checked?: boolean
+}
+
+/** A gossiped report the validator accepted, for its delivery (the same bytes, once more). */
+interface Accepted {
+  epoch: number
+  message: ClientMessage
+  id: string
 }
 
 /**
@@ -69,6 +78,8 @@ export class ReportPool {
   readonly #evidenceKept = new Set<string>()
   readonly #storedPruner: RangePruner
   readonly #evidencePruner: RangePruner
+  /** What the gossip validator accepted, by the publication's bytes: delivery neither decodes nor checks it again. */
+  readonly #accepted = new WeakMap<Uint8Array, Accepted>()
 
   constructor (opts: ReportPoolOptions, modules: ReportPoolModules) {
     this.#opts = opts
@@ -81,6 +92,11 @@ export class ReportPool {
     this.#m.gossip.subscribe(REPORTS_TOPIC, {
       validate: (data) => this.#validate(data),
       deliver: (data) => {
+        const accepted = this.#accepted.get(data)
+        if (accepted != null) {
+          this.#track(this.add(accepted.epoch, accepted.message, accepted.id))
+          return
+        }
         const message = messageFromWire(decodeCbor(data, REPORT_MAX_BYTES, 'report'))
         const checked = this.checkIncoming(message)
         if (checked.ok) this.#track(this.add(checked.epoch, message, checked.id))
@@ -143,10 +159,20 @@ export class ReportPool {
       await this.#saveEvidence(epoch, sender, existing, { message, id })
       return 'equivocation'
     }
-    map.set(sender, { message, id })
+    map.set(sender, { message, id, checked: true })
     this.#m.onChange()
     await this.#m.db.write([{ type: 'put', bucket: Bucket.report, key: `${pad(epoch)}:${sender}`, value: encodeCbor(messageToWire(message)) }], { sync: opts.own === true })
     return 'added'
+  }
+
+  /**
+   * Whether `message` is the report of its sender for `epoch` held here and checked by this
+   * process (gossip, the direct fetch, a block, or this node's own): a block holding it need not
+   * check it again.
+   */
+  holdsChecked (epoch: number, message: ClientMessage): boolean {
+    const entry = this.#reports.get(epoch)?.get(toHex(message.publicKey))
+    return entry?.checked === true && entry.id === toHex(messageId(message))
   }
 
   /** Validates a report message for its own epoch; the epoch, or the reason it is refused. */
@@ -266,7 +292,10 @@ export class ReportPool {
       return checked.stale === true ? 'ignore' : 'reject'
     }
     const existing = this.#reports.get(checked.epoch)?.get(toHex(message.publicKey))
-    if (existing == null) return 'accept'
+    if (existing == null) {
+      this.#accepted.set(data, { epoch: checked.epoch, message, id: checked.id })
+      return 'accept'
+    }
     if (existing.id === checked.id) return 'ignore'
     return this.add(checked.epoch, message, checked.id).then(() => 'reject' as const)
   }

@@ -280,7 +280,7 @@ export class RewardsService implements Application {
 
   checkBlock (block: Block): Verdict {
     const epoch = block.header.round
-    return checkRewardsBlock(block, { parameters: this.#ctx.parameters(epoch), committee: this.#ctx.committees.at(epoch).hex, threshold: this.#ctx.threshold(epoch) })
+    return checkRewardsBlock(block, { parameters: this.#ctx.parameters(epoch), committee: this.#ctx.committees.at(epoch).hex, threshold: this.#ctx.threshold(epoch), checked: (m) => this.#ctx.pool.holdsChecked(epoch, m) })
   }
 
   /** The engine echoed another member's valid block: this node need not propose its own for the epoch. */
