@@ -167,8 +167,9 @@ export class ReportPool {
 
   /**
    * Whether `message` is the report of its sender for `epoch` held here and checked by this
-   * process (gossip, the direct fetch, a block, or this node's own): a block holding it need not
-   * check it again.
+   * process (gossip, the direct fetch, a block, or this node's own): its signature need not be
+   * verified again in a block (the rest of a block's checks depend on the committee and
+   * parameters of the moment, and are made again).
    */
   holdsChecked (epoch: number, message: ClientMessage): boolean {
     const entry = this.#reports.get(epoch)?.get(toHex(message.publicKey))
