@@ -191,8 +191,9 @@ export function renderMarkdown (r: ScaleReport): string {
   }
   lines.push(...findings(r))
   lines.push('## Not modelled', '',
-    '- gossipsub\'s mesh: a report goes from its author to every member once (flood publish); the mesh\'s',
-    '  forwarding (up to D = 6 duplicates per node, fewer with IDONTWANT) would add the same to both designs;',
+    '- gossipsub\'s lazy gossip: a report goes from its author to every member once (flood publish, and',
+    '  no mesh, so nothing is forwarded, as in the nodes); the IHAVEs each member sends at each heartbeat',
+    '  would add the same to both designs;',
     '- the libp2p stack\'s own CPU per frame (streams, noise, yamux), acknowledgements and batching of RBC',
     '  messages (each message here is its own frame), retransmissions (no loss);',
     '- computing the averages before the epoch\'s reports, and the round at the coordinator after delivery',
