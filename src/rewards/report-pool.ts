@@ -54,15 +54,11 @@ interface Entry {
   message: ClientMessage
   id: string
   /** Checked by this process (added), not only read back from storage after a restart. */
-  checked?: boolean
+  checked: boolean
 }
 
 /** A gossiped report the validator accepted, for its delivery (the same bytes, once more). */
-interface Accepted {
-  epoch: number
-  message: ClientMessage
-  id: string
-}
+type Accepted = Omit<Entry, 'checked'> & { epoch: number }
 
 /**
  * The reports of recent epochs: one per member and epoch, collected from gossip, from blocks and
@@ -116,7 +112,7 @@ export class ReportPool {
       const epoch = Number(key.split(':')[0])
       try {
         const message = messageFromWire(decodeCbor(value, REPORT_MAX_BYTES, 'stored report'))
-        this.#epoch(epoch).set(toHex(message.publicKey), { message, id: toHex(messageId(message)) })
+        this.#epoch(epoch).set(toHex(message.publicKey), { message, id: toHex(messageId(message)), checked: false })
       } catch {
         // a record from an older version: skip it
       }
@@ -156,7 +152,7 @@ export class ReportPool {
     const existing = map.get(sender)
     if (existing != null) {
       if (existing.id === id) return 'duplicate'
-      await this.#saveEvidence(epoch, sender, existing, { message, id })
+      await this.#saveEvidence(epoch, sender, existing, { message, id, checked: true })
       return 'equivocation'
     }
     map.set(sender, { message, id, checked: true })
@@ -173,7 +169,7 @@ export class ReportPool {
    */
   holdsChecked (epoch: number, message: ClientMessage): boolean {
     const entry = this.#reports.get(epoch)?.get(toHex(message.publicKey))
-    return entry?.checked === true && entry.id === toHex(messageId(message))
+    return entry != null && entry.checked && entry.id === toHex(messageId(message))
   }
 
   /** Validates a report message for its own epoch; the epoch, or the reason it is refused. */
