@@ -101,7 +101,7 @@ export const docs = {
   }),
   round: route({
     summary: "An epoch's round",
-    description: 'One epoch\'s round, open or failed (as in `/contract/rounds`). With `since`, a long poll: answers once the round\'s version is above `since`, or after `waitMs`. With `member`, only what that member has to do: the chunks offered to it and not contributed, and the contributed chunks it must still verify, no events, and `duties`, their digest; with `unless` set to that digest, a long poll waits for the member\'s duties to change, not the round.',
+    description: 'One epoch\'s round, open or failed (as in `/contract/rounds`). With `since`, a long poll: answers once the round\'s version is above `since`, or after `waitMs`. With `member`, only what that member has to do: the chunks offered to it and not contributed, and the chunks it must still verify (contributed or not), no events, and `duties`, their digest; with `unless` set to that digest, a long poll waits for the member\'s duties to change, not the round.',
     tags: ['rounds'],
     params: epochParams,
     querystring: parameters({
@@ -129,7 +129,7 @@ export const docs = {
     { params: chunkParams, response: { 200: answer('The lease.'), ...errors({ 400: 'A malformed epoch or chunk.', ...signedErrors, ...roundErrors }) } }),
   contribute: signed('Contribute a chunk (tryContribute)', 'The chunk\'s rows from its lease holder; answers the chunk\'s `verifiers`.', ['rounds'],
     { params: chunkParams, body: bodyOf(contributionSchema, 'The contribution `{blockHash, rows, signature, block?}`.'), response: { 200: answer('Contributed.', { status: { type: 'string', const: 'contributed' }, verifiers: { type: 'array', items: { type: 'string' } } }), ...errors({ 400: 'A malformed request.', ...signedErrors, ...roundErrors, 422: 'A check failed (ERR_SUBMISSION_INVALID), named in the message.' }) } }),
-  verify: signed('Verify a chunk (tryVerify)', 'An assigned verifier\'s verdict on the chunk; the last verification commits the epoch.', ['rounds'],
+  verify: signed('Verify a chunk (tryVerify)', 'An assigned verifier\'s verdict on the chunk, once the round has its block (before or after the chunk\'s contribution; a disagreeing one only after); the upload that completes the round commits the epoch.', ['rounds'],
     { params: chunkParams, body: bodyOf(verificationSchema, 'The verification `{ok, ownRowsHash, signature, detail?}`.'), response: { 200: answer('Recorded.', { status: { type: 'string', const: 'recorded' }, committed: { type: 'boolean' } }), ...errors({ 400: 'A malformed request.', ...signedErrors, ...roundErrors }) } }),
   submission: signed('Submit a whole epoch', 'A whole submission by a committee member. The first valid one is accepted; a later one gets 409 with the winning `record`; an invalid one 422 with the failed check.', ['rounds'],
     { params: epochParams, body: bodyOf(submissionSchema, 'The submission.'), response: { 200: answer('Accepted.', { status: { type: 'string', const: 'accepted' }, epoch: { type: 'integer' }, winner: { type: 'object' }, acceptedAt: { type: 'integer' }, latencyMs: { type: 'integer' } }), ...errors({ 400: 'A malformed submission.', ...signedErrors, 409: 'The epoch is decided (ERR_EPOCH_DECIDED, with the `record`).', 422: 'A check failed (ERR_SUBMISSION_INVALID).', 425: 'The epoch has not ended yet.' }) } }),

@@ -50,17 +50,29 @@ export function checkContribution (ctx: ChunkCheckContext, p: { round: RoundStat
   return { contribution, ...(anchor != null ? { anchor } : {}), table }
 }
 
+/**
+ * The rows hash a verification of chunk `index` is about: the contribution's, or before the
+ * contribution arrives, that of the chunk's slice of the table the round's block gives (which any
+ * contribution must equal).
+ */
+export function verifiedRowsHash (round: RoundState, index: number, table: readonly RewardRow[] | undefined): string {
+  const chunk = round.chunks[index]
+  if (chunk?.contribution != null) return chunk.contribution.rowsHash
+  if (chunk == null || round.anchor == null || table == null) throw new EphemeraError(ErrorCode.EPOCH_NOT_READY, `epoch ${round.epoch}'s round has no block yet: chunk ${index} is verified once the first contribution has brought it`)
+  return toHex(rowsHash(table.slice(chunk.from, chunk.to)))
+}
+
 /** A verifier's finding for chunk `index`: consistent (ok ⇔ equal hashes) and signed by the verifier. */
-export function checkVerification (ctx: ChunkCheckContext, p: { round: RoundState, index: number, verifier: string, body: VerificationBody, now: number }): Verification {
+export function checkVerification (ctx: ChunkCheckContext, p: { round: RoundState, index: number, table: readonly RewardRow[] | undefined, verifier: string, body: VerificationBody, now: number }): Verification {
   const { round, index, body } = p
   const epoch = round.epoch
   const chunk = round.chunks[index]
-  const contribution = chunk?.contribution
-  if (chunk == null || contribution == null || round.anchor == null) throw new EphemeraError(ErrorCode.EPOCH_NOT_READY, `chunk ${index} of epoch ${epoch} has not been contributed`)
-  if (body.ok !== (body.ownRowsHash.toLowerCase() === contribution.rowsHash)) throw new EphemeraError(ErrorCode.BAD_REQUEST, `a verification says ok = ${String(body.ok)} but its rows hash ${body.ownRowsHash} ${body.ok ? 'differs from' : 'equals'} the contributed one`)
+  const contributed = verifiedRowsHash(round, index, p.table)
+  if (chunk == null || round.anchor == null) throw new EphemeraError(ErrorCode.EPOCH_NOT_READY, `epoch ${epoch}'s round has no block yet`)
+  if (body.ok !== (body.ownRowsHash.toLowerCase() === contributed)) throw new EphemeraError(ErrorCode.BAD_REQUEST, `a verification says ok = ${String(body.ok)} but its rows hash ${body.ownRowsHash} ${body.ok ? 'differs from' : 'equals'} the contributed one`)
   const own = fromHex(body.ownRowsHash, 32)
   const signature = fromHex(body.signature, 64)
-  const claim = { epoch, blockHash: fromHex(round.anchor.blockHash, 32) as Uint8Array, chunk, rowsHash: fromHex(contribution.rowsHash, 32) as Uint8Array }
+  const claim = { epoch, blockHash: fromHex(round.anchor.blockHash, 32) as Uint8Array, chunk, rowsHash: fromHex(contributed, 32) as Uint8Array }
   if (own == null || signature == null || !ctx.verify(fromHex(p.verifier, 32) as Uint8Array, verificationSigningBytes({ ...claim, ownRowsHash: own, ok: body.ok }), signature)) {
     throw new EphemeraError(ErrorCode.SUBMISSION_INVALID, `verification of chunk ${index} of epoch ${epoch} refused: the verifier's signature does not verify`)
   }

@@ -80,6 +80,8 @@ export class Coordinator {
   readonly #queue = new SerialQueue()
   #noncesPrunedAt = 0
   #timer: NodeJS.Timeout | undefined
+  /** The update at the next epoch's end, which opens its round before the members come. */
+  #epochEndTimer: NodeJS.Timeout | undefined
   /** Requests waiting for a round to change (waitForChange), bounded. */
   readonly #waiters = new RoundWaiters()
 
@@ -104,22 +106,36 @@ export class Coordinator {
   }
 
   /**
-   * Runs update() on a tick, often enough that a lease passes on within a quarter of its timeout.
+   * Runs update() on a tick, often enough that a lease passes on within a quarter of its timeout,
+   * and at every epoch's end, so that the epoch's round is open when its members come (a member
+   * that found none would open it itself, with a request more on its way to the commit).
    * `onError` hears a failed tick (the next one tries again); `paused` skips ticks (a failed store).
    */
   start (opts: { onError: (err: unknown) => void, paused?: () => boolean }): void {
     if (this.#timer != null) return
-    this.#timer = setInterval(() => {
+    const tick = (): void => {
       if (opts.paused?.() === true) return
       this.update().catch(opts.onError)
-    }, Math.max(50, Math.min(10_000, Math.round(this.environment.leaseTimeoutMs / 4))))
+    }
+    this.#timer = setInterval(tick, Math.max(50, Math.min(10_000, Math.round(this.environment.leaseTimeoutMs / 4))))
     this.#timer.unref()
+    const atEpochEnd = (): void => {
+      const now = this.#deps.clock()
+      this.#epochEndTimer = setTimeout(() => {
+        tick()
+        atEpochEnd()
+      }, this.epochInfo(now).endMs - now + 1)
+      this.#epochEndTimer.unref()
+    }
+    if (this.#genesisMs != null) atEpochEnd()
   }
 
-  /** Stops the tick and waits for a running update to finish. */
+  /** Stops the ticks and waits for a running update to finish. */
   async stop (): Promise<void> {
     clearInterval(this.#timer)
+    clearTimeout(this.#epochEndTimer)
     this.#timer = undefined
+    this.#epochEndTimer = undefined
     await this.#queue.drain()
   }
 
@@ -320,6 +336,8 @@ export class Coordinator {
       // a lease acquired by a contribution that was then refused is a change too
       if (rows.length > 0 || unlocked.some((c) => c.lease.lockedAt != null)) this.#save(round, { anchor: !anchored && round.anchor != null, rows })
       await this.committees.banCaught()
+      // the chunks' verifications may have come first: the last contribution can complete the round
+      if (rows.length > 0 && readyToAdvance(round) && !this.committees.membership.locked) await this.#advance(round, now)
       return results
     })
   }
@@ -343,8 +361,8 @@ export class Coordinator {
   }
 
   /**
-   * tryVerify: an assigned verifier's signed finding for a contributed chunk. When it completes
-   * the round, the epoch is advanced (committed) at once.
+   * tryVerify: an assigned verifier's signed finding for a chunk (contributed, or not yet once the
+   * round has its block). When it completes the round, the epoch is advanced (committed) at once.
    */
   async tryVerify (epoch: number, index: number, verifier: CommitteeMemberJson, body: VerificationBody): Promise<{ committed: boolean }> {
     const { results, committed } = await this.tryVerifyMany(epoch, verifier, [{ ...body, chunk: index }])
@@ -376,7 +394,7 @@ export class Coordinator {
 
   #verifyOne (round: RoundState, index: number, verifier: CommitteeMemberJson, body: VerificationBody, now: number): void {
     this.committees.refuseBanned(verifier)
-    const verification = checkVerification(this.committees.at(round.epoch).checks, { round, index, verifier: verifier.publicKey, body, now })
+    const verification = checkVerification(this.committees.at(round.epoch).checks, { round, index, table: this.#tables.get(round.epoch), verifier: verifier.publicKey, body, now })
     // a finding that contradicts the block is a false statement: recorded, not counted, its signer banned (and replaced at the deadline)
     const contributed = round.chunks[index]?.contribution?.rowsHash
     const assigned = round.chunks[index]?.verifiers.includes(verifier.publicKey) === true

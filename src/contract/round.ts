@@ -45,6 +45,17 @@ function offer (round: Pick<RoundState, 'epoch' | 'finalizationDeadline'>, membe
   return { holder: leaseHolder(members, round.epoch, chunk, leaseAttempt, roundAttempt), attempt: leaseAttempt, offeredAt: now, deadline: clocksRun ? now + timing.leaseTimeoutMs : round.finalizationDeadline }
 }
 
+/**
+ * A chunk's verifiers follow from who contributes it: the holder of its lease until it is
+ * contributed, so they are known (and may verify, once the round has its block) before the
+ * contribution arrives. When the lease passes to another member they are assigned again, and the
+ * verifications of members no longer assigned are dropped.
+ */
+function assignVerifiers (chunk: ChunkState, members: readonly string[], roundAttempt: number, timing: RoundTiming): void {
+  chunk.verifiers = chunkVerifiers(members, chunk.contribution?.contributor ?? chunk.lease.holder, roundAttempt, timing.verifiersPerChunk)
+  chunk.verifications = chunk.verifications.filter((v) => chunk.verifiers.includes(v.verifier))
+}
+
 /** The attempt's first contribution (at `now`) starts its clocks: the attempt's deadline and every pending lease's. */
 function startClocks (round: RoundState, now: number, timing: RoundTiming): void {
   round.attemptDeadline = Math.min(round.finalizationDeadline, now + timing.attemptTimeoutMs)
@@ -58,9 +69,9 @@ function event (round: RoundState, at: number, kind: RoundEvent['kind'], detail:
   if (round.events.length > MAX_EVENTS) round.events.splice(0, round.events.length - MAX_EVENTS)
 }
 
-/** A new round for an epoch that has just ended: every chunk's first lease offered (its clocks start with the first contribution). */
+/** A new round for an epoch that has just ended: every chunk's first lease offered, and its verifiers assigned (its clocks start with the first contribution). */
 export function openRound (p: { epoch: number, chunks: readonly ChunkRange[], members: readonly string[], now: number, finalizationDeadline: number, timing: RoundTiming }): RoundState {
-  return {
+  const round: RoundState = {
     epoch: p.epoch,
     status: 'open',
     version: 0,
@@ -71,6 +82,8 @@ export function openRound (p: { epoch: number, chunks: readonly ChunkRange[], me
     chunks: p.chunks.map((c) => ({ ...c, lease: offer(p, p.members, c.index, 0, 0, p.now, p.timing, false), verifiers: [], verifications: [] })),
     events: []
   }
+  for (const chunk of round.chunks) assignVerifiers(chunk, p.members, 0, p.timing)
+  return round
 }
 
 function openChunk (round: RoundState, index: number): ChunkState {
@@ -117,27 +130,36 @@ export function addContribution (round: RoundState, index: number, c: Contributi
     refuse(ErrorCode.SUBMISSION_INVALID, `chunk from a different block: epoch ${round.epoch}'s chunks derive from block ${round.anchor.blockHash}, not ${blockHash}`)
   }
   chunk.contribution = { contributor: c.contributor, rows: c.rows, rowsHash: c.rowsHash, signature: c.signature, at: c.at }
-  chunk.verifiers = chunkVerifiers(members, c.contributor, round.attempt, timing.verifiersPerChunk)
+  assignVerifiers(chunk, members, round.attempt, timing)
   chunk.verifyDeadline = c.at + timing.leaseTimeoutMs
   return chunk
 }
 
 /**
- * tryVerify: an assigned verifier's signed finding for a contributed chunk. A failed one is kept
- * with both sides in the round's events and blocks the chunk for this round attempt, unless it is
- * `rejected` (it contradicts the certified block: it is only recorded, and does not count).
+ * tryVerify: an assigned verifier's signed finding for a chunk. A chunk may be verified once the
+ * round has its block, before its contribution arrives (the contribution must equal the block's
+ * rows, so an agreeing finding holds for it); a failed finding only once it is contributed. A
+ * failed one is kept with both sides in the round's events and blocks the chunk for this round
+ * attempt, unless it is `rejected` (it contradicts the certified block: it is only recorded, and
+ * does not count).
  */
 export function addVerification (round: RoundState, index: number, v: Verification, rejected?: string): ChunkState {
   const chunk = openChunk(round, index)
-  if (chunk.contribution == null) refuse(ErrorCode.EPOCH_NOT_READY, `chunk ${index} of epoch ${round.epoch} has not been contributed yet`)
+  if (round.anchor == null) refuse(ErrorCode.EPOCH_NOT_READY, `epoch ${round.epoch}'s round has no block yet: its chunks are verified once the first contribution has brought it`)
   if (!chunk.verifiers.includes(v.verifier)) refuse(ErrorCode.FORBIDDEN, `${v.verifier} is not assigned to verify chunk ${index} of epoch ${round.epoch} (assigned: ${chunk.verifiers.join(', ')})`)
   if (chunk.verifications.some((x) => x.verifier === v.verifier)) refuse(ErrorCode.DUPLICATE, `${v.verifier} already verified chunk ${index} of epoch ${round.epoch}`)
+  const contribution = chunk.contribution
+  if (contribution == null) {
+    if (!v.ok) refuse(ErrorCode.EPOCH_NOT_READY, `chunk ${index} of epoch ${round.epoch} has not been contributed yet: a failed verification is taken once it is`)
+    chunk.verifications.push(v)
+    return chunk
+  }
   if (rejected != null) {
-    event(round, v.at, 'verification-failed', `chunk ${index}: ${v.verifier} derived rows ${v.ownRowsHash}, ${chunk.contribution.contributor} contributed ${chunk.contribution.rowsHash}; ${rejected}`, v.verifier)
+    event(round, v.at, 'verification-failed', `chunk ${index}: ${v.verifier} derived rows ${v.ownRowsHash}, ${contribution.contributor} contributed ${contribution.rowsHash}; ${rejected}`, v.verifier)
     return chunk
   }
   chunk.verifications.push(v)
-  if (!v.ok) event(round, v.at, 'verification-failed', `chunk ${index}: ${v.verifier} derived rows ${v.ownRowsHash}, ${chunk.contribution.contributor} contributed ${chunk.contribution.rowsHash}${v.detail != null ? ` (${v.detail})` : ''}`)
+  if (!v.ok) event(round, v.at, 'verification-failed', `chunk ${index}: ${v.verifier} derived rows ${v.ownRowsHash}, ${contribution.contributor} contributed ${contribution.rowsHash}${v.detail != null ? ` (${v.detail})` : ''}`)
   return chunk
 }
 
@@ -193,6 +215,7 @@ export function expire (round: RoundState, now: number, members: readonly string
     if (chunk.contribution != null || now <= chunk.lease.deadline) continue
     const missed = chunk.lease
     chunk.lease = offer(round, members, chunk.index, missed.attempt + 1, round.attempt, now, timing, round.anchor != null)
+    assignVerifiers(chunk, members, round.attempt, timing)
     event(round, now, 'lease-expired', `chunk ${chunk.index}: ${missed.holder} ${missed.lockedAt == null ? 'never locked it' : 'locked it but did not contribute'}; offered to ${chunk.lease.holder}`, missed.holder)
     changed = true
   }
@@ -236,10 +259,10 @@ export function rollback (round: RoundState, now: number, reason: string, member
   delete round.anchor
   for (const chunk of round.chunks) {
     delete chunk.contribution
-    chunk.verifiers = []
     delete chunk.verifyDeadline
     chunk.verifications = []
     chunk.lease = offer(round, members, chunk.index, 0, round.attempt, now, timing, false)
+    assignVerifiers(chunk, members, round.attempt, timing)
   }
   event(round, now, 'rollback', reason)
 }

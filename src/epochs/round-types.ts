@@ -43,7 +43,7 @@ export interface Verification {
 export interface ChunkState extends ChunkRange {
   lease: Lease
   contribution?: Contribution
-  /** Assigned when the chunk is contributed. */
+  /** Assigned with the lease (they follow from its holder, then from the contributor); they may verify once the round has its block. */
   verifiers: string[]
   /** The assigned verifiers that have not verified by then are replaced by the next members. */
   verifyDeadline?: number

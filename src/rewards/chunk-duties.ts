@@ -105,39 +105,59 @@ export class ChunkDuties {
 
   /**
    * This node's part of the round as it stands: one request uploading (and locking) every chunk
-   * it is offered, one with every verification it owes (each a result per chunk).
+   * it is offered, and one with every verification it owes, sent together once the round has its
+   * block (a chunk is verified against the block, before or after its contribution arrives). When
+   * the round has no block yet, this node's contribution brings its own; once that is taken, it
+   * verifies at once.
    */
   async #duties (epoch: number, round: RoundViewJson, own: SubmissionJson, tables: Map<string, SubmissionJson>, mine: { contributed: Set<string>, verified: Set<string> }, parameters: ParametersJson, signal: AbortSignal): Promise<void> {
-    const client = this.#m.client
     const now = this.#m.clock()
     const offered = round.chunks.filter((c) => c.contribution == null && c.lease.holder === this.#self && now <= c.lease.deadline && !mine.contributed.has(`${round.attempt}:${c.index}`))
-    if (offered.length > 0) {
-      // the round's block, or this node's own one when the round has none yet (it then goes
-      // along); each lease is acquired by the contribution itself (`lock`). Should another
-      // member's contribution have fixed another block meanwhile, these are refused and the next
-      // look at the round has that block.
-      const fixed = round.blockHash
-      const source = fixed == null ? own : await this.#table(epoch, fixed, tables, parameters, signal)
-      const results = await client.contributeMany(epoch, this.#contributions(epoch, offered, source, fixed == null), signal)
-      for (const r of results) {
-        if (r.ok) mine.contributed.add(`${round.attempt}:${r.chunk}`)
-        else this.#m.logger.debug({ epoch, chunk: r.chunk, code: r.code, err: r.message }, 'chunk contribution refused')
-      }
+    const fixed = round.blockHash
+    if (fixed == null) {
+      // each lease is acquired by the contribution itself (`lock`). Should another member's
+      // contribution have fixed another block meanwhile, these are refused and the next look at
+      // the round has that block.
+      if (offered.length === 0 || !await this.#contribute(epoch, round, offered, own, true, mine, signal)) return
+      await this.#verify(epoch, round, own, mine, signal)
+      return
     }
-    if (round.blockHash == null) return
-    const owed = round.chunks.filter((c) => c.contribution != null && c.verifiers.includes(this.#self) && !c.verifications.some((v) => v.verifier === this.#self) && !mine.verified.has(`${round.attempt}:${c.index}`))
+    const source = await this.#table(epoch, fixed, tables, parameters, signal)
+    const done = await Promise.allSettled([
+      offered.length > 0 ? this.#contribute(epoch, round, offered, source, false, mine, signal) : undefined,
+      this.#verify(epoch, round, source, mine, signal)
+    ])
+    for (const d of done) if (d.status === 'rejected') throw d.reason
+  }
+
+  /** Uploads (and locks) the offered chunks derived from `source`; whether any was taken. */
+  async #contribute (epoch: number, round: RoundViewJson, offered: readonly ChunkRange[], source: SubmissionJson, withBlock: boolean, mine: { contributed: Set<string> }, signal: AbortSignal): Promise<boolean> {
+    const results = await this.#m.client.contributeMany(epoch, this.#contributions(epoch, offered, source, withBlock), signal)
+    for (const r of results) {
+      if (r.ok) mine.contributed.add(`${round.attempt}:${r.chunk}`)
+      else this.#m.logger.debug({ epoch, chunk: r.chunk, code: r.code, err: r.message }, 'chunk contribution refused')
+    }
+    return results.some((r) => r.ok)
+  }
+
+  /**
+   * Uploads this node's findings for the chunks it verifies in the round, against `source` (the
+   * round's block): a contributed chunk's rows against its own; a chunk not contributed yet
+   * against the rows the block gives, which its contribution must equal.
+   */
+  async #verify (epoch: number, round: RoundViewJson, source: SubmissionJson, mine: { verified: Set<string> }, signal: AbortSignal): Promise<void> {
+    const owed = round.chunks.filter((c) => c.verifiers.includes(this.#self) && !c.verifications.some((v) => v.verifier === this.#self) && !mine.verified.has(`${round.attempt}:${c.index}`))
     if (owed.length === 0) return
-    const source = await this.#table(epoch, round.blockHash, tables, parameters, signal)
-    const blockHash = fromHex(round.blockHash, 32) as Uint8Array
+    const blockHash = fromHex(source.blockHash as string, 32) as Uint8Array
     const verifications = owed.map((chunk) => {
-      const contributed = (chunk.contribution as { rowsHash: string }).rowsHash
       const ownRows = rowsHash(source.rewards.slice(chunk.from, chunk.to))
+      const contributed = chunk.contribution?.rowsHash ?? toHex(ownRows)
       const ok = toHex(ownRows) === contributed
       if (!ok) this.#m.logger.warn({ epoch, chunk: chunk.index, contributor: chunk.contribution?.contributor }, 'a contributed chunk does not match this node\'s rows: verification failed')
       const signature = this.#m.key.sign(verificationSigningBytes({ epoch, blockHash, chunk, rowsHash: fromHex(contributed, 32) as Uint8Array, ownRowsHash: ownRows, ok }))
-      return { chunk: chunk.index, ok, ownRowsHash: toHex(ownRows), signature: toHex(signature), ...(ok ? {} : { detail: `rows ${chunk.from}–${chunk.to - 1} of block ${round.blockHash as string} differ from what this node derives` }) }
+      return { chunk: chunk.index, ok, ownRowsHash: toHex(ownRows), signature: toHex(signature), ...(ok ? {} : { detail: `rows ${chunk.from}–${chunk.to - 1} of block ${source.blockHash as string} differ from what this node derives` }) }
     })
-    const { results } = await client.verifyMany(epoch, verifications, signal)
+    const { results } = await this.#m.client.verifyMany(epoch, verifications, signal)
     for (const r of results) {
       if (r.ok) mine.verified.add(`${round.attempt}:${r.chunk}`)
       else this.#m.logger.debug({ epoch, chunk: r.chunk, code: r.code, err: r.message }, 'chunk verification refused')

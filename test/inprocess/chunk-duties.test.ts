@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { HttpServer } from '../../src/api/index.js'
+import { toHex } from '../../src/codec/bytes.js'
 import { registerContractRoutes } from '../../src/contract/api.js'
 import { Coordinator } from '../../src/contract/coordinator.js'
 import { environmentWithEpoch } from '../../src/epochs/environment.js'
-import type { EpochRecordJson } from '../../src/epochs/record.js'
+import { verifyRecord, type EpochRecordJson } from '../../src/epochs/record.js'
 import { verifySignature } from '../../src/crypto/keys.js'
 import { ChunkDuties } from '../../src/rewards/chunk-duties.js'
 import { CoordinatorClient } from '../../src/rewards/coordinator-client.js'
@@ -72,6 +73,30 @@ describe('chunk duties against the coordinator over HTTP', () => {
     for (const r of records) expect(r.submission.blockHash).toBe(record?.submission.blockHash)
     // one chunk per member, each contributed by the member first offered it: nobody's lease passed on
     expect(record?.chunks?.map((c) => c.contributor).sort()).toEqual(COMMITTEE.members.map((m) => m.publicKey).sort())
+  }, 20_000)
+
+  it('the first member\'s contribution brings the block and it verifies the chunks it is assigned at once, before their contributions arrive', async () => {
+    harness = await start({ ticking: true })
+    const h = harness
+    await waitFor(() => h.coordinator.epochInfo(Date.now()).epoch >= 2, { timeoutMs: 5_000, what: 'epoch 1 to end' })
+    const epoch = h.coordinator.epochInfo(Date.now()).epoch - 1
+    const signal = AbortSignal.timeout(12_000)
+    const first = toHex(KEYS[0]!.publicKey)
+    const firstDone = duties(h, 0, epoch, { retryMs: LONG_MS }, signal)
+    // within one pass (its long poll and its pause are 30 s): its chunk, and every finding it owes
+    await waitFor(async () => {
+      const round = await h.coordinator.round(epoch)
+      return round?.chunks.every((c) => !c.verifiers.includes(first) || c.verifications.some((v) => v.verifier === first)) === true
+    }, { timeoutMs: 5_000, what: 'the first member\'s verifications' })
+    const round = await h.coordinator.round(epoch)
+    expect(round?.chunks.filter((c) => c.contribution != null).map((c) => c.contribution?.contributor)).toEqual([first])
+    expect(round?.chunks.filter((c) => c.contribution == null && c.verifications.length > 0).length).toBe(2)
+    // the others find the block fixed: each uploads its chunk and its findings together; the last upload commits
+    const records = await Promise.all([firstDone, ...KEYS.slice(1).map(async (_k, i) => await duties(h, i + 1, epoch, { retryMs: LONG_MS }, signal))])
+    const record = await h.coordinator.record(epoch)
+    for (const r of records) expect(r.submission.blockHash).toBe(record?.submission.blockHash)
+    const report = verifyRecord(record as EpochRecordJson, verifySignature)
+    expect(report.ok, report.failure).toBe(true)
   }, 20_000)
 
   it('a member that starts before the epoch has ended at the coordinator keeps trying and does its part once it has', async () => {

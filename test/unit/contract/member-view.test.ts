@@ -42,7 +42,9 @@ describe('GET /contract/epochs/{e}/round?member=KEY', () => {
     const other = round.chunks.find((c) => c.lease.holder !== member)!
     const first = await view(server, `member=${member}`)
     expect(first.duties).toMatch(/^[0-9a-f]{32}$/)
-    expect(first.chunks.map((c) => c.index)).toEqual(round.chunks.filter((c) => c.lease.holder === member).map((c) => c.index))
+    // the chunks offered to it, and those it verifies (once the round has its block, before or after their contribution)
+    expect(first.chunks.map((c) => c.index)).toEqual(round.chunks.filter((c) => c.lease.holder === member || c.verifiers.includes(member)).map((c) => c.index))
+    expect(first.chunks.some((c) => c.lease.holder !== member)).toBe(true)
 
     // another member locks its chunk: the round changes, this member's duties do not
     const waiting = view(server, `member=${member}&since=${first.version}&waitMs=400&unless=${first.duties as string}`)
