@@ -159,10 +159,14 @@ export class RewardsService implements Application {
           this.#tasks.push(task)
           void task.finally(() => { this.#tasks = this.#tasks.filter((t) => t !== task) })
         }
-        // housekeeping must never delay the next epoch (the coordinator may be slow or down)
+        // housekeeping must never delay the next epoch (the coordinator may be slow or down), nor
+        // take the machine's CPU and the coordinator's from the epoch that has just ended: it runs
+        // halfway through the epoch that has just begun, when the ended one's pipeline is done or
+        // waiting
         if (!this.#housekeeping) {
           this.#housekeeping = true
-          void link.refresh(signal)
+          void sleep(Math.round(this.#info.epochMs / 2), signal)
+            .then(async () => { await link.refresh(signal) })
             .then(() => { this.#info = link.info ?? this.#info })
             .then(async () => { await this.#prune(window.epoch) })
             .then(async () => { await catchUp(this.#ctx, window.epoch, CATCH_UP_EPOCHS, signal) })
