@@ -67,8 +67,9 @@ export function checkVerification (ctx: ChunkCheckContext, p: { round: RoundStat
   const { round, index, body } = p
   const epoch = round.epoch
   const chunk = round.chunks[index]
+  if (chunk == null) throw new EphemeraError(ErrorCode.NOT_FOUND, `epoch ${epoch} has ${round.chunks.length} chunks; there is no chunk ${index}`)
+  if (round.anchor == null) throw new EphemeraError(ErrorCode.EPOCH_NOT_READY, `epoch ${epoch}'s round has no block yet: its chunks are verified once the first contribution has brought it`)
   const contributed = verifiedRowsHash(round, index, p.table)
-  if (chunk == null || round.anchor == null) throw new EphemeraError(ErrorCode.EPOCH_NOT_READY, `epoch ${epoch}'s round has no block yet`)
   if (body.ok !== (body.ownRowsHash.toLowerCase() === contributed)) throw new EphemeraError(ErrorCode.BAD_REQUEST, `a verification says ok = ${String(body.ok)} but its rows hash ${body.ownRowsHash} ${body.ok ? 'differs from' : 'equals'} the contributed one`)
   const own = fromHex(body.ownRowsHash, 32)
   const signature = fromHex(body.signature, 64)

@@ -51,7 +51,8 @@ describe('verifying a chunk before its contribution', () => {
     const verified = await roundOf(h, 1)
     expect(verified.chunks.map((c) => c.verifications.length)).toEqual([2, 2, 2, 2])
     expect(verified.chunks.map((c) => c.contribution != null)).toEqual([true, false, false, false])
-    // a second finding by the same verifier is a duplicate, as after a contribution
+    // a second finding by the same verifier is a duplicate, as after a contribution; a chunk that does not exist is not found
+    await refused(h.coordinator.tryVerify(1, 4, memberOf(v3), b.verification(3, v3)), ErrorCode.NOT_FOUND, /there is no chunk 4/)
     await refused(h.coordinator.tryVerify(1, 3, memberOf(v3), b.verification(3, v3)), ErrorCode.DUPLICATE)
 
     await contributeAll(h, 1, b, [1, 2])
