@@ -174,7 +174,10 @@ export function registerContractRoutes (root: FastifyInstance, coordinator: Coor
       const node = await signed(request)
       const body = parse(contributionsSchema, request.body, 'contributions') as ContributionsBody
       const epoch = parseEpoch(request.params.epoch)
-      return { results: await audit.decide('contribution', { epoch, node: node.name, blockHash: body.blockHash }, async () => await coordinator.tryContributeMany(epoch, node, body), (r) => r) }
+      const { verifications = [], ...contributions } = body
+      const answer = await audit.decide('contribution', { epoch, node: node.name, blockHash: body.blockHash }, async () => await coordinator.tryUploadMany(epoch, node, { contributions, verifications }), (r) => r.results)
+      audit.items('verification', { epoch, node: node.name }, answer.verifications)
+      return answer
     })
 
     app.post<{ Params: { epoch: string } }>('/contract/epochs/:epoch/chunks/verifications', { schema: docs.verifyMany }, async (request) => {

@@ -37,6 +37,12 @@ export class AuditTrail {
       this.#count(what, 'accepted')
       return answer
     }
+    this.items(what, fields, each)
+    return answer
+  }
+
+  /** Logs and counts the outcome of each item of a batch decided already (a line per chunk). */
+  items (what: string, fields: Record<string, unknown>, each: ReadonlyArray<ItemResult<unknown>>): void {
     for (const r of each) {
       if (r.ok) {
         this.#count(what, 'accepted')
@@ -46,6 +52,5 @@ export class AuditTrail {
         this.#logger?.info({ audit: what, ...fields, chunk: r.chunk, outcome: 'refused', code: r.code, reason: r.message }, `${what} refused (chunk ${r.chunk}): ${r.message}`)
       }
     }
-    return answer
   }
 }

@@ -321,24 +321,44 @@ export class Coordinator {
 
   /** tryContribute for several chunks of one block in one request (one stored change): a result per chunk. */
   async tryContributeMany (epoch: number, node: CommitteeMemberJson, body: ContributionsBody): Promise<Array<ItemResult<{ verifiers: string[] }>>> {
+    return (await this.tryUploadMany(epoch, node, { contributions: body, verifications: body.verifications ?? [] })).results
+  }
+
+  /**
+   * A member's uploads in one step of the queue and one stored change: its chunks (tryContribute,
+   * the round's first bringing the block), then its verifications (tryVerify), which may be of
+   * chunks its own contributions have just made verifiable (the block fixed). A result per chunk
+   * of each, and whether the epoch committed.
+   */
+  async tryUploadMany (epoch: number, node: CommitteeMemberJson, uploads: { contributions?: ContributionsBody, verifications: ReadonlyArray<VerificationBody & { chunk: number }> }): Promise<{ results: Array<ItemResult<{ verifiers: string[] }>>, verifications: Array<ItemResult<null>>, committed: boolean }> {
     return await this.#serial(async () => {
-      this.#deps.crash?.reached('submission', epoch)
+      const body = uploads.contributions
+      if (body != null) this.#deps.crash?.reached('submission', epoch)
       const now = this.#deps.clock()
       const round = await this.#roundFor(epoch, now)
       const anchored = round.anchor != null
       const unlocked = round.chunks.filter((c) => c.lease.lockedAt == null)
+      const seen = round.events.at(-1)
       const rows: number[] = []
-      const results = body.chunks.map((item) => attempt(item.chunk, () => {
-        const chunk = this.#contributeOne(round, item.chunk, node, { blockHash: body.blockHash, rows: item.rows, signature: item.signature, ...(body.block != null ? { block: body.block } : {}) }, now, body.lock === true)
+      const results = (body?.chunks ?? []).map((item) => attempt(item.chunk, () => {
+        const b = body as ContributionsBody
+        const chunk = this.#contributeOne(round, item.chunk, node, { blockHash: b.blockHash, rows: item.rows, signature: item.signature, ...(b.block != null ? { block: b.block } : {}) }, now, b.lock === true)
         rows.push(item.chunk)
         return { verifiers: chunk.verifiers }
       }))
-      // a lease acquired by a contribution that was then refused is a change too
-      if (rows.length > 0 || unlocked.some((c) => c.lease.lockedAt != null)) this.#save(round, { anchor: !anchored && round.anchor != null, rows })
+      const verifications = uploads.verifications.map((item) => attempt(item.chunk, () => {
+        this.#verifyOne(round, item.chunk, node, item, now)
+        return null
+      }))
+      this.#report(round, seen)
+      // a lease acquired by a contribution that was then refused is a change too, and so is a
+      // refused finding (a false one is recorded, with both sides)
+      if (rows.length > 0 || verifications.length > 0 || unlocked.some((c) => c.lease.lockedAt != null)) this.#save(round, { anchor: !anchored && round.anchor != null, rows })
       await this.committees.banCaught()
-      // the chunks' verifications may have come first: the last contribution can complete the round
-      if (rows.length > 0 && readyToAdvance(round) && !this.committees.membership.locked) await this.#advance(round, now)
-      return results
+      // whichever upload completes the round commits it (verifications may come before contributions)
+      if (!readyToAdvance(round) || this.committees.membership.locked) return { results, verifications, committed: false }
+      await this.#advance(round, now)
+      return { results, verifications, committed: true }
     })
   }
 
@@ -372,24 +392,8 @@ export class Coordinator {
 
   /** tryVerify for several chunks in one request (one stored change): a result per chunk, and whether the epoch committed. */
   async tryVerifyMany (epoch: number, verifier: CommitteeMemberJson, items: ReadonlyArray<VerificationBody & { chunk: number }>): Promise<{ results: Array<ItemResult<null>>, committed: boolean }> {
-    return await this.#serial(async () => {
-      const now = this.#deps.clock()
-      const round = await this.#roundFor(epoch, now)
-      const seen = round.events.at(-1)
-      let changed = false
-      const results = items.map((item) => attempt(item.chunk, () => {
-        // a refused finding may still be recorded (a false one, with both sides)
-        changed = true
-        this.#verifyOne(round, item.chunk, verifier, item, now)
-        return null
-      }))
-      this.#report(round, seen)
-      if (changed) this.#save(round, {})
-      await this.committees.banCaught()
-      if (!readyToAdvance(round) || this.committees.membership.locked) return { results, committed: false }
-      await this.#advance(round, now)
-      return { results, committed: true }
-    })
+    const { verifications, committed } = await this.tryUploadMany(epoch, verifier, { verifications: items })
+    return { results: verifications, committed }
   }
 
   #verifyOne (round: RoundState, index: number, verifier: CommitteeMemberJson, body: VerificationBody, now: number): void {

@@ -43,6 +43,8 @@ export interface ContributionsBody {
   chunks: Array<{ chunk: number, rows: RewardRow[], signature: string }>
   /** Acquire each chunk's offered lease first, in the same step (tryLock and tryContribute at once). */
   lock?: boolean
+  /** The sender's verifications, taken in the same step after its chunks (tryVerify). */
+  verifications?: Array<VerificationBody & { chunk: number }>
 }
 
 /** One chunk's outcome in a request for several: its value, or why it was refused (an error code and message). */
@@ -70,20 +72,24 @@ export const contributionSchema = z.object({
   }).optional()
 })
 
-/** Shape check of a batch of contributions. */
-export const contributionsSchema = z.object({
-  blockHash: hex(32),
-  block: contributionSchema.shape.block,
-  chunks: z.array(z.object({ chunk: z.number().int().min(0).max(1023), rows: z.array(rewardRowSchema).max(30_000), signature: hex(64) })).min(1).max(1024),
-  lock: z.boolean().optional()
-})
-
 /** Shape check of a verification body. */
 export const verificationSchema = z.object({
   ok: z.boolean(),
   ownRowsHash: hex(32),
   signature: hex(64),
   detail: z.string().max(500).optional()
+})
+
+/** Verifications of several chunks, each naming its chunk. */
+const chunkVerifications = z.array(verificationSchema.extend({ chunk: z.number().int().min(0).max(1023) })).max(1024)
+
+/** Shape check of a batch of contributions (and the sender's verifications, taken after them). */
+export const contributionsSchema = z.object({
+  blockHash: hex(32),
+  block: contributionSchema.shape.block,
+  chunks: z.array(z.object({ chunk: z.number().int().min(0).max(1023), rows: z.array(rewardRowSchema).max(30_000), signature: hex(64) })).min(1).max(1024),
+  lock: z.boolean().optional(),
+  verifications: chunkVerifications.optional()
 })
 
 /** A round as served (GET /contract/epochs/{e}/round): rows and the block left out. */
@@ -98,7 +104,7 @@ export type RoundViewJson = Omit<RoundState, 'anchor' | 'chunks'> & {
 
 /** Shape check of a batch of verifications. */
 export const verificationsSchema = z.object({
-  verifications: z.array(verificationSchema.extend({ chunk: z.number().int().min(0).max(1023) })).min(1).max(1024)
+  verifications: chunkVerifications.min(1)
 })
 
 /** Shape check of a batch of locks. */

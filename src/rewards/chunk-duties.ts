@@ -2,7 +2,7 @@ import { fromHex, toHex } from '../codec/bytes.js'
 import type { DeliveredBlock } from '../broadcast/application.js'
 import { contributionSigningBytes, rowsHash, verificationSigningBytes, type ChunkRange } from '../epochs/chunks.js'
 import { consensusSubmission, verifySubmission, type CommitteeJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../epochs/record.js'
-import type { ContributionsBody, RoundViewJson } from '../epochs/requests.js'
+import type { ContributionsBody, ItemResult, RoundViewJson, VerificationBody } from '../epochs/requests.js'
 import type { RewardRow } from '../epochs/aggregate.js'
 import { tableOfReports } from '../epochs/table.js'
 import { verifySignature, type NodeKey } from '../crypto/keys.js'
@@ -104,52 +104,50 @@ export class ChunkDuties {
   }
 
   /**
-   * This node's part of the round as it stands: one request uploading (and locking) every chunk
-   * it is offered, and one with every verification it owes, sent together once the round has its
-   * block (a chunk is verified against the block, before or after its contribution arrives). When
-   * the round has no block yet, this node's contribution brings its own; once that is taken, it
-   * verifies at once.
+   * This node's part of the round as it stands, in one request: every chunk it is offered
+   * (uploaded and locked at once) and every finding it owes, taken after its chunks, so the
+   * findings may be of chunks its own first contribution makes verifiable (a chunk is verified
+   * against the round's block, before or after its contribution arrives). While the round has no
+   * block, this node's own goes along with its contribution; with nothing offered to it, it waits
+   * for a block.
    */
   async #duties (epoch: number, round: RoundViewJson, own: SubmissionJson, tables: Map<string, SubmissionJson>, mine: { contributed: Set<string>, verified: Set<string> }, parameters: ParametersJson, signal: AbortSignal): Promise<void> {
+    const client = this.#m.client
     const now = this.#m.clock()
     const offered = round.chunks.filter((c) => c.contribution == null && c.lease.holder === this.#self && now <= c.lease.deadline && !mine.contributed.has(`${round.attempt}:${c.index}`))
     const fixed = round.blockHash
-    if (fixed == null) {
-      // each lease is acquired by the contribution itself (`lock`). Should another member's
-      // contribution have fixed another block meanwhile, these are refused and the next look at
-      // the round has that block.
-      if (offered.length === 0 || !await this.#contribute(epoch, round, offered, own, true, mine, signal)) return
-      await this.#verify(epoch, round, own, mine, signal)
-      return
+    if (fixed == null && offered.length === 0) return
+    // the round's block, or this node's own. Should another member's contribution have fixed
+    // another block meanwhile, these are refused and the next look at the round has that block.
+    const source = fixed == null ? own : await this.#table(epoch, fixed, tables, parameters, signal)
+    const owed = round.chunks.filter((c) => c.verifiers.includes(this.#self) && !c.verifications.some((v) => v.verifier === this.#self) && !mine.verified.has(`${round.attempt}:${c.index}`))
+    const verifications = this.#findings(epoch, owed, source)
+    let verified: Array<ItemResult<null>>
+    if (offered.length > 0) {
+      const answer = await client.contributeMany(epoch, { ...this.#contributions(epoch, offered, source, fixed == null), ...(verifications.length > 0 ? { verifications } : {}) }, signal)
+      for (const r of answer.results) {
+        if (r.ok) mine.contributed.add(`${round.attempt}:${r.chunk}`)
+        else this.#m.logger.debug({ epoch, chunk: r.chunk, code: r.code, err: r.message }, 'chunk contribution refused')
+      }
+      verified = answer.verifications
+    } else {
+      if (verifications.length === 0) return
+      verified = (await client.verifyMany(epoch, verifications, signal)).results
     }
-    const source = await this.#table(epoch, fixed, tables, parameters, signal)
-    const done = await Promise.allSettled([
-      offered.length > 0 ? this.#contribute(epoch, round, offered, source, false, mine, signal) : undefined,
-      this.#verify(epoch, round, source, mine, signal)
-    ])
-    for (const d of done) if (d.status === 'rejected') throw d.reason
-  }
-
-  /** Uploads (and locks) the offered chunks derived from `source`; whether any was taken. */
-  async #contribute (epoch: number, round: RoundViewJson, offered: readonly ChunkRange[], source: SubmissionJson, withBlock: boolean, mine: { contributed: Set<string> }, signal: AbortSignal): Promise<boolean> {
-    const results = await this.#m.client.contributeMany(epoch, this.#contributions(epoch, offered, source, withBlock), signal)
-    for (const r of results) {
-      if (r.ok) mine.contributed.add(`${round.attempt}:${r.chunk}`)
-      else this.#m.logger.debug({ epoch, chunk: r.chunk, code: r.code, err: r.message }, 'chunk contribution refused')
+    for (const r of verified) {
+      if (r.ok) mine.verified.add(`${round.attempt}:${r.chunk}`)
+      else this.#m.logger.debug({ epoch, chunk: r.chunk, code: r.code, err: r.message }, 'chunk verification refused')
     }
-    return results.some((r) => r.ok)
   }
 
   /**
-   * Uploads this node's findings for the chunks it verifies in the round, against `source` (the
-   * round's block): a contributed chunk's rows against its own; a chunk not contributed yet
-   * against the rows the block gives, which its contribution must equal.
+   * This node's signed findings for the chunks it verifies, against `source` (the round's block):
+   * a contributed chunk's rows against its own; a chunk not contributed yet against the rows the
+   * block gives, which its contribution must equal.
    */
-  async #verify (epoch: number, round: RoundViewJson, source: SubmissionJson, mine: { verified: Set<string> }, signal: AbortSignal): Promise<void> {
-    const owed = round.chunks.filter((c) => c.verifiers.includes(this.#self) && !c.verifications.some((v) => v.verifier === this.#self) && !mine.verified.has(`${round.attempt}:${c.index}`))
-    if (owed.length === 0) return
+  #findings (epoch: number, owed: RoundViewJson['chunks'], source: SubmissionJson): Array<VerificationBody & { chunk: number }> {
     const blockHash = fromHex(source.blockHash as string, 32) as Uint8Array
-    const verifications = owed.map((chunk) => {
+    return owed.map((chunk) => {
       const ownRows = rowsHash(source.rewards.slice(chunk.from, chunk.to))
       const contributed = chunk.contribution?.rowsHash ?? toHex(ownRows)
       const ok = toHex(ownRows) === contributed
@@ -157,11 +155,6 @@ export class ChunkDuties {
       const signature = this.#m.key.sign(verificationSigningBytes({ epoch, blockHash, chunk, rowsHash: fromHex(contributed, 32) as Uint8Array, ownRowsHash: ownRows, ok }))
       return { chunk: chunk.index, ok, ownRowsHash: toHex(ownRows), signature: toHex(signature), ...(ok ? {} : { detail: `rows ${chunk.from}–${chunk.to - 1} of block ${source.blockHash as string} differ from what this node derives` }) }
     })
-    const { results } = await this.#m.client.verifyMany(epoch, verifications, signal)
-    for (const r of results) {
-      if (r.ok) mine.verified.add(`${round.attempt}:${r.chunk}`)
-      else this.#m.logger.debug({ epoch, chunk: r.chunk, code: r.code, err: r.message }, 'chunk verification refused')
-    }
   }
 
   /**

@@ -131,11 +131,12 @@ export class CoordinatorClient {
     return res.body.results as Array<ItemResult<LockGrant>>
   }
 
-  /** tryContribute of several chunks of one block in one signed request: a result per chunk. */
-  async contributeMany (epoch: number, body: ContributionsBody, signal?: AbortSignal): Promise<Array<ItemResult<{ verifiers: string[] }>>> {
+  /** tryContribute of several chunks of one block in one signed request, and the sender's verifications (tryVerify) after them: a result per chunk of each, and whether the epoch committed. */
+  async contributeMany (epoch: number, body: ContributionsBody, signal?: AbortSignal): Promise<{ results: Array<ItemResult<{ verifiers: string[] }>>, verifications: Array<ItemResult<null>>, committed: boolean }> {
     const res = await this.#post(`/contract/epochs/${epoch}/chunks/contributions`, body, signal)
     if (res.status !== 200) throw this.#refused(`contributions to epoch ${epoch}`, res)
-    return res.body.results as Array<ItemResult<{ verifiers: string[] }>>
+    const answer = res.body as { results: Array<ItemResult<{ verifiers: string[] }>>, verifications?: Array<ItemResult<null>>, committed?: boolean }
+    return { results: answer.results, verifications: answer.verifications ?? [], committed: answer.committed === true }
   }
 
   /** tryVerify of several chunks in one signed request: a result per chunk, and whether the epoch committed. */

@@ -83,7 +83,11 @@ describe('a living committee: coordinator + 4 nodes, then a fifth', () => {
   })
 
   it('bans the equivocating node on the evidence the others submit: out of every later committee, its connections refused', async () => {
-    const banned = await decision(contract, 'banned', 'node4', 60_000)
+    // on a timeout, say what the equivocating node did (its log is removed with the cluster)
+    const banned = await decision(contract, 'banned', 'node4', 60_000).catch(async (err: unknown) => {
+      const log = await readFile(join(dir, 'logs', 'node4-equivocating.log'), 'utf8').catch((e: unknown) => `(no log: ${String(e)})`)
+      throw new Error(`${(err as Error).message}; the equivocating node4's log ends:\n${log.split('\n').slice(-40).join('\n')}`)
+    })
     const d = banned.committeeChange?.decisions.find((x) => x.kind === 'banned')
     expect(d?.evidenceHash).toMatch(/^[0-9a-f]{64}$/)
     const evidence = await getJson<{ offender: string }>(`${contract}/contract/evidence/${d?.evidenceHash as string}`)

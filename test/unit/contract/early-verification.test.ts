@@ -104,6 +104,57 @@ describe('verifying a chunk before its contribution', () => {
   })
 })
 
+describe('a member\'s uploads in one step (tryUploadMany)', () => {
+  it('its contribution brings the block and its findings, taken after it, count at once; the upload that completes the round commits it', async () => {
+    const h = await harness()
+    h.clock.now = endOf(1) + 10
+    await h.coordinator.update()
+    const b = blockOf(1)
+    const round = await roundOf(h, 1)
+    const holders = round.chunks.map((c) => c.lease.holder)
+    const upload = (member: string): Parameters<typeof h.coordinator.tryUploadMany>[2] => {
+      const mine = round.chunks.filter((c) => c.lease.holder === member)
+      return {
+        contributions: {
+          blockHash: b.sub.blockHash as string,
+          lock: true,
+          ...(member === holders[0] ? { block: { header: b.sub.header as never, certificate: b.sub.certificate as never, reports: b.sub.reports } } : {}),
+          chunks: mine.map((c) => ({ chunk: c.index, rows: b.contribution(c.index, member).rows, signature: b.contribution(c.index, member).signature }))
+        },
+        verifications: round.chunks.filter((c) => c.verifiers.includes(member)).map((c) => ({ ...b.verification(c.index, member), chunk: c.index }))
+      }
+    }
+    const members = [...new Set(holders)]
+    // the first: its chunk fixes the block, then its findings on chunks nobody has uploaded yet
+    const first = await h.coordinator.tryUploadMany(1, memberOf(holders[0] as string), upload(holders[0] as string))
+    expect(first.results.every((r) => r.ok)).toBe(true)
+    expect(first.verifications.length).toBeGreaterThan(0)
+    expect(first.verifications.every((r) => r.ok)).toBe(true)
+    expect(first.committed).toBe(false)
+    const rest = members.filter((m) => m !== holders[0])
+    for (const [i, m] of rest.entries()) {
+      const answer = await h.coordinator.tryUploadMany(1, memberOf(m), upload(m))
+      expect(answer.results.every((r) => r.ok) && answer.verifications.every((r) => r.ok)).toBe(true)
+      expect(answer.committed).toBe(i === rest.length - 1)
+    }
+    const record = await h.store.record(1)
+    const report = verifyRecord(record!, verifySignature)
+    expect(report.ok, report.failure).toBe(true)
+  })
+
+  it('findings sent before any block is fixed are refused, each with 425 ERR_EPOCH_NOT_READY', async () => {
+    const h = await harness()
+    h.clock.now = endOf(1) + 10
+    await h.coordinator.update()
+    const b = blockOf(1)
+    const round = await roundOf(h, 1)
+    const v = round.chunks[1]?.verifiers[0] as string
+    const answer = await h.coordinator.tryUploadMany(1, memberOf(v), { verifications: [{ ...b.verification(1, v), chunk: 1 }] })
+    expect(answer.verifications).toMatchObject([{ chunk: 1, ok: false, code: ErrorCode.EPOCH_NOT_READY }])
+    expect(answer.committed).toBe(false)
+  })
+})
+
 describe('the round of an epoch opens at its end', () => {
   it('start() runs an update at every epoch\'s end, so the round is open before any member asks', async () => {
     const h = await harness()
