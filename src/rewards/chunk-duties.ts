@@ -1,6 +1,7 @@
 import { fromHex, toHex } from '../codec/bytes.js'
 import type { DeliveredBlock } from '../broadcast/application.js'
-import { contributionSigningBytes, rowsHash, verificationSigningBytes, type ChunkRange } from '../epochs/chunks.js'
+import { chunkRanges, contributionSigningBytes, rowsHash, verificationSigningBytes, type ChunkRange } from '../epochs/chunks.js'
+import { chunkVerifiers, leaseHolder } from '../epochs/rotation.js'
 import { consensusSubmission, verifySubmission, type CommitteeJson, type EpochRecordJson, type ParametersJson, type SubmissionJson } from '../epochs/record.js'
 import type { ContributionsBody, ItemResult, RoundViewJson, VerificationBody } from '../epochs/requests.js'
 import type { RewardRow } from '../epochs/aggregate.js'
@@ -19,6 +20,12 @@ export interface ChunkProgress {
   /** Chunks this node uploaded, and verified. */
   mine: { contributed: number, verified: number }
   attempt: number
+}
+
+/** What the rotation of a round's duties takes besides the committee (the environment's). */
+export interface RotationRules {
+  chunkSize: number
+  verifiersPerChunk: number
 }
 
 export interface ChunkDutiesModules {
@@ -47,11 +54,18 @@ export class ChunkDuties {
     this.#self = toHex(modules.key.publicKey)
   }
 
-  async run (p: { epoch: number, delivered: DeliveredBlock, parameters: ParametersJson, deadline: number, pollMs: number, retryMs?: number, onProgress: (progress: ChunkProgress) => void }, signal: AbortSignal): Promise<EpochRecordJson> {
+  async run (p: { epoch: number, delivered: DeliveredBlock, parameters: ParametersJson, rotation?: RotationRules, deadline: number, pollMs: number, retryMs?: number, onProgress: (progress: ChunkProgress) => void }, signal: AbortSignal): Promise<EpochRecordJson> {
     const own = consensusSubmission(p.delivered, p.parameters)
     const tables = new Map<string, SubmissionJson>([[own.blockHash as string, own]])
     const mine = { contributed: new Set<string>(), verified: new Set<string>() }
     const client = this.#m.client
+    if (p.rotation != null) {
+      const rotation = p.rotation
+      await this.#firstUpload(p.epoch, own, p.parameters, rotation, mine, signal).catch((err: unknown) => {
+        if (signal.aborted) throw new AbortError()
+        this.#m.logger.debug({ epoch: p.epoch, err: errorMessage(err) }, 'first chunk upload not done')
+      })
+    }
     // the pause after a step that could not be done (the round not open yet, a refused request)
     const retryMs = p.retryMs ?? Math.min(p.pollMs, 250)
     let seen: number | undefined
@@ -141,11 +155,34 @@ export class ChunkDuties {
   }
 
   /**
+   * The first upload, made without looking at the round: in a round's first attempt every lease
+   * is offered to the member the rotation names and the verifiers follow from the holder
+   * (docs/PROTOCOL.md §7.6), so this node knows its duties from its committee and the
+   * environment. Its own block goes along, in case the round has none yet. Whatever this guess
+   * gets wrong (a later attempt, a lease passed on, another block fixed first) is refused per
+   * chunk, and the looks at the round put it right. A member offered nothing waits for a block.
+   */
+  async #firstUpload (epoch: number, own: SubmissionJson, parameters: ParametersJson, rotation: RotationRules, mine: { contributed: Set<string>, verified: Set<string> }, signal: AbortSignal): Promise<void> {
+    const members = this.#m.committee(epoch).members.map((m) => m.publicKey.toLowerCase()).sort()
+    if (!members.includes(this.#self)) return
+    const chunks = chunkRanges(parameters.mixnodes, rotation.chunkSize).map((range) => {
+      const holder = leaseHolder(members, epoch, range.index, 0, 0)
+      return { ...range, holder, verifiers: chunkVerifiers(members, holder, 0, rotation.verifiersPerChunk) }
+    })
+    const offered = chunks.filter((c) => c.holder === this.#self)
+    if (offered.length === 0) return
+    const verifications = this.#findings(epoch, chunks.filter((c) => c.verifiers.includes(this.#self)), own)
+    const answer = await this.#m.client.contributeMany(epoch, { ...this.#contributions(epoch, offered, own, true), ...(verifications.length > 0 ? { verifications } : {}) }, signal)
+    for (const r of answer.results) if (r.ok) mine.contributed.add(`0:${r.chunk}`)
+    for (const r of answer.verifications) if (r.ok) mine.verified.add(`0:${r.chunk}`)
+  }
+
+  /**
    * This node's signed findings for the chunks it verifies, against `source` (the round's block):
    * a contributed chunk's rows against its own; a chunk not contributed yet against the rows the
    * block gives, which its contribution must equal.
    */
-  #findings (epoch: number, owed: RoundViewJson['chunks'], source: SubmissionJson): Array<VerificationBody & { chunk: number }> {
+  #findings (epoch: number, owed: ReadonlyArray<ChunkRange & { contribution?: { rowsHash: string, contributor: string } | null }>, source: SubmissionJson): Array<VerificationBody & { chunk: number }> {
     const blockHash = fromHex(source.blockHash as string, 32) as Uint8Array
     return owed.map((chunk) => {
       const ownRows = rowsHash(source.rewards.slice(chunk.from, chunk.to))

@@ -140,6 +140,7 @@ export async function commitByChunks (ctx: RewardsContext, p: EpochProgress, del
     epoch: p.epoch,
     delivered,
     parameters: ctx.parameters(p.epoch) ?? info.parameters,
+    rotation: { chunkSize: env.chunkSize, verifiersPerChunk: env.verifiersPerChunk },
     deadline: p.endMs + env.finalizationEpochs * info.epochMs,
     // the longest a node waits for the round to change before it looks again
     pollMs: Math.max(100, Math.min(5_000, Math.round(env.leaseTimeoutMs / 4))),

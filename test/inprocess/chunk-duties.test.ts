@@ -43,15 +43,26 @@ async function start (opts: { ticking: boolean }): Promise<Harness> {
   return { coordinator, http, url: http.url }
 }
 
-/** Member i's duties for `epoch`, with the block certified by all four. */
-async function duties (h: Harness, i: number, epoch: number, opts: { retryMs: number }, signal: AbortSignal): Promise<EpochRecordJson> {
+/** A client whose looks at the round wait until `open` resolves (the uploads go through at once). */
+class HeldClient extends CoordinatorClient {
+  constructor (url: string, key: (typeof KEYS)[number], readonly open: Promise<void>) { super(url, key) }
+  override async round (...args: Parameters<CoordinatorClient['round']>): ReturnType<CoordinatorClient['round']> {
+    await this.open
+    return await super.round(...args)
+  }
+}
+
+/** Member i's duties for `epoch`, with the block certified by all four; with `rotation`, its first upload is made without looking at the round. */
+async function duties (h: Harness, i: number, epoch: number, opts: { retryMs: number, rotation?: boolean, roundOpen?: Promise<void> }, signal: AbortSignal): Promise<EpochRecordJson> {
   const built = consensusSubmission({ epoch })
   const key = KEYS[i] as (typeof KEYS)[number]
-  const member = new ChunkDuties({ client: new CoordinatorClient(h.url, key), key, committee: () => COMMITTEE, logger: silentLogger(), clock: Date.now })
+  const client = opts.roundOpen != null ? new HeldClient(h.url, key, opts.roundOpen) : new CoordinatorClient(h.url, key)
+  const member = new ChunkDuties({ client, key, committee: () => COMMITTEE, logger: silentLogger(), clock: Date.now })
   return await member.run({
     epoch,
     delivered: { hash: built.hash, block: built.block, certificate: built.certificate, localHeight: epoch },
     parameters: PARAMETERS,
+    ...(opts.rotation === true ? { rotation: { chunkSize: h.coordinator.environment.chunkSize, verifiersPerChunk: h.coordinator.environment.verifiersPerChunk } } : {}),
     deadline: Date.now() + 60_000,
     pollMs: LONG_MS,
     retryMs: opts.retryMs,
@@ -97,6 +108,27 @@ describe('chunk duties against the coordinator over HTTP', () => {
     for (const r of records) expect(r.submission.blockHash).toBe(record?.submission.blockHash)
     const report = verifyRecord(record as EpochRecordJson, verifySignature)
     expect(report.ok, report.failure).toBe(true)
+  }, 20_000)
+
+  it('knowing the rotation, every member uploads its chunk and its findings before it looks at the round, and the last upload commits', async () => {
+    harness = await start({ ticking: true })
+    const h = harness
+    await waitFor(() => h.coordinator.epochInfo(Date.now()).epoch >= 2, { timeoutMs: 5_000, what: 'epoch 1 to end' })
+    const epoch = h.coordinator.epochInfo(Date.now()).epoch - 1
+    const signal = AbortSignal.timeout(12_000)
+    let open: () => void = () => {}
+    const roundOpen = new Promise<void>((resolve) => { open = resolve })
+    const running = KEYS.map(async (_k, i) => await duties(h, i, epoch, { retryMs: LONG_MS, rotation: true, roundOpen }, signal))
+    try {
+      // nobody has seen the round: the uploads alone commit the epoch
+      await waitFor(async () => await h.coordinator.record(epoch), { timeoutMs: 8_000, what: 'the commit from the first uploads' })
+    } finally {
+      open()
+    }
+    const records = await Promise.all(running)
+    const record = await h.coordinator.record(epoch)
+    for (const r of records) expect(r.submission.blockHash).toBe(record?.submission.blockHash)
+    expect(record?.chunks?.map((c) => c.contributor).sort()).toEqual(COMMITTEE.members.map((m) => m.publicKey).sort())
   }, 20_000)
 
   it('a member that starts before the epoch has ended at the coordinator keeps trying and does its part once it has', async () => {
