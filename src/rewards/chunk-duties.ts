@@ -22,6 +22,9 @@ export interface ChunkProgress {
   attempt: number
 }
 
+/** A chunk this node verifies, and its contribution when there is one. */
+type OwedChunk = ChunkRange & { contribution?: { rowsHash: string, contributor: string } | null }
+
 /** What the rotation of a round's duties takes besides the committee (the environment's). */
 export interface RotationRules {
   chunkSize: number
@@ -126,7 +129,6 @@ export class ChunkDuties {
    * for a block.
    */
   async #duties (epoch: number, round: RoundViewJson, own: SubmissionJson, tables: Map<string, SubmissionJson>, mine: { contributed: Set<string>, verified: Set<string> }, parameters: ParametersJson, signal: AbortSignal): Promise<void> {
-    const client = this.#m.client
     const now = this.#m.clock()
     const offered = round.chunks.filter((c) => c.contribution == null && c.lease.holder === this.#self && now <= c.lease.deadline && !mine.contributed.has(`${round.attempt}:${c.index}`))
     const fixed = round.blockHash
@@ -135,12 +137,22 @@ export class ChunkDuties {
     // another block meanwhile, these are refused and the next look at the round has that block.
     const source = fixed == null ? own : await this.#table(epoch, fixed, tables, parameters, signal)
     const owed = round.chunks.filter((c) => c.verifiers.includes(this.#self) && !c.verifications.some((v) => v.verifier === this.#self) && !mine.verified.has(`${round.attempt}:${c.index}`))
-    const verifications = this.#findings(epoch, owed, source)
+    await this.#upload(epoch, round.attempt, { offered, owed, source, withBlock: fixed == null }, mine, signal)
+  }
+
+  /**
+   * One upload of this node's duties in a round attempt: its offered chunks derived from `source`
+   * (with the block when the round may have none) and its findings on the chunks it owes, in one
+   * request (the findings alone when nothing is offered); what was taken is remembered in `mine`.
+   */
+  async #upload (epoch: number, attempt: number, u: { offered: readonly ChunkRange[], owed: readonly OwedChunk[], source: SubmissionJson, withBlock: boolean }, mine: { contributed: Set<string>, verified: Set<string> }, signal: AbortSignal): Promise<void> {
+    const client = this.#m.client
+    const verifications = this.#findings(epoch, u.owed, u.source)
     let verified: Array<ItemResult<null>>
-    if (offered.length > 0) {
-      const answer = await client.contributeMany(epoch, { ...this.#contributions(epoch, offered, source, fixed == null), ...(verifications.length > 0 ? { verifications } : {}) }, signal)
+    if (u.offered.length > 0) {
+      const answer = await client.contributeMany(epoch, { ...this.#contributions(epoch, u.offered, u.source, u.withBlock), ...(verifications.length > 0 ? { verifications } : {}) }, signal)
       for (const r of answer.results) {
-        if (r.ok) mine.contributed.add(`${round.attempt}:${r.chunk}`)
+        if (r.ok) mine.contributed.add(`${attempt}:${r.chunk}`)
         else this.#m.logger.debug({ epoch, chunk: r.chunk, code: r.code, err: r.message }, 'chunk contribution refused')
       }
       verified = answer.verifications
@@ -149,7 +161,7 @@ export class ChunkDuties {
       verified = (await client.verifyMany(epoch, verifications, signal)).results
     }
     for (const r of verified) {
-      if (r.ok) mine.verified.add(`${round.attempt}:${r.chunk}`)
+      if (r.ok) mine.verified.add(`${attempt}:${r.chunk}`)
       else this.#m.logger.debug({ epoch, chunk: r.chunk, code: r.code, err: r.message }, 'chunk verification refused')
     }
   }
@@ -171,10 +183,7 @@ export class ChunkDuties {
     })
     const offered = chunks.filter((c) => c.holder === this.#self)
     if (offered.length === 0) return
-    const verifications = this.#findings(epoch, chunks.filter((c) => c.verifiers.includes(this.#self)), own)
-    const answer = await this.#m.client.contributeMany(epoch, { ...this.#contributions(epoch, offered, own, true), ...(verifications.length > 0 ? { verifications } : {}) }, signal)
-    for (const r of answer.results) if (r.ok) mine.contributed.add(`0:${r.chunk}`)
-    for (const r of answer.verifications) if (r.ok) mine.verified.add(`0:${r.chunk}`)
+    await this.#upload(epoch, 0, { offered, owed: chunks.filter((c) => c.verifiers.includes(this.#self)), source: own, withBlock: true }, mine, signal)
   }
 
   /**
@@ -182,7 +191,7 @@ export class ChunkDuties {
    * a contributed chunk's rows against its own; a chunk not contributed yet against the rows the
    * block gives, which its contribution must equal.
    */
-  #findings (epoch: number, owed: ReadonlyArray<ChunkRange & { contribution?: { rowsHash: string, contributor: string } | null }>, source: SubmissionJson): Array<VerificationBody & { chunk: number }> {
+  #findings (epoch: number, owed: readonly OwedChunk[], source: SubmissionJson): Array<VerificationBody & { chunk: number }> {
     const blockHash = fromHex(source.blockHash as string, 32) as Uint8Array
     return owed.map((chunk) => {
       const ownRows = rowsHash(source.rewards.slice(chunk.from, chunk.to))
