@@ -18,6 +18,7 @@ import { openRoundFor } from './round-opening.js'
 import { SerialQueue } from './serial-queue.js'
 import { roundRecord } from './round-record.js'
 import { attempt, one } from './item-results.js'
+import { UpdateTicks } from './update-ticks.js'
 import type { ContributionBody, ContributionsBody, ItemResult, LockGrant, VerificationBody } from '../epochs/requests.js'
 import { acquireLease, addContribution, addVerification, assertHolder, expire, readyToAdvance, withoutData, type Anchor, type ChunkState, type RoundEvent, type RoundState, type RoundTiming } from './round.js'
 
@@ -79,9 +80,7 @@ export class Coordinator {
   #genesisMs: number | undefined
   readonly #queue = new SerialQueue()
   #noncesPrunedAt = 0
-  #timer: NodeJS.Timeout | undefined
-  /** The update at the next epoch's end, which opens its round before the members come. */
-  #epochEndTimer: NodeJS.Timeout | undefined
+  readonly #ticks = new UpdateTicks()
   /** Requests waiting for a round to change (waitForChange), bounded. */
   readonly #waiters = new RoundWaiters()
 
@@ -106,36 +105,23 @@ export class Coordinator {
   }
 
   /**
-   * Runs update() on a tick, often enough that a lease passes on within a quarter of its timeout,
-   * and at every epoch's end, so that the epoch's round is open when its members come (a member
-   * that found none would open it itself, with a request more on its way to the commit).
-   * `onError` hears a failed tick (the next one tries again); `paused` skips ticks (a failed store).
+   * Runs update() on a tick and at every epoch's end (src/contract/update-ticks.ts), once
+   * initialized. `onError` hears a failed update (the next one tries again); `paused` skips them
+   * (a failed store).
    */
   start (opts: { onError: (err: unknown) => void, paused?: () => boolean }): void {
-    if (this.#timer != null) return
-    const tick = (): void => {
-      if (opts.paused?.() === true) return
-      this.update().catch(opts.onError)
-    }
-    this.#timer = setInterval(tick, Math.max(50, Math.min(10_000, Math.round(this.environment.leaseTimeoutMs / 4))))
-    this.#timer.unref()
-    const atEpochEnd = (): void => {
-      const now = this.#deps.clock()
-      this.#epochEndTimer = setTimeout(() => {
-        tick()
-        atEpochEnd()
-      }, this.epochInfo(now).endMs - now + 1)
-      this.#epochEndTimer.unref()
-    }
-    if (this.#genesisMs != null) atEpochEnd()
+    this.#ticks.start({
+      tickMs: Math.max(50, Math.min(10_000, Math.round(this.environment.leaseTimeoutMs / 4))),
+      clock: this.#deps.clock,
+      nextEpochEnd: (now) => this.epochInfo(now).endMs,
+      update: async () => { await this.update() },
+      ...opts
+    })
   }
 
   /** Stops the ticks and waits for a running update to finish. */
   async stop (): Promise<void> {
-    clearInterval(this.#timer)
-    clearTimeout(this.#epochEndTimer)
-    this.#timer = undefined
-    this.#epochEndTimer = undefined
+    this.#ticks.stop()
     await this.#queue.drain()
   }
 
