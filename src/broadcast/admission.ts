@@ -6,7 +6,7 @@ import { checkMessage } from '../block/validate.js'
 import { messageFromWire, messageToWire } from '../block/wire.js'
 import { LIMITS, type ClientMessage } from '../block/types.js'
 import { verifySignature } from '../crypto/keys.js'
-import type { Gossip, GossipVerdict } from '../network/peers.js'
+import type { Gossip, GossipValidation } from '../network/peers.js'
 import type { BlockStore } from '../storage/index.js'
 import { EphemeraError, ErrorCode, errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
@@ -28,6 +28,7 @@ export const RELAY_MAX_BYTES = RELAY_FLUSH_BYTES + LIMITS.dataBytes + LIMITS.lab
 /** Bytes a message adds to a batch beyond its data and label (CBOR framing, timestamp, key, signature). */
 const RELAY_MESSAGE_OVERHEAD = 128
 
+/** A gossiped batch's new messages, as the validator checked them, handed to its delivery. */
 type Admitted = Array<{ id: string, message: ClientMessage }>
 
 /** Where a client message ended up, for submit answers and duplicates. */
@@ -51,7 +52,6 @@ export class ClientAdmission {
   #relayBytes = 0
   #relayFlush: NodeJS.Timeout | undefined
   /** What the validator decoded and found new, for the delivery of the same publication. */
-  readonly #validated = new WeakMap<Uint8Array, Admitted>()
   #publishing: Promise<void> = Promise.resolve()
 
   constructor (modules: { mempool: Mempool, store: BlockStore, gossip: Gossip, app: () => Application, logger: Logger, now: () => number }) {
@@ -64,10 +64,9 @@ export class ClientAdmission {
   }
 
   start (): void {
-    this.#gossip.subscribe(MESSAGES_TOPIC, {
+    this.#gossip.subscribe<Admitted>(MESSAGES_TOPIC, {
       validate: async (data) => await this.#validate(data),
-      deliver: (data) => {
-        const admitted = this.#validated.get(data) ?? this.#decode(data).map((message) => ({ id: toHex(messageId(message)), message }))
+      deliver: (admitted) => {
         const now = this.#now()
         for (const { id, message } of admitted) this.#mempool.add(id, message, now)
       }
@@ -155,7 +154,7 @@ export class ClientAdmission {
    * (storage) throws, which the gossip layer turns into ignore, so that honest peers are never
    * penalised for this node's trouble.
    */
-  async #validate (data: Uint8Array): Promise<GossipVerdict> {
+  async #validate (data: Uint8Array): Promise<GossipValidation<Admitted>> {
     let messages: ClientMessage[]
     try {
       messages = this.#decode(data)
@@ -171,7 +170,6 @@ export class ClientAdmission {
       else if (problem.code !== ErrorCode.DUPLICATE) return 'reject'
     }
     if (fresh.length === 0) return 'ignore'
-    this.#validated.set(data, fresh)
-    return 'accept'
+    return { accept: fresh }
   }
 }

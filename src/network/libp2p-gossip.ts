@@ -3,7 +3,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { Logger } from '../util/logger.js'
 import { errorMessage } from '../util/errors.js'
 import type { NodeLibp2p } from './libp2p.js'
-import type { Gossip, GossipHandlers, GossipVerdict } from './peers.js'
+import { verdictOf, type Gossip, type GossipHandlers, type GossipVerdict } from './peers.js'
 
 const VERDICT: Record<GossipVerdict, TopicValidatorResult> = {
   accept: TopicValidatorResult.Accept,
@@ -15,17 +15,22 @@ const VERDICT: Record<GossipVerdict, TopicValidatorResult> = {
  * Gossip over gossipsub, with unsigned messages (StrictNoSign, src/network/libp2p.ts): what is
  * gossiped is signed by its author already. A validator that throws is a local problem (e.g.
  * storage), not the sender's fault: the message is ignored, never rejected, so honest peers are
- * not penalised.
+ * not penalised. The value an accepting validator gives reaches `deliver` with the message:
+ * gossipsub hands the event the message object it validated.
  */
 export class Libp2pGossip implements Gossip {
   readonly #pubsub: GossipSub
   readonly #logger: Logger
-  readonly #topics = new Map<string, GossipHandlers>()
+  readonly #topics = new Map<string, GossipHandlers<unknown>>()
+  /** Accepted messages' values, from the validator to the message event. */
+  readonly #accepted = new WeakMap<Message, unknown>()
   readonly #onMessage = (evt: CustomEvent<Message>): void => {
     const handlers = this.#topics.get(evt.detail.topic)
-    if (handlers == null) return
+    if (handlers == null || !this.#accepted.has(evt.detail)) return
+    const value = this.#accepted.get(evt.detail)
+    this.#accepted.delete(evt.detail)
     try {
-      handlers.deliver(evt.detail.data)
+      handlers.deliver(value)
     } catch (err) {
       this.#logger.warn({ topic: evt.detail.topic, err: errorMessage(err) }, 'gossip handler failed')
     }
@@ -36,12 +41,14 @@ export class Libp2pGossip implements Gossip {
     this.#logger = logger
   }
 
-  subscribe (topic: string, handlers: GossipHandlers): void {
+  subscribe<T> (topic: string, handlers: GossipHandlers<T>): void {
     if (this.#topics.size === 0) this.#pubsub.addEventListener('message', this.#onMessage)
-    this.#topics.set(topic, handlers)
+    this.#topics.set(topic, handlers as GossipHandlers<unknown>)
     this.#pubsub.topicValidators.set(topic, async (_peer: PeerId, message: Message) => {
       try {
-        return VERDICT[await handlers.validate(message.data)]
+        const validation = await handlers.validate(message.data)
+        if (typeof validation !== 'string') this.#accepted.set(message, validation.accept)
+        return VERDICT[verdictOf(validation)]
       } catch (err) {
         this.#logger.debug({ topic, err: errorMessage(err) }, 'gossip validation failed locally; ignoring the message')
         return TopicValidatorResult.Ignore

@@ -47,18 +47,29 @@ export interface PeerNetwork {
 export type GossipVerdict = 'accept' | 'ignore' | 'reject'
 
 /**
+ * What a validator makes of a message: accepted, with the value it decoded and checked (handed
+ * to `deliver`, so an accepted message is not decoded and checked again), or ignored or rejected.
+ */
+export type GossipValidation<T> = { accept: T } | 'ignore' | 'reject'
+
+/**
  * Gossip carries only self-authenticating content (signed reports, signed client messages): a
  * message says nothing of who published or forwarded it, and handlers judge the content alone.
  */
-export interface GossipHandlers {
+export interface GossipHandlers<T> {
   /** Runs before a message is accepted and forwarded. */
-  validate: (data: Uint8Array) => GossipVerdict | Promise<GossipVerdict>
-  /** An accepted message. */
-  deliver: (data: Uint8Array) => void
+  validate: (data: Uint8Array) => GossipValidation<T> | Promise<GossipValidation<T>>
+  /** An accepted message: the value its validation gave. */
+  deliver: (value: T) => void
+}
+
+/** The verdict of a validation. */
+export function verdictOf<T> (v: GossipValidation<T>): GossipVerdict {
+  return typeof v === 'string' ? v : 'accept'
 }
 
 export interface Gossip {
-  subscribe: (topic: string, handlers: GossipHandlers) => void
+  subscribe: <T>(topic: string, handlers: GossipHandlers<T>) => void
   unsubscribe: (topic: string) => void
   /** Publishes to the topic's peers (resolves even when nobody is subscribed yet). */
   publish: (topic: string, data: Uint8Array) => Promise<void>

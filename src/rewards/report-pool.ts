@@ -5,7 +5,7 @@ import { messageFromWire, messageToWire } from '../block/wire.js'
 import { LIMITS, type ClientMessage } from '../block/types.js'
 import type { BroadcastMember } from '../broadcast/index.js'
 import { verifySignature } from '../crypto/keys.js'
-import type { Gossip, GossipVerdict, PeerNetwork } from '../network/peers.js'
+import type { Gossip, GossipValidation, PeerNetwork } from '../network/peers.js'
 import { Bucket, RangePruner, type Database } from '../storage/index.js'
 import { errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
@@ -57,7 +57,7 @@ interface Entry {
   checked: boolean
 }
 
-/** A gossiped report the validator accepted, for its delivery (the same bytes, once more). */
+/** A gossiped report the validator accepted, handed to its delivery. */
 type Accepted = Omit<Entry, 'checked'> & { epoch: number }
 
 /**
@@ -75,7 +75,6 @@ export class ReportPool {
   readonly #storedPruner: RangePruner
   readonly #evidencePruner: RangePruner
   /** What the gossip validator accepted, by the publication's bytes: delivery neither decodes nor checks it again. */
-  readonly #accepted = new WeakMap<Uint8Array, Accepted>()
 
   constructor (opts: ReportPoolOptions, modules: ReportPoolModules) {
     this.#opts = opts
@@ -87,16 +86,7 @@ export class ReportPool {
   async start (): Promise<void> {
     this.#m.gossip.subscribe(REPORTS_TOPIC, {
       validate: (data) => this.#validate(data),
-      deliver: (data) => {
-        const accepted = this.#accepted.get(data)
-        if (accepted != null) {
-          this.#track(this.add(accepted.epoch, accepted.message, accepted.id))
-          return
-        }
-        const message = messageFromWire(decodeCbor(data, REPORT_MAX_BYTES, 'report'))
-        const checked = this.checkIncoming(message)
-        if (checked.ok) this.#track(this.add(checked.epoch, message, checked.id))
-      }
+      deliver: (accepted) => { this.#track(this.add(accepted.epoch, accepted.message, accepted.id)) }
     })
     await this.#m.network.handle(REPORTS_PROTOCOL, { maxRequestBytes: 64, timeoutMs: 10_000 }, async (_from, bytes) => this.#serve(bytes))
   }
@@ -274,7 +264,7 @@ export class ReportPool {
    * (kept) and rejected; duplicates are ignored. Storage failures throw (the gossip layer ignores
    * the message then, never penalising the sender for this node's trouble).
    */
-  #validate (data: Uint8Array): GossipVerdict | Promise<GossipVerdict> {
+  #validate (data: Uint8Array): GossipValidation<Accepted> | Promise<GossipValidation<Accepted>> {
     let message: ClientMessage
     try {
       message = messageFromWire(decodeCbor(data, REPORT_MAX_BYTES, 'report'))
@@ -290,8 +280,7 @@ export class ReportPool {
     }
     const existing = this.#reports.get(checked.epoch)?.get(toHex(message.publicKey))
     if (existing == null) {
-      this.#accepted.set(data, { epoch: checked.epoch, message, id: checked.id })
-      return 'accept'
+      return { accept: { epoch: checked.epoch, message, id: checked.id } }
     }
     if (existing.id === checked.id) return 'ignore'
     return this.add(checked.epoch, message, checked.id).then(() => 'reject' as const)

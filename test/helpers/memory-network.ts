@@ -1,5 +1,5 @@
 import { toHex } from '../../src/codec/bytes.js'
-import type { Gossip, GossipHandlers, PeerNetwork, RequestHandler, RequestOptions, ServeOptions } from '../../src/network/peers.js'
+import type { Gossip, GossipHandlers, GossipValidation, PeerNetwork, RequestHandler, RequestOptions, ServeOptions } from '../../src/network/peers.js'
 import { AbortError } from '../../src/util/errors.js'
 
 /**
@@ -80,7 +80,7 @@ export class MemoryPeer implements PeerNetwork, Gossip {
   readonly self: Uint8Array
   readonly #net: MemoryNetwork
   readonly #handlers = new Map<string, { opts: ServeOptions, handler: RequestHandler, active: number }>()
-  readonly #topics = new Map<string, GossipHandlers>()
+  readonly #topics = new Map<string, GossipHandlers<unknown>>()
   readonly #connectListeners = new Set<(peer: Uint8Array) => void>()
 
   constructor (net: MemoryNetwork, self: Uint8Array) {
@@ -141,8 +141,8 @@ export class MemoryPeer implements PeerNetwork, Gossip {
     for (const listener of this.#connectListeners) listener(peer)
   }
 
-  subscribe (topic: string, handlers: GossipHandlers): void {
-    this.#topics.set(topic, handlers)
+  subscribe<T> (topic: string, handlers: GossipHandlers<T>): void {
+    this.#topics.set(topic, handlers as GossipHandlers<unknown>)
   }
 
   unsubscribe (topic: string): void {
@@ -160,14 +160,14 @@ export class MemoryPeer implements PeerNetwork, Gossip {
   async gossip (topic: string, data: Uint8Array): Promise<void> {
     const handlers = this.#topics.get(topic)
     if (handlers == null) return
-    let verdict
+    let validation: GossipValidation<unknown>
     try {
-      verdict = await handlers.validate(data)
+      validation = await handlers.validate(data)
     } catch {
-      verdict = 'ignore'
+      validation = 'ignore'
     }
-    if (verdict !== 'accept') return
+    if (typeof validation === 'string') return
     this.#net.count(this.#net.gossiped, topic)
-    handlers.deliver(data)
+    handlers.deliver(validation.accept)
   }
 }

@@ -45,13 +45,13 @@ describe('gossip over libp2p', () => {
       new Libp2pGossip(h, pino({ level: 'silent' })).subscribe(TOPIC, {
         validate: (data) => {
           validated.set(h, (validated.get(h) ?? 0) + 1)
-          return new TextDecoder().decode(data).startsWith('bad') ? 'reject' : 'accept'
+          return new TextDecoder().decode(data).startsWith('bad') ? 'reject' : { accept: data }
         },
         deliver: (data) => { delivered.get(h)!.push(new TextDecoder().decode(data)) }
       })
     }
     const sender = new Libp2pGossip(a, pino({ level: 'silent' }))
-    sender.subscribe(TOPIC, { validate: () => 'accept', deliver: () => {} })
+    sender.subscribe(TOPIC, { validate: (data) => ({ accept: data }), deliver: () => {} })
     const pubsubOf = (h: NodeLibp2p): GossipSub => h.services.pubsub as unknown as GossipSub
     // the mesh: a and c each see b subscribed
     await waitFor(() => pubsubOf(a).getSubscribers(TOPIC).length === 1 && pubsubOf(c).getSubscribers(TOPIC).length === 1, { timeoutMs: 15_000, what: 'subscriptions' })
@@ -83,7 +83,7 @@ describe('gossip over libp2p', () => {
     const delivered = new Map<NodeLibp2p, string[]>(leaves.map((leaf) => [leaf, []]))
     for (const h of [hub, ...leaves]) {
       new Libp2pGossip(h, pino({ level: 'silent' })).subscribe(TOPIC, {
-        validate: () => 'accept',
+        validate: (data) => ({ accept: data }),
         deliver: (data) => { delivered.get(h)?.push(new TextDecoder().decode(data)) }
       })
     }

@@ -8,19 +8,20 @@ import { decodeCbor } from '../../../src/codec/cbor.js'
 import { messageId } from '../../../src/block/encoding.js'
 import { toHex } from '../../../src/codec/bytes.js'
 import { DefaultApplication } from '../../../src/broadcast/application.js'
-import type { Gossip, GossipHandlers } from '../../../src/network/peers.js'
+import type { Gossip } from '../../../src/network/peers.js'
+import { drive, type DrivenHandlers } from '../../helpers/gossip-drive.js'
 import { BlockStore, Database } from '../../../src/storage/index.js'
 import { key, signedMessage } from '../block/fixtures.js'
 import { tempDir } from '../tmp.js'
 
 /** Captures the handlers a component subscribes with, so a test can call its validator. */
-function gossipProbe (): Gossip & { handlers: Map<string, GossipHandlers>, published: Uint8Array[] } {
-  const handlers = new Map<string, GossipHandlers>()
+function gossipProbe (): Gossip & { handlers: Map<string, DrivenHandlers>, published: Uint8Array[] } {
+  const handlers = new Map<string, DrivenHandlers>()
   const published: Uint8Array[] = []
   return {
     handlers,
     published,
-    subscribe: (topic, h) => { handlers.set(topic, h) },
+    subscribe: (topic, h) => { handlers.set(topic, drive(h)) },
     unsubscribe: (topic) => { handlers.delete(topic) },
     publish: async (_topic, data) => { published.push(data) }
   }

@@ -25,7 +25,7 @@ describe('Libp2pGossip', () => {
       validate: () => {
         const v = verdicts[next++]
         if (v === 'throw') throw new Error('database is closed')
-        return v as 'accept' | 'ignore' | 'reject'
+        return v === 'accept' ? { accept: v } : v
       },
       deliver: () => {}
     })

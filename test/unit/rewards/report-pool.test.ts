@@ -4,7 +4,8 @@ import { toHex } from '../../../src/codec/bytes.js'
 import { encodeCbor } from '../../../src/codec/cbor.js'
 import type { ClientMessage } from '../../../src/block/types.js'
 import { messageToWire } from '../../../src/block/wire.js'
-import type { Gossip, GossipHandlers, PeerNetwork } from '../../../src/network/peers.js'
+import type { Gossip, PeerNetwork } from '../../../src/network/peers.js'
+import { drive, type DrivenHandlers } from '../../helpers/gossip-drive.js'
 import { ReportPool } from '../../../src/rewards/report-pool.js'
 import { Database } from '../../../src/storage/index.js'
 import { silentLogger } from '../../../src/util/logger.js'
@@ -15,10 +16,10 @@ import { tempDir } from '../tmp.js'
 
 const EPOCH = 5
 
-async function pool (dir: string): Promise<{ pool: ReportPool, topic: () => GossipHandlers, db: Database }> {
+async function pool (dir: string): Promise<{ pool: ReportPool, topic: () => DrivenHandlers, db: Database }> {
   const db = await Database.open(dir)
-  let handlers: GossipHandlers | undefined
-  const gossip: Gossip = { subscribe: (_t, h) => { handlers = h }, unsubscribe: () => {}, publish: async () => {} }
+  let handlers: DrivenHandlers | undefined
+  const gossip: Gossip = { subscribe: (_t, h) => { handlers = drive(h) }, unsubscribe: () => {}, publish: async () => {} }
   const network = { self: KEYS[0]!.publicKey, handle: async () => {}, unhandle: async () => {} } as unknown as PeerNetwork
   const p = new ReportPool({ mixnodes: PARAMETERS.mixnodes, keepInMemoryEpochs: 4, keepStoredEpochs: 8, keepEvidenceEpochs: 8 }, {
     gossip,
@@ -34,7 +35,7 @@ async function pool (dir: string): Promise<{ pool: ReportPool, topic: () => Goss
     logger: silentLogger()
   })
   await p.start()
-  return { pool: p, topic: () => handlers as GossipHandlers, db }
+  return { pool: p, topic: () => handlers as DrivenHandlers, db }
 }
 
 const wire = (m: ClientMessage): Uint8Array => encodeCbor(messageToWire(m))
