@@ -55,6 +55,8 @@ export const nodeConfigSchema = z.strictObject({
     dial_timeout_ms: msField(100, 120_000).default(5_000),
     /** Gossipsub heartbeat interval. */
     gossip_heartbeat_ms: msField(50, 60_000).default(700),
+    /** How often each connection is pinged; one unanswered for 30–60 s is closed (and re-dialled). */
+    ping_interval_ms: msField(1_000, 3_600_000).default(120_000),
     /**
      * TEST ONLY: a file of PeerIds (one per line) this node cuts itself off from, polled every
      * 200 ms (the perturbation suite's network partition). "" = off.

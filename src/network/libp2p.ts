@@ -17,6 +17,8 @@ export interface Libp2pOptions {
   /** Multiaddrs (`/ip4/…/tcp/…`) of members: their hosts bypass the per-host inbound rate limit. */
   memberAddresses: readonly string[]
   gossipHeartbeatMs: number
+  /** How often the connection monitor pings each connection (default CONNECTION_MONITOR.pingInterval). */
+  pingIntervalMs?: number
   /**
    * The node's metrics registry: libp2p's own metrics (libp2p_*) go into it; the process defaults
    * are the registry owner's (not collected twice). @libp2p/prometheus-metrics keeps one table of
@@ -27,8 +29,13 @@ export interface Libp2pOptions {
   metricsRegistry?: Registry
 }
 
-/** libp2p's connection monitor (below): how often it pings each connection, and how long an answer may take. */
-export const CONNECTION_MONITOR = { pingInterval: 30_000, pingTimeout: { minTimeout: 30_000, maxTimeout: 60_000 } }
+/**
+ * libp2p's connection monitor (below): how often it pings each connection by default
+ * (`p2p.ping_interval_ms`), and how long an answer may take. Each ping is a new stream, and each
+ * new stream costs both ends a protocol negotiation and a peer-store update: at 25 nodes on two
+ * cores a 30 s interval took 20 of the 77 % of CPU an idle network used (README "Performance").
+ */
+export const CONNECTION_MONITOR = { pingInterval: 120_000, pingTimeout: { minTimeout: 30_000, maxTimeout: 60_000 } }
 
 /** Gossipsub peer-score parameters: no penalty for members sharing an address (see createNodeLibp2p). */
 export const GOSSIP_SCORE_PARAMS = { IPColocationFactorWeight: 0 } as const
@@ -67,9 +74,9 @@ export async function createNodeLibp2p (opts: Libp2pOptions) {
     // libp2p pings every connection on a new stream and aborts it when a ping is not answered in
     // time (by default every 10 s, within 5 s at first). On a loaded machine (25 nodes starting on
     // two cores) busy members miss that, so sound connections were aborted and re-dialled: more
-    // handshakes, more load, more missed pings. Every 30 s, within 30–60 s, a dead connection is
+    // handshakes, more load, more missed pings. Every 2 minutes, within 30–60 s, a dead connection is
     // still found and closed; README "Performance" has the measurements.
-    connectionMonitor: CONNECTION_MONITOR,
+    connectionMonitor: { ...CONNECTION_MONITOR, pingInterval: opts.pingIntervalMs ?? CONNECTION_MONITOR.pingInterval },
     services: {
       identify: identify(),
       ping: ping(),

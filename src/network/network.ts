@@ -13,6 +13,8 @@ import type { Registry } from 'prom-client'
 export interface NetworkOptions extends DialerOptions {
   listen: string
   gossipHeartbeatMs: number
+  /** How often each connection is pinged (libp2p.ts CONNECTION_MONITOR). */
+  pingIntervalMs?: number
   stopTimeoutMs?: number
   /** TEST ONLY (`p2p.fault_partition_file`): a file of PeerIds to cut off; see fault-partition.ts. */
   faultPartitionFile?: string
@@ -100,6 +102,7 @@ export class Network {
       gater: membershipGater(modules.membership, modules.logger, refusals, Date.now, cutOff),
       memberAddresses: modules.membership.members.map((m) => m.address),
       gossipHeartbeatMs: opts.gossipHeartbeatMs,
+      pingIntervalMs: opts.pingIntervalMs,
       metricsRegistry: modules.metricsRegistry
     })
     const dialer = new MemberDialer({ answerGraceMs: Math.min(ANSWER_GRACE_MS, opts.dialTimeoutMs), ...opts }, { libp2p, members: modules.membership.others, self: modules.membership.self.peerId, logger: modules.logger, cutOff })

@@ -157,6 +157,7 @@ export class EphemeraNode {
         maxBackoffMs: config.p2p.dial_backoff_max_ms,
         dialTimeoutMs: config.p2p.dial_timeout_ms,
         gossipHeartbeatMs: config.p2p.gossip_heartbeat_ms,
+        pingIntervalMs: config.p2p.ping_interval_ms,
         faultPartitionFile: config.p2p.fault_partition_file
       }, { key, membership, logger: logger.child({ module: 'network' }), metricsRegistry: metrics.registry })
       await network.start()

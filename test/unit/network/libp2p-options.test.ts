@@ -10,14 +10,16 @@ import { CONNECTION_MONITOR, createNodeLibp2p, GOSSIP_MESH } from '../../../src/
  */
 
 describe('createNodeLibp2p', () => {
-  it('pings each connection every 30 s and gives an answer 30 to 60 s before aborting the connection', async () => {
+  it('pings each connection every 2 minutes (or as configured) and gives an answer 30 to 60 s before aborting the connection', async () => {
     const host = await createNodeLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0', gater: {}, memberAddresses: [], gossipHeartbeatMs: 700 })
     // libp2p exposes no getter for these; its component keeps them as given
     const monitor = (host as unknown as { components: { connectionMonitor: { pingIntervalMs: number, abortConnectionOnPingFailure: boolean, timeout: { minTimeout: number, maxTimeout: number } } } }).components.connectionMonitor
-    expect(monitor.pingIntervalMs).toBe(30_000)
+    expect(monitor.pingIntervalMs).toBe(120_000)
     expect(monitor.abortConnectionOnPingFailure).toBe(true)
     expect({ min: monitor.timeout.minTimeout, max: monitor.timeout.maxTimeout }).toEqual({ min: 30_000, max: 60_000 })
-    expect(CONNECTION_MONITOR).toEqual({ pingInterval: 30_000, pingTimeout: { minTimeout: 30_000, maxTimeout: 60_000 } })
+    expect(CONNECTION_MONITOR).toEqual({ pingInterval: 120_000, pingTimeout: { minTimeout: 30_000, maxTimeout: 60_000 } })
+    const configured = await createNodeLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: '/ip4/127.0.0.1/tcp/0', gater: {}, memberAddresses: [], gossipHeartbeatMs: 700, pingIntervalMs: 15_000 })
+    expect((configured as unknown as { components: { connectionMonitor: { pingIntervalMs: number } } }).components.connectionMonitor.pingIntervalMs).toBe(15_000)
   })
 })
 
