@@ -38,7 +38,7 @@ const MAX_PASSES = 64
  * (every member delivers every block, so any one of them shows a gap), more only while they keep
  * filling gaps or fail to answer. Asking every member every round cost N − 1 requests per node
  * per round, N(N − 1) in the network: at 25 nodes on two cores, 54 of the 122 % of CPU an idle
- * network used (README "Performance").
+ * network used (README "Benchmark").
  */
 export class CertifiedSync {
   readonly #transport: SyncModules['transport']

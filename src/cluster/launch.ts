@@ -11,7 +11,7 @@ import type { ClusterNodeState } from './state.js'
  * Node options every process of a cluster runs with. `--max-semi-space-size=1` (MiB): V8's young
  * generation grows to 2 × 16 MiB under allocation by default, and those pages stay resident; a
  * node needs far less. Measured at 4 nodes: RSS per node ~142 → ~120 MiB, the coordinator's
- * ~117 → ~90 MiB, with no measurable change in CPU or commit latency (README "Performance").
+ * ~117 → ~90 MiB, with no measurable change in CPU or commit latency (README "Benchmark").
  * (`--heap-growing-percent=20`, a full collection once the old generation grew 20 % past what the
  * last one kept, took another ~20 MiB off a rewards node but cost the messages application a
  * third of its throughput: measured and not kept, README "Start-up and memory".)

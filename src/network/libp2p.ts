@@ -33,7 +33,7 @@ export interface Libp2pOptions {
  * libp2p's connection monitor (below): how often it pings each connection by default
  * (`p2p.ping_interval_ms`), and how long an answer may take. Each ping is a new stream, and each
  * new stream costs both ends a protocol negotiation and a peer-store update: at 25 nodes on two
- * cores a 30 s interval took 20 of the 77 % of CPU an idle network used (README "Performance").
+ * cores a 30 s interval took 20 of the 77 % of CPU an idle network used (README "Benchmark").
  */
 export const CONNECTION_MONITOR = { pingInterval: 120_000, pingTimeout: { minTimeout: 30_000, maxTimeout: 60_000 } }
 
@@ -75,7 +75,7 @@ export async function createNodeLibp2p (opts: Libp2pOptions) {
     // time (by default every 10 s, within 5 s at first). On a loaded machine (25 nodes starting on
     // two cores) busy members miss that, so sound connections were aborted and re-dialled: more
     // handshakes, more load, more missed pings. Every 2 minutes, within 30–60 s, a dead connection is
-    // still found and closed; README "Performance" has the measurements.
+    // still found and closed; README "Benchmark" has the measurements.
     connectionMonitor: { ...CONNECTION_MONITOR, pingInterval: opts.pingIntervalMs ?? CONNECTION_MONITOR.pingInterval },
     services: {
       identify: identify(),

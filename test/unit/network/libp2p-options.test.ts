@@ -6,7 +6,7 @@ import { CONNECTION_MONITOR, createNodeLibp2p, GOSSIP_MESH } from '../../../src/
  * The libp2p host's connection monitor: a member busy for a few seconds (many processes starting
  * on few cores) must not have its connections aborted for a missed ping. libp2p's defaults ping
  * every 10 s and abort after 5 s at first; measured at 25 nodes on two cores, that aborted sound
- * connections dozens of times during start-up (README "Performance").
+ * connections dozens of times during start-up (README "Benchmark").
  */
 
 describe('createNodeLibp2p', () => {
