@@ -74,8 +74,9 @@ export async function createNodeLibp2p (opts: Libp2pOptions) {
     // libp2p pings every connection on a new stream and aborts it when a ping is not answered in
     // time (by default every 10 s, within 5 s at first). On a loaded machine (25 nodes starting on
     // two cores) busy members miss that, so sound connections were aborted and re-dialled: more
-    // handshakes, more load, more missed pings. Every 2 minutes, within 30–60 s, a dead connection is
-    // still found and closed; README "Benchmark" has the measurements.
+    // handshakes, more load, more missed pings. Pinged every `p2p.ping_interval_ms` (2 minutes by
+    // default) and given 30–60 s, a dead connection is still found and closed; README "Benchmark"
+    // has the measurements.
     connectionMonitor: { ...CONNECTION_MONITOR, pingInterval: opts.pingIntervalMs ?? CONNECTION_MONITOR.pingInterval },
     services: {
       identify: identify(),
