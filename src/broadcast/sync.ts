@@ -54,8 +54,6 @@ export class CertifiedSync {
   #last: string | undefined
   #running = false
   synced = 0
-  /** Members asked, in all rounds. */
-  asked = 0
 
   constructor (modules: SyncModules) {
     this.#transport = modules.transport
@@ -86,7 +84,6 @@ export class CertifiedSync {
         const member = others[(after + i) % others.length] as SyncMember
         if (!this.#network.isConnected(member.publicKey)) continue
         this.#last = toHex(member.publicKey)
-        this.asked++
         const taken = await this.#from(member, signal).catch((err: unknown) => {
           if (!signal.aborted) this.#logger.debug({ peer: member.name, err: errorMessage(err) }, 'sync failed')
           return undefined
