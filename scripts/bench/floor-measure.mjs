@@ -4,7 +4,8 @@
 // critical path (through the real storage classes, in a temp dir). Each step is timed over
 // several repetitions (the first two warm the JIT and are dropped); the median is kept.
 // Every repetition is a new epoch with new signatures: nothing is verified from a cache the
-// real process would not have warm either.
+// real process would not have warm either. With `pauseMs`, the repetitions are that far apart
+// (scripts/bench-idle.mjs: the same work after a node's idle pause between epochs).
 import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -115,6 +116,9 @@ async function measureIn (M, p, db, coordinatorDb) {
   const repetitions = p.repetitions ?? 12
   const sampleMs = Math.round(p.epochMs / p.samples)
   for (let r = 0; r < repetitions + 2; r++) {
+    // with pauseMs, the process sleeps between repetitions as a node does between epochs (the
+    // epoch's uptime samples are then written, as they would have been during it)
+    if (r > 0 && p.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, p.pauseMs))
     steps.record = r >= 2
     const epoch = 1000 + r
     const startMs = 1_700_000_000_000 + epoch * p.epochMs

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// The epoch's work after an idle pause (README "Benchmark", "Why 10 s epochs are slower"): the
+// floor model's steps (scripts/bench/floor-measure.mjs, the real code paths from dist/) run back
+// to back, then again with the process sleeping between repetitions as a node does between
+// epochs. Prints each step's median both ways and the minor page faults of the process per
+// repetition. Uses the built dist/ (npm run build first).
+import { parseArgs } from 'node:util'
+import { measureWork } from './bench/floor-measure.mjs'
+
+const USAGE = `usage: node scripts/bench-idle.mjs [--nodes 4] [--mixnodes 1000] [--pause 10] [--repetitions 4]
+
+  --nodes N          committee size of the measured epoch (default 4)
+  --mixnodes M       simulated mixnodes (default 1000)
+  --pause S          seconds between repetitions in the second run (default 10, a 10 s epoch's idle time)
+  --repetitions R    measured repetitions per run, after two warm-up ones (default 4)
+  --help`
+
+let values
+try {
+  ({ values } = parseArgs({ options: { nodes: { type: 'string', default: '4' }, mixnodes: { type: 'string', default: '1000' }, pause: { type: 'string', default: '10' }, repetitions: { type: 'string', default: '4' }, help: { type: 'boolean', default: false } } }))
+} catch (err) {
+  process.stderr.write(`error: ${err.message}\n\n${USAGE}\n`)
+  process.exit(2)
+}
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`)
+  process.exit(0)
+}
+const number = (name, min, max) => {
+  const v = Number(values[name])
+  if (!Number.isFinite(v) || v < min || v > max) {
+    process.stderr.write(`error: --${name} must be a number from ${min} to ${max}, got ${values[name]}\n`)
+    process.exit(2)
+  }
+  return v
+}
+const nodes = number('nodes', 4, 100)
+const mixnodes = number('mixnodes', 1, 100_000)
+const pauseMs = Math.round(number('pause', 0.1, 600) * 1000)
+const repetitions = Math.round(number('repetitions', 1, 100))
+
+const { environmentWithEpoch } = await import(new URL('../dist/src/epochs/environment.js', import.meta.url).href).catch((err) => {
+  process.stderr.write(`error: cannot load dist/ (run npm run build first): ${err.message}\n`)
+  process.exit(1)
+})
+const env = environmentWithEpoch('testing', 10_000)
+const base = { mode: 'consensus', nodes, mixnodes, chunkSize: env.chunkSize, samples: Math.round(env.epochMs / env.sampleIntervalMs), epochMs: env.epochMs, verifiersPerChunk: env.verifiersPerChunk, repetitions }
+
+/** The steps' medians, and the minor page faults per repetition. */
+async function run (pause) {
+  const before = process.resourceUsage().minorPageFault
+  const work = await measureWork({ ...base, pauseMs: pause })
+  return { work, faults: Math.round((process.resourceUsage().minorPageFault - before) / (repetitions + 2)) }
+}
+
+process.stdout.write(`N = ${nodes}, ${mixnodes} mixnodes, ${repetitions} repetitions (+2 warm-up): back to back, then ${pauseMs / 1000} s apart (about ${Math.ceil((repetitions + 1) * pauseMs / 1000)} s)\n`)
+const hot = await run(0)
+const cold = await run(pauseMs)
+const rows = []
+let [hotTotal, coldTotal] = [0, 0]
+for (const group of Object.keys(hot.work)) {
+  for (const [step, ms] of Object.entries(hot.work[group])) {
+    const after = cold.work[group]?.[step] ?? NaN
+    hotTotal += ms
+    coldTotal += after
+    rows.push(`| ${group} | ${step} | ${ms.toFixed(2)} | ${after.toFixed(2)} | ${(after / ms).toFixed(1)}× |`)
+  }
+}
+process.stdout.write(`| group | step | back to back, ms | after ${pauseMs / 1000} s, ms | ratio |\n| --- | --- | --- | --- | --- |\n${rows.join('\n')}\n`)
+process.stdout.write(`| | all steps | ${hotTotal.toFixed(1)} | ${coldTotal.toFixed(1)} | ${(coldTotal / hotTotal).toFixed(1)}× |\n`)
+process.stdout.write(`minor page faults per repetition: ${hot.faults} back to back, ${cold.faults} after ${pauseMs / 1000} s\n`)
