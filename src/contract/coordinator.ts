@@ -98,7 +98,9 @@ export class Coordinator {
       skewMs: environment.requestSkewMs,
       clock: deps.clock,
       verify: deps.verify,
-      useNonce: async (key, timestamp) => await deps.store.useNonce(key, timestamp)
+      // the request goes on at once; its answer waits for the nonce's write like a task's writes
+      // (its own task's writes come after it): src/contract/store.ts
+      useNonce: async (key, timestamp) => await deps.store.useNonce(key, timestamp, (write) => { this.#queue.issued(write) })
     })
     this.#ranges = chunkRanges(deps.parameters.mixnodes, environment.chunkSize)
     this.#timing = { leaseTimeoutMs: environment.leaseTimeoutMs, attemptTimeoutMs: environment.attemptTimeoutMs, verifiersPerChunk: environment.verifiersPerChunk }

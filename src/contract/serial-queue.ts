@@ -19,7 +19,11 @@ export class SerialQueue {
     return result
   }
 
-  /** A write the running task issued (its answer waits for it; a failure reaches that answer). */
+  /**
+   * A write the running task issued (its answer waits for it; a failure reaches that answer), or
+   * one a request issued before its task was queued (its nonce): the answer of every task that
+   * finishes after this call waits for it.
+   */
   issued (write: Promise<void>): void {
     write.catch(() => {})
     this.#written = write

@@ -419,6 +419,26 @@ describe('Coordinator.authorize', () => {
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
   })
 
+  it('lets the request go on before its nonce is written, and holds the answer of its decision until it is', async () => {
+    const nonceWritten = Promise.withResolvers<void>()
+    class SlowNonces extends MemoryStore {
+      override async useNonce (key: string, timestamp: number, issued?: (write: Promise<void>) => void): Promise<boolean> {
+        const fresh = await super.useNonce(key, timestamp)
+        if (fresh) issued?.(nonceWritten.promise)
+        return fresh
+      }
+    }
+    const h = await ready(E, { store: new SlowNonces() })
+    expect(await h.coordinator.authorize(sign(KEYS[2] as NodeKey, h.clock.now), 'POST', PATH, body)).toEqual(member(2))
+    // a decision that writes nothing itself (no round to advance): only the nonce's write holds it
+    let answered = false
+    const decision = h.coordinator.tryAdvance(E).then((record) => { answered = true; return record })
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(answered).toBe(false)
+    nonceWritten.resolve()
+    expect(await decision).toBeUndefined()
+  })
+
   it('refuses a stale request, and update() forgets nonces older than twice the skew', async () => {
     const h = await ready(E)
     const store = h.store as MemoryStore

@@ -6,7 +6,7 @@ import { signRequest } from '../../../src/epochs/auth.js'
 import { ContractService } from '../../../src/contract/service.js'
 import { LevelCoordinatorStore } from '../../../src/contract/store.js'
 import type { NodeKey } from '../../../src/crypto/keys.js'
-import { Database } from '../../../src/storage/index.js'
+import { Bucket, Database } from '../../../src/storage/index.js'
 import { ErrorCode, type EphemeraError } from '../../../src/util/errors.js'
 import { createLogger } from '../../../src/util/logger.js'
 import { fillDisk, mountTmpfs, tmpfsSupport, unmountTmpfs } from '../../helpers/tmpfs.js'
@@ -23,15 +23,42 @@ describe('LevelCoordinatorStore nonces', () => {
       expect(await a.useNonce('k:1', 1000)).toBe(true)
       expect(await a.useNonce('k:2', 5000)).toBe(true)
       expect(await a.useNonce('k:1', 1000)).toBe(false)
-      // a second store over the same data (a restart) finds k:1 on disk and prunes it from disk
+      // a second store over the same data (a restart) loads k:1 and k:2 from disk and prunes k:1
       const b = new LevelCoordinatorStore(db)
       expect(await b.useNonce('k:1', 1000)).toBe(false)
+      expect(b.noncesInMemory).toBe(2)
       expect(await b.pruneNonces(2000)).toBe(1)
-      expect(b.noncesInMemory).toBe(0)
+      expect(b.noncesInMemory).toBe(1)
+      expect(await b.useNonce('k:2', 5000)).toBe(false)
       // the first store's claim of k:1 is as old: it goes although the disk no longer has it
       expect(await a.pruneNonces(2000)).toBe(0)
       expect(a.noncesInMemory).toBe(1)
       expect(await a.useNonce('k:2', 5000)).toBe(false)
+    } finally {
+      await db.close()
+    }
+  })
+})
+
+describe('LevelCoordinatorStore nonces handed to the caller\'s write queue', () => {
+  it('answers without waiting for the write (which queues behind a synced one), hands it over, refuses a replay at once; a restart finds the nonce once written', async () => {
+    const db = await Database.open(await tempDir())
+    try {
+      const a = new LevelCoordinatorStore(db)
+      const writes: Array<Promise<void>> = []
+      const issued = (write: Promise<void>): void => { writes.push(write) }
+      // the stored nonces are loaded by this first call: from here on useNonce waits for no I/O
+      expect(await a.useNonce('k:0', 1000)).toBe(true)
+      const synced = db.write([{ type: 'put', bucket: Bucket.contractMeta, key: 'x', value: new Uint8Array(1) }], { sync: true })
+      let syncedDone = false
+      void synced.then(() => { syncedDone = true })
+      expect(await a.useNonce('k:1', 1000, issued)).toBe(true)
+      expect(syncedDone).toBe(false)
+      expect(writes).toHaveLength(1)
+      expect(await a.useNonce('k:1', 1000, issued)).toBe(false)
+      expect(writes).toHaveLength(1)
+      await Promise.all([synced, ...writes])
+      expect(await new LevelCoordinatorStore(db).useNonce('k:1', 1000)).toBe(false)
     } finally {
       await db.close()
     }
