@@ -104,7 +104,7 @@ function deleteRoundOps (round: RoundState): WriteOp[] {
  */
 export class LevelCoordinatorStore implements CoordinatorStore {
   readonly #db: Database
-  /** nonce key → request timestamp: claimed before the first await; pruned like the stored ones */
+  /** nonce key → request timestamp: every stored one once loaded, and every claim; pruned like the stored ones */
   readonly #nonces = new Map<string, number>()
   #noncesLoaded: Promise<void> | undefined
 
@@ -221,8 +221,9 @@ export class LevelCoordinatorStore implements CoordinatorStore {
 
   /**
    * The used nonces still inside the skew window are all in memory: loaded from the store at the
-   * first call, claimed there before any await (so concurrent replays of one request cannot both
-   * pass), pruned by pruneNonces. The check thus costs no storage read, and with `issued` the
+   * first call (again at the next call if that read failed), checked and claimed there in one
+   * synchronous step (so concurrent replays of one request cannot both pass), pruned by
+   * pruneNonces. The check thus costs no storage read, and with `issued` the
    * request need not wait for the nonce's write, which would queue behind the synced write of the
    * request before it (README "Benchmark"). The write is not synced on its own: the request's own
    * change, written after it and synced, flushes the log the nonce is in (unless LevelDB switched
@@ -231,7 +232,10 @@ export class LevelCoordinatorStore implements CoordinatorStore {
    * again, or 409 once the epoch is decided.
    */
   async useNonce (key: string, timestamp: number, issued?: (write: Promise<void>) => void): Promise<boolean> {
-    await (this.#noncesLoaded ??= this.#loadNonces())
+    await (this.#noncesLoaded ??= this.#loadNonces().catch((err: unknown) => {
+      this.#noncesLoaded = undefined
+      throw err
+    }))
     if (this.#nonces.has(key)) return false
     this.#nonces.set(key, timestamp)
     const write = this.#db.bucket(Bucket.contractNonce).put(key, jsonBytes(timestamp))
