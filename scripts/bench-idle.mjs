@@ -1,23 +1,26 @@
 #!/usr/bin/env node
 // The epoch's work after an idle pause (README "Benchmark", "Why 10 s epochs are slower"): the
 // floor model's steps (scripts/bench/floor-measure.mjs, the real code paths from dist/) run back
-// to back, then again with the process sleeping between repetitions as a node does between
-// epochs. Prints each step's median both ways and the minor page faults of the process per
-// repetition. Uses the built dist/ (npm run build first).
+// to back, then again with the process idle between repetitions as a node is between epochs but
+// for the epoch's uptime samples, written over the pause at the sampler's interval. Prints each
+// step's median both ways and the minor page faults of the process per repetition. Uses the
+// built dist/ (npm run build first).
 import { parseArgs } from 'node:util'
 import { measureWork } from './bench/floor-measure.mjs'
 
-const USAGE = `usage: node scripts/bench-idle.mjs [--nodes 4] [--mixnodes 1000] [--pause 10] [--repetitions 4]
+const USAGE = `usage: node scripts/bench-idle.mjs [--nodes 4] [--mixnodes 1000] [--pause 10] [--repetitions 4] [--idle]
 
   --nodes N          committee size of the measured epoch (default 4)
   --mixnodes M       simulated mixnodes (default 1000)
   --pause S          seconds between repetitions in the second run (default 10, a 10 s epoch's idle time)
   --repetitions R    measured repetitions per run, after two warm-up ones (default 4)
+  --idle             the process does nothing at all during the pause (the samples are written
+                     before it), instead of writing a sample every sampling interval as a node does
   --help`
 
 let values
 try {
-  ({ values } = parseArgs({ options: { nodes: { type: 'string', default: '4' }, mixnodes: { type: 'string', default: '1000' }, pause: { type: 'string', default: '10' }, repetitions: { type: 'string', default: '4' }, help: { type: 'boolean', default: false } } }))
+  ({ values } = parseArgs({ options: { nodes: { type: 'string', default: '4' }, mixnodes: { type: 'string', default: '1000' }, pause: { type: 'string', default: '10' }, repetitions: { type: 'string', default: '4' }, idle: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } }))
 } catch (err) {
   process.stderr.write(`error: ${err.message}\n\n${USAGE}\n`)
   process.exit(2)
@@ -49,11 +52,11 @@ const base = { mode: 'consensus', nodes, mixnodes, chunkSize: env.chunkSize, sam
 /** The steps' medians, and the minor page faults per repetition. */
 async function run (pause) {
   const before = process.resourceUsage().minorPageFault
-  const work = await measureWork({ ...base, pauseMs: pause })
+  const work = await measureWork({ ...base, pauseMs: pause, idle: values.idle })
   return { work, faults: Math.round((process.resourceUsage().minorPageFault - before) / (repetitions + 2)) }
 }
 
-process.stdout.write(`N = ${nodes}, ${mixnodes} mixnodes, ${repetitions} repetitions (+2 warm-up): back to back, then ${pauseMs / 1000} s apart (about ${Math.ceil((repetitions + 1) * pauseMs / 1000)} s)\n`)
+process.stdout.write(`N = ${nodes}, ${mixnodes} mixnodes, ${repetitions} repetitions (+2 warm-up): back to back, then ${pauseMs / 1000} s apart, ${values.idle ? 'doing nothing in between' : 'writing a sample every sampling interval'} (about ${Math.ceil((repetitions + 1) * pauseMs / 1000)} s)\n`)
 const hot = await run(0)
 const cold = await run(pauseMs)
 const rows = []

@@ -115,15 +115,21 @@ async function measureIn (M, p, db, coordinatorDb) {
   const steps = new Steps()
   const repetitions = p.repetitions ?? 12
   const sampleMs = Math.round(p.epochMs / p.samples)
+  const pause = async (ms) => await new Promise((resolve) => setTimeout(resolve, ms))
   for (let r = 0; r < repetitions + 2; r++) {
-    // with pauseMs, the process sleeps between repetitions as a node does between epochs (the
-    // epoch's uptime samples are then written, as they would have been during it)
-    if (r > 0 && p.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, p.pauseMs))
     steps.record = r >= 2
     const epoch = 1000 + r
     const startMs = 1_700_000_000_000 + epoch * p.epochMs
     const endMs = startMs + p.epochMs
-    for (let s = 0; s < p.samples; s++) await metrics.record(startMs + s * sampleMs, M.sampleUptimes({ mixnodes: p.mixnodes, networkSeed: 7, nodeSeed: 1, flappingPermille: 20, noise: 3 }, startMs + s * sampleMs))
+    // with pauseMs, the process is idle between repetitions as a node is between epochs, but for
+    // the epoch's uptime samples, written at even intervals over the pause as the sampler does;
+    // with idle too, they are all written first and the process then does nothing at all
+    const spread = r > 0 && p.pauseMs > 0 && p.idle !== true
+    for (let s = 0; s < p.samples; s++) {
+      if (spread) await pause(p.pauseMs / p.samples)
+      await metrics.record(startMs + s * sampleMs, M.sampleUptimes({ mixnodes: p.mixnodes, networkSeed: 7, nodeSeed: 1, flappingPermille: 20, noise: 3 }, startMs + s * sampleMs))
+    }
+    if (r > 0 && p.pauseMs > 0 && p.idle === true) await pause(p.pauseMs)
     const { values } = await steps.time('node', 'averaging the uptime samples', async () => await metrics.averages(startMs, endMs, p.mixnodes))
     const own = await steps.time('node', 'encoding and signing the report', () => {
       const message = M.reportMessage({ version: 2, epoch, sender: self.publicKey, commitment, values }, (b) => self.sign(b), endMs)
