@@ -124,12 +124,12 @@ async function measureIn (M, p, db, coordinatorDb) {
     // with pauseMs, the process is idle between repetitions as a node is between epochs, but for
     // the epoch's uptime samples, written at even intervals over the pause as the sampler does;
     // with idle too, they are all written first and the process then does nothing at all
-    const spread = r > 0 && p.pauseMs > 0 && p.idle !== true
+    const paused = r > 0 && p.pauseMs > 0
     for (let s = 0; s < p.samples; s++) {
-      if (spread) await pause(p.pauseMs / p.samples)
+      if (paused && p.idle !== true) await pause(p.pauseMs / p.samples)
       await metrics.record(startMs + s * sampleMs, M.sampleUptimes({ mixnodes: p.mixnodes, networkSeed: 7, nodeSeed: 1, flappingPermille: 20, noise: 3 }, startMs + s * sampleMs))
     }
-    if (r > 0 && p.pauseMs > 0 && p.idle === true) await pause(p.pauseMs)
+    if (paused && p.idle === true) await pause(p.pauseMs)
     const { values } = await steps.time('node', 'averaging the uptime samples', async () => await metrics.averages(startMs, endMs, p.mixnodes))
     const own = await steps.time('node', 'encoding and signing the report', () => {
       const message = M.reportMessage({ version: 2, epoch, sender: self.publicKey, commitment, values }, (b) => self.sign(b), endMs)
