@@ -29,11 +29,29 @@ export function toHex (bytes: Uint8Array): string {
 
 /** Strict lower/upper-case hex → bytes; undefined when malformed (odd length, bad digit, wrong size). */
 export function fromHex (hex: string, expectedLength?: number): Uint8Array | undefined {
-  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) return undefined
+  if (hex.length % 2 !== 0 || (expectedLength != null && hex.length !== 2 * expectedLength)) return undefined
   const out = new Uint8Array(hex.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16)
-  if (expectedLength != null && out.length !== expectedLength) return undefined
+  for (let i = 0; i < out.length; i++) {
+    const high = hexDigit(hex.charCodeAt(2 * i))
+    const low = hexDigit(hex.charCodeAt(2 * i + 1))
+    if (high < 0 || low < 0) return undefined
+    out[i] = (high << 4) | low
+  }
   return out
+}
+
+/** char code → hex digit value, −1 for anything else */
+const HEX_VALUES = (() => {
+  const values = new Int8Array(128).fill(-1)
+  for (let i = 0; i < 16; i++) {
+    values[i.toString(16).charCodeAt(0)] = i
+    values[i.toString(16).toUpperCase().charCodeAt(0)] = i
+  }
+  return values
+})()
+
+function hexDigit (code: number): number {
+  return code < 128 ? HEX_VALUES[code] as number : -1
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
@@ -123,47 +141,73 @@ const utf8 = new TextEncoder()
 
 /**
  * Builds the fixed big-endian layouts that are hashed and signed (docs/PROTOCOL.md §2). Integers
- * are unsigned; u64 values must be safe integers (< 2^53).
+ * are unsigned; u64 values must be safe integers (< 2^53). Everything is written into one buffer
+ * that doubles when full: a reward table's rows hashed field by field used to cost a typed array
+ * and a DataView per integer (megabytes of garbage per epoch).
  */
 export class ByteWriter {
-  readonly #parts: Uint8Array[] = []
+  #buffer: Uint8Array
+  #view: DataView
+  #length = 0
+
+  constructor (capacity = 256) {
+    this.#buffer = new Uint8Array(capacity)
+    this.#view = new DataView(this.#buffer.buffer)
+  }
 
   /** A domain tag: one length byte, then the ASCII text. */
   tag (text: string): this {
-    const bytes = utf8.encode(text)
-    if (bytes.length > 255) throw new RangeError('tag too long')
-    return this.u8(bytes.length).bytes(bytes)
+    const at = this.#length
+    this.u8(0).#utf8(text)
+    const size = this.#length - at - 1
+    if (size > 255) throw new RangeError('tag too long')
+    this.#buffer[at] = size
+    return this
   }
 
   u8 (value: number): this {
-    return this.#int(value, 1)
+    this.#check(value, 1)
+    const at = this.#reserve(1)
+    this.#buffer[at] = value
+    return this
   }
 
   u16 (value: number): this {
-    return this.#int(value, 2)
+    this.#check(value, 2)
+    const at = this.#reserve(2)
+    this.#view.setUint16(at, value)
+    return this
   }
 
   u32 (value: number): this {
-    return this.#int(value, 4)
+    this.#check(value, 4)
+    const at = this.#reserve(4)
+    this.#view.setUint32(at, value)
+    return this
   }
 
   u64 (value: number): this {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`u64 out of range: ${value}`)
-    const out = new Uint8Array(8)
-    new DataView(out.buffer).setBigUint64(0, BigInt(value))
-    this.#parts.push(out)
+    const at = this.#reserve(8)
+    this.#view.setUint32(at, Math.floor(value / 2 ** 32))
+    this.#view.setUint32(at + 4, value >>> 0)
     return this
   }
 
   bytes (value: Uint8Array): this {
-    this.#parts.push(value)
+    const at = this.#reserve(value.length)
+    this.#buffer.set(value, at)
     return this
   }
 
   /** u16 length prefix, then the UTF-8 bytes. */
   string16 (value: string): this {
-    const bytes = utf8.encode(value)
-    return this.u16(bytes.length).bytes(bytes)
+    const at = this.#reserve(2)
+    this.#utf8(value)
+    const size = this.#length - at - 2
+    if (size >= 2 ** 16) throw new RangeError(`u16 out of range: ${size}`)
+    this.#view.setUint16(at, size)
+    return this
   }
 
   /** u32 length prefix, then the bytes. */
@@ -171,24 +215,38 @@ export class ByteWriter {
     return this.u32(value.length).bytes(value)
   }
 
+  /** The bytes written, in an array of their own. */
   finish (): Uint8Array {
-    return concatBytes(...this.#parts)
+    return this.#buffer.slice(0, this.#length)
   }
 
-  /** The pieces written so far, in order, without joining them (to hash them as they are). */
+  /** The bytes written so far as views of the writer's buffer (to hash them without a copy; valid until the next write). */
   pieces (): readonly Uint8Array[] {
-    return this.#parts
+    return [this.#buffer.subarray(0, this.#length)]
   }
 
-  #int (value: number, size: 1 | 2 | 4): this {
+  #check (value: number, size: 1 | 2 | 4): void {
     if (!Number.isInteger(value) || value < 0 || value >= 2 ** (8 * size)) throw new RangeError(`u${8 * size} out of range: ${value}`)
-    const out = new Uint8Array(size)
-    const view = new DataView(out.buffer)
-    if (size === 1) view.setUint8(0, value)
-    else if (size === 2) view.setUint16(0, value)
-    else view.setUint32(0, value)
-    this.#parts.push(out)
-    return this
+  }
+
+  /** Makes room for `size` more bytes; returns where they start. */
+  #reserve (size: number): number {
+    const at = this.#length
+    if (at + size > this.#buffer.length) {
+      const grown = new Uint8Array(Math.max(2 * this.#buffer.length, at + size))
+      grown.set(this.#buffer.subarray(0, at))
+      this.#buffer = grown
+      this.#view = new DataView(grown.buffer)
+    }
+    this.#length = at + size
+    return at
+  }
+
+  /** Appends the UTF-8 encoding of `text` (at most 3 bytes per UTF-16 unit). */
+  #utf8 (text: string): void {
+    const at = this.#reserve(3 * text.length)
+    const { written } = utf8.encodeInto(text, this.#buffer.subarray(at))
+    this.#length = at + written
   }
 }
 

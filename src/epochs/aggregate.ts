@@ -27,22 +27,26 @@ export interface RewardRow {
   reward: string
 }
 
-/** The aggregate of one mixnode's values (sorted ascending, at least one). */
-export function aggregateValues (sorted: readonly number[], params: AggregationParams): number {
-  const n = sorted.length
+/** The aggregate of one mixnode's values: the first `n` of `sorted` (ascending, at least one). */
+export function aggregateValues (sorted: ArrayLike<number>, params: AggregationParams, n = sorted.length): number {
   switch (params.method) {
     case 'median': {
       const mid = Math.floor(n / 2)
       return n % 2 === 1 ? sorted[mid] as number : Math.floor(((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2)
     }
     case 'mean':
-      return Math.floor(sorted.reduce((a, b) => a + b, 0) / n)
+      return Math.floor(sum(sorted, 0, n) / n)
     case 'trimmed-mean': {
       const drop = Math.floor((n * params.trimPermille) / 1000)
-      const kept = drop * 2 < n ? sorted.slice(drop, n - drop) : sorted
-      return Math.floor(kept.reduce((a, b) => a + b, 0) / kept.length)
+      return drop * 2 < n ? Math.floor(sum(sorted, drop, n - drop) / (n - 2 * drop)) : Math.floor(sum(sorted, 0, n) / n)
     }
   }
+}
+
+function sum (values: ArrayLike<number>, from: number, to: number): number {
+  let total = 0
+  for (let i = from; i < to; i++) total += values[i] as number
+  return total
 }
 
 /**
@@ -52,21 +56,30 @@ export function aggregateValues (sorted: readonly number[], params: AggregationP
  */
 export function aggregateReports (reports: ReadonlyArray<Uint16Array | readonly number[]>, mixnodes: number, params: AggregationParams): RewardRow[] {
   const rows: RewardRow[] = []
-  let total = 0n
+  // one mixnode's values, sorted by insertion in place: no array per mixnode (a report holds at most one value per mixnode)
+  const values = new Float64Array(reports.length)
+  // Σ perf as a Number: at most 2^32 mixnodes × 0xFFFF stays below 2^53
+  let total = 0
   for (let i = 0; i < mixnodes; i++) {
-    const values: number[] = []
+    let n = 0
     for (const r of reports) {
       const v = r[i]
-      if (v != null && v !== MISSING) values.push(v)
+      if (v == null || v === MISSING) continue
+      let at = n++
+      while (at > 0 && (values[at - 1] as number) > v) {
+        values[at] = values[at - 1] as number
+        at--
+      }
+      values[at] = v
     }
-    values.sort((a, b) => a - b)
-    const performance = values.length >= Math.max(1, params.minValues) ? aggregateValues(values, params) : null
-    if (performance != null) total += BigInt(performance)
-    rows.push({ mixnode: i, performance, values: values.length, reward: '0' })
+    const performance = n >= Math.max(1, params.minValues) ? aggregateValues(values, params, n) : null
+    if (performance != null) total += performance
+    rows.push({ mixnode: i, performance, values: n, reward: '0' })
   }
-  if (total > 0n) {
+  if (total > 0) {
+    const denominator = BigInt(total)
     for (const row of rows) {
-      if (row.performance != null) row.reward = ((params.rewardPool * BigInt(row.performance)) / total).toString()
+      if (row.performance != null) row.reward = ((params.rewardPool * BigInt(row.performance)) / denominator).toString()
     }
   }
   return rows

@@ -22,14 +22,23 @@ export interface SimulatorOptions {
 
 /** 32-bit integer hash (murmur3 finaliser over a combination of the inputs). */
 export function hash32 (...parts: number[]): number {
-  let h = 0x9e3779b9
-  for (const p of parts) {
-    h = Math.imul(h ^ (p >>> 0), 0x85ebca6b)
-    h = (h ^ (h >>> 13)) >>> 0
-    h = Math.imul(h, 0xc2b2ae35)
-    h = (h ^ (h >>> 16)) >>> 0
-  }
-  return h >>> 0
+  let h = HASH_START
+  for (const p of parts) h = hashStep(h, p)
+  return h
+}
+
+const HASH_START = 0x9e3779b9
+
+function hashStep (h: number, p: number): number {
+  h = Math.imul(h ^ (p >>> 0), 0x85ebca6b)
+  h = (h ^ (h >>> 13)) >>> 0
+  h = Math.imul(h, 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
+}
+
+/** hash32(a, b, c) without an array per call (the sampler hashes every mixnode every tick). */
+function hash3 (a: number, b: number, c: number): number {
+  return hashStep(hashStep(hashStep(HASH_START, a), b), c)
 }
 
 /** A stable 32-bit seed from bytes (e.g. a public key). */
@@ -41,11 +50,11 @@ export function seedFromBytes (bytes: Uint8Array): number {
 
 /** Base reliability of a mixnode, in percent (50..100). */
 export function baseReliability (opts: Pick<SimulatorOptions, 'networkSeed'>, mixnode: number): number {
-  return 50 + (hash32(opts.networkSeed, mixnode, 1) % 51)
+  return 50 + (hash3(opts.networkSeed, mixnode, 1) % 51)
 }
 
 export function isFlapping (opts: Pick<SimulatorOptions, 'networkSeed' | 'flappingPermille'>, mixnode: number): boolean {
-  return hash32(opts.networkSeed, mixnode, 2) % 1000 < opts.flappingPermille
+  return hash3(opts.networkSeed, mixnode, 2) % 1000 < opts.flappingPermille
 }
 
 /** One sample of every mixnode's uptime (percent, 0..100) at time `ms`. */
@@ -56,13 +65,13 @@ export function sampleUptimes (opts: SimulatorOptions, ms: number): Uint8Array {
   for (let i = 0; i < opts.mixnodes; i++) {
     if (isFlapping(opts, i)) {
       // down for whole periods of 10–40 s, in phase across nodes (the period depends on the mixnode only)
-      const period = 10_000 + (hash32(opts.networkSeed, i, 3) % 30_000)
+      const period = 10_000 + (hash3(opts.networkSeed, i, 3) % 30_000)
       if (Math.floor(ms / period) % 2 === 1) {
         out[i] = 0
         continue
       }
     }
-    const noise = (hash32(opts.nodeSeed, tick, i) % span) - opts.noise
+    const noise = (hash3(opts.nodeSeed, tick, i) % span) - opts.noise
     out[i] = Math.max(0, Math.min(100, baseReliability(opts, i) + noise))
   }
   return out

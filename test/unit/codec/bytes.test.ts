@@ -195,6 +195,41 @@ describe('ByteWriter / ByteReader', () => {
       }))
   })
 
+  it('writes the same bytes whatever its starting capacity: it grows its one buffer as it goes (property)', () => {
+    fc.assert(fc.property(
+      fc.array(fc.oneof(
+        fc.record({ kind: fc.constant('u16' as const), value: fc.integer({ min: 0, max: 0xffff }) }),
+        fc.record({ kind: fc.constant('u64' as const), value: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }) }),
+        fc.record({ kind: fc.constant('string16' as const), value: fc.string({ unit: 'grapheme', maxLength: 30 }) }),
+        fc.record({ kind: fc.constant('bytes' as const), value: fc.uint8Array({ maxLength: 600 }) })
+      ), { maxLength: 30 }),
+      (fields) => {
+        // the layout built from its parts independently: big-endian integers, UTF-8 with a u16 length
+        const expected: Uint8Array[] = []
+        const write = (w: ByteWriter): ByteWriter => {
+          for (const f of fields) {
+            if (f.kind === 'u16') w.u16(f.value)
+            else if (f.kind === 'u64') w.u64(f.value)
+            else if (f.kind === 'string16') w.string16(f.value)
+            else w.bytes(f.value)
+          }
+          return w
+        }
+        for (const f of fields) {
+          if (f.kind === 'u16') expected.push(b(f.value >> 8, f.value & 255))
+          else if (f.kind === 'u64') expected.push(Uint8Array.from(Buffer.from(f.value.toString(16).padStart(16, '0'), 'hex')))
+          else if (f.kind === 'string16') {
+            const text = Buffer.from(f.value, 'utf8')
+            expected.push(b(text.length >> 8, text.length & 255), Uint8Array.from(text))
+          } else expected.push(f.value)
+        }
+        const tight = write(new ByteWriter(1))
+        expect(toHex(tight.finish())).toBe(toHex(concatBytes(...expected)))
+        expect(toHex(concatBytes(...tight.pieces()))).toBe(toHex(concatBytes(...expected)))
+        expect(toHex(write(new ByteWriter()).finish())).toBe(toHex(concatBytes(...expected)))
+      }))
+  })
+
   it.each([
     ['u8 256', (w: ByteWriter) => w.u8(256)],
     ['u8 -1', (w: ByteWriter) => w.u8(-1)],
