@@ -1,7 +1,7 @@
 import { dirname, join, resolve } from 'node:path'
 import * as z from 'zod'
 import { loadLayeredConfig, type ConfigOverrides } from './loader.js'
-import { logSectionField, msField, nameField, portField } from './fields.js'
+import { logSectionField, heapSectionField, msField, nameField, portField } from './fields.js'
 import { MAX_MIXNODES } from '../epochs/report.js'
 
 /** The coordinator's configuration file (TOML). README "Coordinator configuration" lists every key. */
@@ -67,6 +67,7 @@ export const contractConfigSchema = z.strictObject({
     /** Most epochs back one WebSocket client may have replayed (?from_epoch=); further back is refused with 400. */
     ws_max_replay: z.number().int().min(1).max(1_000_000).default(1000)
   }).prefault({}),
+  heap: heapSectionField,
   log: logSectionField
 })
 

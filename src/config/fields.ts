@@ -49,6 +49,16 @@ export const httpUrlField = z.string().superRefine((value, ctx) => {
 
 export const logLevelField = z.enum(LOG_LEVELS)
 
+/**
+ * [heap], for nodes and the coordinator: short-lived allocation kept up between bursts of work so
+ * that V8 keeps its young generation committed (src/util/heap-warmth.ts, README "Why 10 s epochs
+ * are slower").
+ */
+export const heapSectionField = z.strictObject({
+  /** Bytes of short-lived arrays allocated per second; 0 turns it off. */
+  warm_bytes_per_second: z.number().int().min(0).max(64 * 1024 * 1024).default(2 * 1024 * 1024)
+}).prefault({})
+
 /** The `log` section of both processes' configs (README "Configuration"). */
 export const logSectionField = z.strictObject({
   /** trace, debug, info, warn, error, fatal or silent. The LOG_LEVEL variable overrides it. */

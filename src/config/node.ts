@@ -1,7 +1,7 @@
 import { dirname, join, resolve } from 'node:path'
 import * as z from 'zod'
 import { loadLayeredConfig, type ConfigOverrides } from './loader.js'
-import { httpUrlField, logSectionField, msField, nameField, portField, tcpMultiaddrField } from './fields.js'
+import { httpUrlField, logSectionField, heapSectionField, msField, nameField, portField, tcpMultiaddrField } from './fields.js'
 import { MAX_MIXNODES } from '../epochs/report.js'
 
 /**
@@ -120,6 +120,7 @@ export const nodeConfigSchema = z.strictObject({
     /** Most stored blocks one WebSocket client may have replayed (?from_height=); further back is refused with 400. */
     ws_max_replay: z.number().int().min(1).max(1_000_000).default(1000)
   }).prefault({}),
+  heap: heapSectionField,
   log: logSectionField
 }).superRefine((config, ctx) => {
   if (config.p2p.dial_backoff_max_ms < config.p2p.dial_backoff_initial_ms) {

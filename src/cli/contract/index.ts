@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander'
 import { loadContractConfig } from '../../config/index.js'
+import { withHeapWarmth } from '../../util/heap-warmth.js'
 import { createLogger, logFileOption, LOG_LEVELS } from '../../util/logger.js'
 import { collect, intOption } from '../output.js'
 import { runUntilSignal } from '../shutdown.js'
@@ -32,9 +33,11 @@ async function run (opts: RunOptions): Promise<void> {
     set: opts.set
   })
   const logger = createLogger({ level: config.log.level, base: { node: config.name }, file: logFileOption(config.log) })
-  await runUntilSignal(logger, 'coordinator', async ({ onFatal }) => {
-    const { ContractService } = await import('../../contract/service.js')
-    return await ContractService.start(config, { logger, onFatal })
+  await withHeapWarmth(config.heap.warm_bytes_per_second, async () => {
+    await runUntilSignal(logger, 'coordinator', async ({ onFatal }) => {
+      const { ContractService } = await import('../../contract/service.js')
+      return await ContractService.start(config, { logger, onFatal })
+    })
   })
 }
 

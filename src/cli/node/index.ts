@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander'
 import { loadNodeConfig } from '../../config/index.js'
+import { withHeapWarmth } from '../../util/heap-warmth.js'
 import { createLogger, logFileOption, LOG_LEVELS } from '../../util/logger.js'
 import { collect, intOption } from '../output.js'
 import { runUntilSignal } from '../shutdown.js'
@@ -32,10 +33,12 @@ async function run (opts: RunOptions): Promise<void> {
     set: opts.set
   })
   const logger = createLogger({ level: config.log.level, base: { node: config.name }, file: logFileOption(config.log) })
-  await runUntilSignal(logger, 'node', async ({ onFatal }) => {
-    // loaded here so that other commands do not pay for importing libp2p
-    const { EphemeraNode } = await import('../../node/index.js')
-    return await EphemeraNode.init(config, { logger, onFatal })
+  await withHeapWarmth(config.heap.warm_bytes_per_second, async () => {
+    await runUntilSignal(logger, 'node', async ({ onFatal }) => {
+      // loaded here so that other commands do not pay for importing libp2p
+      const { EphemeraNode } = await import('../../node/index.js')
+      return await EphemeraNode.init(config, { logger, onFatal })
+    })
   })
 }
 
