@@ -9,8 +9,9 @@
  * README's figures come from, ~2,000 faults per node per 10 s epoch (README "Why 10 s epochs are
  * slower"). Allocating a little short-lived garbage at a steady rate above that threshold keeps
  * the rate up: a few arrays of at most 64 KiB every tick, dropped at the next one. The cost is the
- * allocation itself and about two extra young-generation collections a second at the default.
- * `bytesPerSecond` 0 turns it off.
+ * allocation itself and, at 2 MiB/s, about two extra young-generation collections and ~4 ms of CPU
+ * a second; with short epochs, where the rate is above the threshold anyway, it only costs, so
+ * `[heap] warm_bytes_per_second` is 0 (off) unless set.
  */
 
 /** Largest array one tick allocates: 8,000 slots of 8 bytes, well under V8's large-object size. */
