@@ -31,13 +31,13 @@ export function messageSigningBytes (m: Pick<ClientMessage, 'timestamp' | 'label
 const ids = new WeakMap<ClientMessage, Uint8Array>()
 
 /**
- * A message's id: SHA-256(tag ‖ signing bytes ‖ public key ‖ signature), hashed piece by piece
- * (no copy of the data), once per message object: messages are never changed once built.
+ * A message's id: SHA-256(tag ‖ signing bytes ‖ public key ‖ signature), hashed from the writer's
+ * own buffer (no second copy of the data), once per message object: messages are never changed once built.
  */
 export function messageId (m: ClientMessage): Uint8Array {
   let id = ids.get(m)
   if (id == null) {
-    id = sha256(...writeSigning(new ByteWriter().tag(TAGS.messageId), m).bytes(m.publicKey).bytes(m.signature).pieces())
+    id = sha256(writeSigning(new ByteWriter().tag(TAGS.messageId), m).bytes(m.publicKey).bytes(m.signature).view())
     ids.set(m, id)
   }
   return id

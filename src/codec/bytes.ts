@@ -220,9 +220,9 @@ export class ByteWriter {
     return this.#buffer.slice(0, this.#length)
   }
 
-  /** The bytes written so far as views of the writer's buffer (to hash them without a copy; valid until the next write). */
-  pieces (): readonly Uint8Array[] {
-    return [this.#buffer.subarray(0, this.#length)]
+  /** The bytes written so far as a view of the writer's buffer (to hash them without another copy; valid until the next write). */
+  view (): Uint8Array {
+    return this.#buffer.subarray(0, this.#length)
   }
 
   #check (value: number, size: 1 | 2 | 4): void {
