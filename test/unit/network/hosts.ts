@@ -1,22 +1,11 @@
-import { createServer } from 'node:net'
 import type { Member } from '../../../src/config/index.js'
+import { freePortBlock } from '../../helpers/ports.js'
 import { NodeKey } from '../../../src/crypto/keys.js'
 import { Membership } from '../../../src/network/membership.js'
 import { Network, type NetworkOptions } from '../../../src/network/network.js'
 import { silentLogger, type Logger } from '../../../src/util/logger.js'
 
 /** Real libp2p hosts on loopback for the network tests: a free port each, one membership, one Network per member. */
-
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => { resolve(typeof address === 'object' && address != null ? address.port : 0) })
-    })
-  })
-}
 
 export async function until (check: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -32,8 +21,10 @@ export async function until (check: () => boolean, timeoutMs: number, what: stri
  */
 export async function memberNetworks (count: number, options: (i: number) => Omit<NetworkOptions, 'listen'>, logger: (i: number) => Logger = () => silentLogger()): Promise<{ members: Member[], networks: Network[] }> {
   const keys = Array.from({ length: count }, () => NodeKey.generate())
-  const ports: number[] = []
-  for (const _ of keys) ports.push(await freePort())
+  // below the ephemeral range: a port the OS handed out and the test released could otherwise be
+  // taken, before the host listens, as the source port of an outgoing connection of a parallel test
+  const base = await freePortBlock(count)
+  const ports = keys.map((_, i) => base + i)
   const members: Member[] = keys.map((k, i) => ({ name: `node${i + 1}`, peerId: k.peerId.toString(), address: `/ip4/127.0.0.1/tcp/${ports[i]!}` }))
   const networks = await Promise.all(keys.map(async (key, i) => await Network.create({ listen: members[i]!.address, ...options(i) },
     { key, membership: new Membership(members, key.peerId.toString()), logger: logger(i) })))
