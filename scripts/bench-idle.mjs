@@ -17,8 +17,9 @@ const USAGE = `usage: node scripts/bench-idle.mjs [--nodes 4] [--mixnodes 1000] 
   --repetitions R    measured repetitions per run, after two warm-up ones (default 4)
   --idle             the process does nothing at all during the pause (the samples are written
                      before it), instead of writing a sample every sampling interval as a node does
-  --warm BYTES       allocate BYTES a second of short-lived arrays meanwhile, as a node's
-                     [heap] warm_bytes_per_second does (default 0: off)
+  --warm BYTES       keep BYTES a second of young-generation allocation up meanwhile with
+                     short-lived arrays, as a node's [heap] warm_bytes_per_second does
+                     (default 0: off)
   --help`
 
 let values

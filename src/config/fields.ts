@@ -55,8 +55,8 @@ export const logLevelField = z.enum(LOG_LEVELS)
  * are slower").
  */
 export const heapSectionField = z.strictObject({
-  /** Bytes of short-lived arrays allocated per second; 0 (the default) turns it off. 2097152 is what was measured. */
-  warm_bytes_per_second: z.number().int().min(0).max(64 * 1024 * 1024).default(0)
+  /** Young-generation allocation per second kept up with short-lived arrays (default 2 MiB/s); 0 turns it off. */
+  warm_bytes_per_second: z.number().int().min(0).max(64 * 1024 * 1024).default(2 * 1024 * 1024)
 }).prefault({})
 
 /** The `log` section of both processes' configs (README "Configuration"). */
