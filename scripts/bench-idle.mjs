@@ -63,7 +63,7 @@ async function run (pause) {
   return { work, faults: Math.round((process.resourceUsage().minorPageFault - before) / (repetitions + 2)) }
 }
 
-process.stdout.write(`N = ${nodes}, ${mixnodes} mixnodes, ${repetitions} repetitions (+2 warm-up): back to back, then ${pauseMs / 1000} s apart, ${values.idle ? 'doing nothing in between' : 'writing a sample every sampling interval'}${warmBytes > 0 ? `, ${warmBytes} bytes a second of short-lived arrays` : ''} (about ${Math.ceil((repetitions + 1) * pauseMs / 1000)} s)\n`)
+process.stdout.write(`N = ${nodes}, ${mixnodes} mixnodes, ${repetitions} repetitions (+2 warm-up): back to back, then ${pauseMs / 1000} s apart, ${values.idle ? 'doing nothing in between' : 'writing a sample every sampling interval'}${warmBytes > 0 ? `, heap warmth at ${warmBytes} bytes a second` : ''} (about ${Math.ceil((repetitions + 1) * pauseMs / 1000)} s)\n`)
 warmth.start()
 const hot = await run(0)
 const cold = await run(pauseMs)
